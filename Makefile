@@ -1,0 +1,36 @@
+# snu-assets — `make demo` and `make test` work on a fresh machine (they create .venv).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test dev servers-stop status clean install
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the embedded servers, seed synthetic data, materialise the graph, print a summary.
+demo: $(STAMP)
+	$(VENV)/bin/snu-assets demo
+
+## The whole test suite (real servers: embedded SecantusDB + PostgreSQL, and the system PostgreSQL when it answers).
+test: $(STAMP)
+	$(PY) -m pytest
+
+## Dagster webserver + daemon on the embedded servers.
+dev: $(STAMP)
+	$(VENV)/bin/snu-assets dev
+
+status: $(STAMP)
+	$(VENV)/bin/snu-assets servers status
+
+servers-stop: $(STAMP)
+	$(VENV)/bin/snu-assets servers stop
+
+clean: servers-stop
+	rm -rf .snu

@@ -1,0 +1,77 @@
+"""Layer 3 — enrich: the events with plain columns for dashboards (day, Monday week, age
+band, department/region/academy from the shipped reference, statuses before/after), built
+set-based in PostgreSQL by ``sql/enrich_events.sql``."""
+
+import csv
+import time
+
+from dagster import AssetExecutionContext, MaterializeResult, asset
+
+from snu_assets.assets.reconstructed_events import (
+    check_duplicate_ids,
+    check_events_personal_data,
+)
+from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.reference.geography import csv_path
+from snu_assets.resources import PostgresResource
+from dagster import AssetCheckSpec
+
+WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+PLAIN_TEXT_COLUMNS = ("status_before", "status_after", "cohort", "gender", "age_band",
+                      "department", "region", "academy", "grade", "source")
+
+CHECKS = [
+    AssetCheckSpec("no_duplicate_event_ids", asset="enriched_events", blocking=True,
+                   description="No event_id appears twice."),
+    AssetCheckSpec("no_personal_data", asset="enriched_events", blocking=True,
+                   description="before/after hold allow-listed fields only; no JSONB value "
+                               "nor plain column looks personal."),
+]
+
+
+def load_geography(postgres: PostgresResource) -> int:
+    """Refresh ``ref_departments`` from the CSV shipped with the package."""
+    with open(csv_path(), newline="", encoding="utf-8") as handle:
+        rows = [(r["department_code"], r["department"], r["region"], r["academy"])
+                for r in csv.DictReader(handle)]
+    return postgres.replace_rows("ref_departments",
+                                 ("department_code", "department", "region", "academy"),
+                                 rows, "true", {})
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    deps=["reconstructed_events"],
+    check_specs=CHECKS,
+    group_name="enrich",
+    kinds={"postgres"},
+    description="The events with plain columns next to the JSONB before/after: event_day, "
+                "event_week (Monday), status before/after, cohort, gender, age and age band "
+                "(the birth date itself is never stored), department/region/academy from the "
+                "shipped reference of French departments, grade, qpv, source.",
+)
+def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    window = context.partition_time_window
+    postgres.ensure_schema()
+    load_geography(postgres)
+    params = {"start": window.start.date(), "end": window.end.date()}
+    started = time.perf_counter()
+    count = postgres.replace_with_sql("enriched_events", "enrich_events.sql", WINDOW, params)
+    elapsed = time.perf_counter() - started
+    with postgres.connect() as conn:
+        unmatched = conn.execute(
+            f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
+            "and model = 'young' and department_code is null", params).fetchone()[0]
+        results = [check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
+                   check_events_personal_data(conn, postgres.schema, "enriched_events", params,
+                                              PLAIN_TEXT_COLUMNS)]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": count,
+            "dagster/table_name": f"{postgres.schema}.enriched_events",
+            "young_events_without_known_department": unmatched,
+            "seconds": round(elapsed, 2),
+        },
+        check_results=results,
+    )

@@ -1,0 +1,192 @@
+"""Layer 1 — extract: the day's patches from MongoDB into ``raw_patches``, personal data
+stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
+
+
+import time
+from collections import Counter
+from datetime import datetime
+
+import orjson
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+
+from snu_assets import source
+from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.privacy.audit import audit_rows
+from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.settings import timezone
+
+RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "partition_date",
+               "ops", "author_role", "redacted_values")
+REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
+WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+
+
+def local_day(moment: datetime):
+    return moment.astimezone(timezone()).date()
+
+
+def extract_window(db, pseudonymize, start: datetime, end: datetime):
+    """Scrub every patch of ``[start, end)``: returns (raw rows, rejected rows, stats)."""
+    raw, rejected, seen = [], [], set()
+    stats = Counter()
+    for model in ("young", "application"):
+        docs = list(source.window_patches(db, model, start, end))
+        young_refs = (
+            source.application_young_refs(db, {d.get("ref") for d in docs if d.get("ref")})
+            if model == "application" else {}
+        )
+        for doc in docs:
+            young_ref = young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
+            result = scrub_patch(doc, model, pseudonymize, young_ref=young_ref)
+            if result.patch_id in seen:
+                stats["duplicates_skipped"] += 1
+                continue
+            seen.add(result.patch_id)
+            day = partition_day(doc, result, start, end)
+            if isinstance(result, Rejection):
+                rejected.append((result.patch_id, result.model, result.occurred_at, day,
+                                 result.reason))
+                stats[f"rejected: {result.reason}"] += 1
+                continue
+            stats["redacted_values"] += result.redacted_values
+            stats["dropped_ops"] += result.dropped_ops
+            raw.append(_raw_row(result, day))
+    return raw, rejected, stats
+
+
+def partition_day(doc: dict, result: ScrubbedPatch | Rejection, start, end):
+    """The Paris day of the patch; a patch selected by its ``_id`` (no usable ``date``, or a
+    date outside the window) stays in the day of its ``_id``."""
+    if result.occurred_at is not None and start <= result.occurred_at < end:
+        return local_day(result.occurred_at)
+    created = getattr(doc.get("_id"), "generation_time", None)
+    return local_day(created or start)
+
+
+def _young_id_in_ops(doc: dict):
+    for op in doc.get("ops") or []:
+        if isinstance(op, dict) and op.get("path") == "/youngId" and op.get("op") in ("add", "replace"):
+            return op.get("value")
+    return None
+
+
+def _raw_row(patch: ScrubbedPatch, day) -> tuple:
+    return (patch.patch_id, patch.model, patch.record_id, patch.young_id, patch.occurred_at,
+            day, orjson.dumps(patch.ops).decode(), patch.author_role, patch.redacted_values)
+
+
+# ------------------------------------------------------------------------------ checks
+
+CHECKS = [
+    AssetCheckSpec("no_duplicate_patch_ids", asset="raw_patches", blocking=True,
+                   description="No patch_id appears twice in raw_patches."),
+    AssetCheckSpec("no_personal_data", asset="raw_patches", blocking=True,
+                   description="Every op path is allow-listed and no value looks like an email, "
+                               "phone, street address, social-security number, exact birth "
+                               "date or MongoDB id."),
+    AssetCheckSpec("complete", asset="raw_patches", blocking=True,
+                   description="Every patch of the window in MongoDB is in raw_patches or "
+                               "rejected_patches."),
+]
+
+
+def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
+    dupes = conn.execute(
+        f'select count(*) from (select patch_id from "{schema}".raw_patches where {WINDOW} '
+        "group by patch_id having count(*) > 1) d", params).fetchone()[0]
+    return AssetCheckResult(check_name="no_duplicate_patch_ids", passed=dupes == 0,
+                            metadata={"duplicate_patch_ids": dupes})
+
+
+def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
+    cursor = conn.cursor(name="raw_patches_audit")
+    cursor.execute(
+        f'select patch_id, model, extract(year from occurred_at)::int, ops, author_role '
+        f'from "{schema}".raw_patches where {WINDOW}', params)
+    report = audit_rows(
+        ((pid, model, year, {"ops": ops, "author_role": role})
+         for pid, model, year, ops, role in cursor), "raw_patches")
+    cursor.close()
+    return AssetCheckResult(
+        check_name="no_personal_data", passed=report.passed,
+        metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
+                  "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples) or "none")})
+
+
+def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheckResult:
+    landed = conn.execute(
+        f'select (select count(*) from "{schema}".raw_patches where {WINDOW}) + '
+        f'(select count(*) from "{schema}".rejected_patches where {WINDOW})',
+        params).fetchone()[0]
+    return AssetCheckResult(
+        check_name="complete", passed=landed == expected,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"patches_in_mongodb": expected, "rows_raw_plus_rejected": landed})
+
+
+# ------------------------------------------------------------------------------- asset
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    check_specs=CHECKS,
+    group_name="extract",
+    kinds={"mongodb", "postgres"},
+    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    description="One row per MongoDB patch of the day (young and application patches), "
+                "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
+                "pseudonyms for every id, the author's role only. Unusable patches go to "
+                "rejected_patches with a reason.",
+)
+def raw_patches(
+    context: AssetExecutionContext,
+    mongo: MongoResource,
+    postgres: PostgresResource,
+    pseudonyms: PseudonymResource,
+) -> MaterializeResult:
+    window = context.partition_time_window
+    pseudonymize = pseudonyms.pseudonymizer(postgres)
+    postgres.ensure_schema()
+    started = time.perf_counter()
+    db = mongo.db()
+    raw, rejected, stats = extract_window(db, pseudonymize, window.start, window.end)
+    # the number MongoDB holds for the window, read right after the extract
+    expected = sum(source.count_window_patches(db, m, window.start, window.end)
+                   for m in ("young", "application")) - stats["duplicates_skipped"]
+    params = {"start": window.start.date(), "end": window.end.date()}
+    postgres.replace_rows("raw_patches", RAW_COLUMNS, raw, WINDOW, params, upsert_key="patch_id")
+    postgres.replace_rows("rejected_patches", REJECTED_COLUMNS, rejected, WINDOW, params)
+    elapsed = time.perf_counter() - started
+    with postgres.connect() as conn:
+        results = [check_duplicates(conn, postgres.schema, params),
+                   check_personal_data(conn, postgres.schema, params),
+                   check_complete(conn, postgres.schema, params, expected)]
+    reasons = {k.removeprefix("rejected: "): v for k, v in stats.items() if k.startswith("rejected")}
+    context.log.info(
+        f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "
+        f"{len(raw)} patches kept, {len(rejected)} rejected in {elapsed:.1f}s "
+        f"({(len(raw) + len(rejected)) / max(elapsed, 1e-9):.0f} patches/s)")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(raw),
+            "dagster/table_name": f"{postgres.schema}.raw_patches",
+            "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
+            "rejected": len(rejected),
+            "rejected_reasons": reasons,
+            "redacted_values": stats["redacted_values"],
+            "dropped_ops_outside_allow_list": stats["dropped_ops"],
+            "patches_per_second": round((len(raw) + len(rejected)) / max(elapsed, 1e-9)),
+        },
+        check_results=results,
+    )

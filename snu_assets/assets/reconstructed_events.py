@@ -1,0 +1,222 @@
+"""Layer 2 — reconstruct: for each patch of the day, the allow-listed state of its record
+just before and just after it, rebuilt from the whole patch log and the current document,
+and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
+
+import os
+import time
+from collections import Counter, defaultdict
+from datetime import date, datetime
+
+import orjson
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+
+from snu_assets import source
+from snu_assets.assets.raw_patches import local_day, partition_day
+from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.privacy.allowlist import ALLOWED_FIELDS
+from snu_assets.privacy.audit import audit_rows
+from snu_assets.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
+from snu_assets.reconstruction import Patch, events_of, reconstruct_record
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+
+EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
+                 "occurred_at", "partition_date", "before", "after", "age")
+WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+#: share of anchored values contradicted by the later state above which the check fails
+MAX_DISAGREEMENT_RATE = float(os.environ.get("SNU_MAX_DISAGREEMENT_RATE", "0.05"))
+
+
+def age_at(birth: datetime | str | None, day: date) -> int | None:
+    """Full years at ``day``, from an exact birth date or, failing that, a birth month
+    (``"YYYY-MM"``, birthday taken on the 1st)."""
+    if birth is None:
+        return None
+    if isinstance(birth, str):
+        try:
+            year, month = int(birth[:4]), int(birth[5:7])
+        except ValueError:
+            return None
+        birth_day = 1
+    else:
+        year, month, birth_day = birth.year, birth.month, birth.day
+    return day.year - year - ((day.month, day.day) < (month, birth_day))
+
+
+def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
+    return Patch(result.patch_id, result.model, result.record_id, result.occurred_at,
+                 str(doc["_id"]), result.ops, result.young_id)
+
+
+def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
+    """Events of every usable patch of ``[start, end)``: returns (rows, stats)."""
+    rows, stats = [], Counter()
+    names = Counter()
+    for model in ("young", "application"):
+        window_days: dict[str, date] = {}
+        refs = {}
+        for doc in source.window_patches(db, model, start, end):
+            result = scrub_patch(doc, model, pseudonymize)
+            if isinstance(result, ScrubbedPatch):
+                window_days[result.patch_id] = partition_day(doc, result, start, end)
+                refs[str(doc["ref"])] = doc["ref"]
+        if not refs:
+            continue
+        young_refs = source.application_young_refs(db, refs.values()) if model == "application" else {}
+        logs: dict[str, list[Patch]] = defaultdict(list)
+        for doc in source.record_logs(db, model, refs.values()):
+            ref = str(doc.get("ref"))
+            result = scrub_patch(doc, model, pseudonymize, young_ref=young_refs.get(ref))
+            if isinstance(result, ScrubbedPatch):
+                logs[ref].append(_to_patch(result, doc))
+        projection = {name: 1 for name in ALLOWED_FIELDS[model]}
+        currents, births = {}, {}
+        for doc in source.current_documents(db, model, refs.values(), projection):
+            ref = str(doc["_id"])
+            currents[ref] = scrub_document(model, doc, pseudonymize, start.year)
+            births[ref] = doc.get("birthdateAt")
+        for ref, patches in logs.items():
+            report = reconstruct_record(patches, currents.get(ref))
+            stats["records"] += 1
+            stats["disagreements"] += report.disagreements
+            stats["anchored_ops"] += sum(len(p.ops) for p in patches)
+            stats["missing_original_values"] += report.missing_original_values
+            if ref in currents and report.states and report.states[-1].after != currents[ref]:
+                stats["last_state_differs_from_document"] += 1
+            stats["records_with_document"] += ref in currents
+            for states in report.states:
+                day = window_days.get(states.patch.patch_id)
+                if day is None:
+                    continue  # a patch of another day: context only
+                state = states.after or states.before or {}
+                birth = births.get(ref)
+                exact = isinstance(birth, datetime) and f"{birth:%Y-%m}" == state.get("birthdateAt")
+                age = age_at(birth if exact else state.get("birthdateAt"),
+                             local_day(states.patch.occurred_at)) if model == "young" else None
+                for event in events_of(states):
+                    names[event.event_name] += 1
+                    rows.append((event.event_id, event.event_name, event.model, event.record_id,
+                                 event.young_id, event.patch_id, event.occurred_at, day,
+                                 _json(event.before), _json(event.after), age))
+    stats["events"] = len(rows)
+    return rows, stats, names
+
+
+def _json(value) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+# ------------------------------------------------------------------------------ checks
+
+CHECKS = [
+    AssetCheckSpec("no_duplicate_event_ids", asset="reconstructed_events", blocking=True,
+                   description="No event_id appears twice."),
+    AssetCheckSpec("no_personal_data", asset="reconstructed_events", blocking=True,
+                   description="before/after hold allow-listed fields only, and no value "
+                               "looks personal."),
+    AssetCheckSpec("consistent_with_documents", asset="reconstructed_events",
+                   description="The after state of each record's last patch equals its "
+                               "allow-listed current document, and the values patches wrote "
+                               f"are contradicted by later states in at most "
+                               f"{MAX_DISAGREEMENT_RATE:.0%} of ops (gaps in the log)."),
+]
+
+
+def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
+    dupes = conn.execute(
+        f'select count(*) from (select event_id from "{schema}".{table} where {WINDOW} '
+        "group by event_id having count(*) > 1) d", params).fetchone()[0]
+    return AssetCheckResult(check_name="no_duplicate_event_ids", passed=dupes == 0,
+                            metadata={"duplicate_event_ids": dupes})
+
+
+def check_events_personal_data(conn, schema, table, params, extra_columns=()) -> AssetCheckResult:
+    cursor = conn.cursor(name=f"{table}_audit")
+    columns = ", ".join(("before", "after", *extra_columns))
+    cursor.execute(f'select event_id, model, extract(year from occurred_at)::int, {columns} '
+                   f'from "{schema}".{table} where {WINDOW}', params)
+    names = ("before", "after", *extra_columns)
+    report = audit_rows(((row[0], row[1], row[2], dict(zip(names, row[3:]))) for row in cursor),
+                        table)
+    cursor.close()
+    return AssetCheckResult(
+        check_name="no_personal_data", passed=report.passed,
+        metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
+                  "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples)
+                                               or "none")})
+
+
+def check_consistency(stats: Counter) -> AssetCheckResult:
+    rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
+    return AssetCheckResult(
+        check_name="consistent_with_documents",
+        passed=rate <= MAX_DISAGREEMENT_RATE,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "disagreement_rate": round(rate, 5),
+            "disagreements": stats["disagreements"],
+            "records_whose_last_state_differs_from_document":
+                stats["last_state_differs_from_document"],
+            "records_with_document": stats["records_with_document"],
+        })
+
+
+# ------------------------------------------------------------------------------- asset
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    deps=["raw_patches"],
+    check_specs=CHECKS,
+    group_name="reconstruct",
+    kinds={"mongodb", "postgres"},
+    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    description="One row per event: for each patch of the day, the allow-listed state of the "
+                "young (or application) just before and just after it, rebuilt from the whole "
+                "patch log and the current document. Event names: young.created, "
+                "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
+                "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
+)
+def reconstructed_events(
+    context: AssetExecutionContext,
+    mongo: MongoResource,
+    postgres: PostgresResource,
+    pseudonyms: PseudonymResource,
+) -> MaterializeResult:
+    window = context.partition_time_window
+    pseudonymize = pseudonyms.pseudonymizer(postgres)
+    postgres.ensure_schema()
+    started = time.perf_counter()
+    rows, stats, names = reconstruct_window(mongo.db(), pseudonymize, window.start, window.end)
+    params = {"start": window.start.date(), "end": window.end.date()}
+    postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, rows, WINDOW, params)
+    elapsed = time.perf_counter() - started
+    with postgres.connect() as conn:
+        results = [check_duplicate_ids(conn, postgres.schema, "reconstructed_events", params),
+                   check_events_personal_data(conn, postgres.schema, "reconstructed_events",
+                                              params),
+                   check_consistency(stats)]
+    context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
+                     f"{context.partition_key_range.end}: {len(rows)} events of "
+                     f"{stats['records']} records in {elapsed:.1f}s")
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "dagster/table_name": f"{postgres.schema}.reconstructed_events",
+            "events_per_name": dict(sorted(names.items())),
+            "records": stats["records"],
+            "disagreements": stats["disagreements"],
+            "missing_original_values": stats["missing_original_values"],
+            "events_per_second": round(len(rows) / max(elapsed, 1e-9)),
+        },
+        check_results=results,
+    )

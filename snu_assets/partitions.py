@@ -1,0 +1,36 @@
+"""Partitions, declared once for every asset.
+
+Days and weeks are counted in ``SNU_TIMEZONE`` (Europe/Paris by default: the regulator's days,
+not UTC's): a patch at 00:30 in Paris belongs to that Paris day. Every daily asset shares the
+same start date (dagster#19625: ranged backfills split oddly otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+from dagster import BackfillPolicy, DailyPartitionsDefinition, WeeklyPartitionsDefinition
+
+from snu_assets import settings
+
+
+def _first_monday(day: str) -> str:
+    start = date.fromisoformat(day)
+    return (start - timedelta(days=start.weekday())).isoformat()
+
+
+daily_partitions = DailyPartitionsDefinition(
+    start_date=settings.start_date(), timezone=settings.timezone_name()
+)
+
+#: weeks start on Monday (day_offset counts from Sunday); keys are the Monday's date
+weekly_partitions = WeeklyPartitionsDefinition(
+    start_date=_first_monday(settings.start_date()),
+    day_offset=1,
+    timezone=settings.timezone_name(),
+)
+
+#: A backfill of many days runs as ranged runs of at most this many days each.
+DAYS_PER_RUN = int(os.environ.get("SNU_BACKFILL_DAYS_PER_RUN", "31"))
+daily_backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)

@@ -1,0 +1,48 @@
+"""Keyed-hash pseudonyms for MongoDB ids.
+
+``HMAC-SHA256(key, "<namespace>:<24-hex id>")`` truncated to 128 bits (32 hex characters):
+stable across runs (re-running a partition gives the same ids), joinable across tables (the
+same young has the same pseudonym everywhere), and not reversible without the key, which
+never enters PostgreSQL, Dagster run config or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from bson import ObjectId
+
+PSEUDONYM_HEX_LENGTH = 32
+
+
+class MissingPseudonymKey(RuntimeError):
+    pass
+
+
+class Pseudonymizer:
+    def __init__(self, key: str | bytes):
+        if isinstance(key, str):
+            key = key.encode()
+        if len(key) < 16:
+            raise MissingPseudonymKey("SNU_PSEUDONYM_KEY must hold at least 16 characters")
+        self._key = key
+
+    def __repr__(self) -> str:  # never show the key
+        return "Pseudonymizer(<key hidden>)"
+
+    def __call__(self, namespace: str, value: ObjectId | str) -> str:
+        text = str(value).lower()
+        digest = hmac.new(self._key, f"{namespace}:{text}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:PSEUDONYM_HEX_LENGTH]
+
+
+def demo_key(state_dir: Path) -> str:
+    """The embedded demo's key: generated once, kept in the state folder (outside PostgreSQL)."""
+    path = state_dir / "pseudonym.key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,243 @@
+"""Dagster resources: the source MongoDB, the analytics PostgreSQL and the pseudonym key.
+
+Each resource reads its settings from the contract's environment variables (see
+:func:`build_resources`); when ``SNU_MONGO_URI`` / ``SNU_POSTGRES_URL`` are unset it starts
+(or reuses) the embedded servers of :mod:`snu_assets.embedded`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymongo
+import sqlalchemy as sa
+from dagster import ConfigurableResource, EnvVar
+from pydantic import PrivateAttr
+from pymongo.errors import PyMongoError
+
+from snu_assets import embedded, settings
+from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer, demo_key
+
+SQL_DIR = Path(__file__).parent / "assets" / "sql"
+
+
+def redact_url(url: str) -> str:
+    """A URL without its password, safe for error messages and logs."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+class ServerUnavailable(RuntimeError):
+    pass
+
+
+class MongoResource(ConfigurableResource):
+    """The source MongoDB (``SNU_MONGO_URI``, ``SNU_MONGO_DB``); embedded SecantusDB when unset."""
+
+    uri: str | None = None
+    database: str = "snu"
+    timeout_ms: int = 10_000
+
+    _client: Any = PrivateAttr(default=None)
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.uri
+
+    def resolved_uri(self) -> str:
+        return self.uri or embedded.ensure_mongo().uri
+
+    def client(self) -> pymongo.MongoClient:
+        if self._client is None:
+            uri = self.resolved_uri()
+            client = pymongo.MongoClient(
+                uri, serverSelectionTimeoutMS=self.timeout_ms, tz_aware=False,
+                appname="snu-assets",
+            )
+            try:
+                client.admin.command("ping")
+            except PyMongoError as exc:
+                client.close()
+                raise ServerUnavailable(
+                    f"MongoDB at {redact_url(uri)} did not answer within {self.timeout_ms} ms "
+                    f"({type(exc).__name__}). Check that the server runs and that SNU_MONGO_URI "
+                    "is right; unset SNU_MONGO_URI to use the embedded SecantusDB server."
+                ) from None
+            self._client = client
+        return self._client
+
+    def db(self) -> pymongo.database.Database:
+        return self.client()[self.database]
+
+    def teardown_after_execution(self, context) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class PostgresResource(ConfigurableResource):
+    """The analytics PostgreSQL (``SNU_POSTGRES_URL``, ``SNU_POSTGRES_SCHEMA``); embedded
+    PostgreSQL 18 when unset. SQLAlchemy engine on psycopg 3, bulk loads through ``COPY``."""
+
+    url: str | None = None
+    schema_name: str = "snu"
+    connect_timeout_s: int = 10
+
+    _engine: Any = PrivateAttr(default=None)
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.url
+
+    def resolved_url(self) -> str:
+        url = self.url or embedded.postgres_uri()
+        return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+    @property
+    def schema(self) -> str:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema_name):
+            raise ValueError(f"schema {self.schema_name!r} is not a plain lower-case identifier")
+        return self.schema_name
+
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            url = self.resolved_url().replace("postgresql://", "postgresql+psycopg://", 1)
+            self._engine = sa.create_engine(
+                url, pool_pre_ping=True,
+                connect_args={"connect_timeout": self.connect_timeout_s,
+                              "application_name": "snu-assets"},
+            )
+        return self._engine
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A pooled psycopg connection (not autocommit: wrap work in ``conn.transaction()``)."""
+        try:
+            raw = self.engine().raw_connection()
+        except sa.exc.OperationalError as exc:
+            raise ServerUnavailable(
+                f"PostgreSQL at {redact_url(self.resolved_url())} refused the connection "
+                f"({str(exc.orig).splitlines()[0] if exc.orig else exc}). Check that the "
+                "server runs and SNU_POSTGRES_URL is right; unset it to use the embedded "
+                "PostgreSQL."
+            ) from None
+        try:
+            conn: psycopg.Connection = raw.driver_connection
+            yield conn
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                raw.driver_connection.rollback()
+            raise
+        finally:
+            raw.close()
+
+    def run_sql_file(self, name: str, params: dict | None = None, conn=None) -> None:
+        """Run one of the ``assets/sql/*.sql`` files, ``{schema}`` filled in."""
+        text = (SQL_DIR / name).read_text().replace("{schema}", self.schema)
+        if conn is not None:
+            conn.execute(text, params)
+            return
+        with self.connect() as own:
+            own.execute(text, params)
+
+    def ensure_schema(self) -> None:
+        """Create the schema and every table (idempotent; serialised across processes)."""
+        with self.connect() as conn, conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext('snu-assets ddl'))")
+            conn.execute(f'create schema if not exists "{self.schema}"')
+            for path in sorted(SQL_DIR.glob("ddl_*.sql")):
+                conn.execute(path.read_text().replace("{schema}", self.schema))
+
+    def replace_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        delete_where: str,
+        params: dict,
+        upsert_key: str | None = None,
+    ) -> int:
+        """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``.
+
+        Rows are streamed through ``COPY`` into a temporary staging table first; then, in the
+        same transaction and under a per-table advisory lock (so that two runs of the same
+        slice cannot interleave), the slice is deleted and the staging rows inserted.
+        Readers see the old slice or the new one, never a mix.
+        """
+        qualified = f'"{self.schema}"."{table}"'
+        cols = ", ".join(f'"{c}"' for c in columns)
+        with self.connect() as conn, conn.transaction():
+            conn.execute(
+                f"create temp table _stage (like {qualified} including defaults) on commit drop"
+            )
+            count = 0
+            with conn.cursor().copy(f"copy _stage ({cols}) from stdin") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))
+            conn.execute(f"delete from {qualified} where {delete_where}", params)
+            conflict = ""
+            if upsert_key:
+                updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != upsert_key)
+                conflict = f' on conflict ("{upsert_key}") do update set {updates}'
+            conn.execute(f"insert into {qualified} ({cols}) select {cols} from _stage{conflict}")
+            return count
+
+    def replace_with_sql(self, table: str, sql_file: str, delete_where: str, params: dict) -> int:
+        """Atomically replace a slice of ``table`` by what an ``insert ... select`` SQL file
+        produces (set-based work stays in PostgreSQL); returns the rows inserted."""
+        qualified = f'"{self.schema}"."{table}"'
+        with self.connect() as conn, conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))
+            conn.execute(f"delete from {qualified} where {delete_where}", params)
+            cursor = conn.execute(
+                (SQL_DIR / sql_file).read_text().replace("{schema}", self.schema), params)
+            return cursor.rowcount
+
+    def teardown_after_execution(self, context) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+class PseudonymResource(ConfigurableResource):
+    """The secret key of the keyed hash that replaces MongoDB ids (``SNU_PSEUDONYM_KEY``).
+
+    Outside the embedded demo the key is mandatory: a run against a real PostgreSQL without
+    it is refused, since a throw-away key would make pseudonyms unjoinable across runs.
+    """
+
+    key: str | None = None
+
+    def pseudonymizer(self, postgres: PostgresResource) -> Pseudonymizer:
+        if self.key:
+            return Pseudonymizer(self.key)
+        if not postgres.is_embedded:
+            raise MissingPseudonymKey(
+                "SNU_PSEUDONYM_KEY is not set: it is required when SNU_POSTGRES_URL points at a "
+                "real PostgreSQL. Set it to a long random secret kept outside the database "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+            )
+        return Pseudonymizer(demo_key(settings.state_dir()))
+
+
+def _env_or_none(name: str):
+    """``EnvVar(name)`` when the variable is set (shown by name, not value, in the UI)."""
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+def build_resources() -> dict[str, ConfigurableResource]:
+    """The resources of the code location, from the contract's environment variables."""
+    return {
+        "mongo": MongoResource(uri=_env_or_none("SNU_MONGO_URI"), database=settings.mongo_db_name()),
+        "postgres": PostgresResource(url=_env_or_none("SNU_POSTGRES_URL"),
+                                     schema_name=settings.schema()),
+        "pseudonyms": PseudonymResource(key=_env_or_none("SNU_PSEUDONYM_KEY")),
+    }

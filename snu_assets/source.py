@@ -1,0 +1,83 @@
+"""Reading the MongoDB source: the patches of a time window, a record's whole patch log,
+current documents. Bounded batches and projections; nothing here writes to MongoDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+
+from bson import ObjectId
+from pymongo.database import Database
+
+from snu_assets.settings import MODELS
+
+BATCH_SIZE = 5_000
+REF_CHUNK = 1_000
+
+
+def patch_collection(db: Database, model: str):
+    return db[MODELS[model][1]]
+
+
+def document_collection(db: Database, model: str):
+    return db[MODELS[model][0]]
+
+
+def window_filters(start: datetime, end: datetime) -> list[dict]:
+    """The two queries that together select every patch of ``[start, end)``:
+
+    - patches whose ``date`` is a BSON date in the window;
+    - patches whose ``date`` is missing or not a date (a string written by a script...),
+      placed by the creation second carried by their ``_id``.
+    """
+    return [
+        {"date": {"$gte": start, "$lt": end}},
+        {
+            "_id": {"$gte": ObjectId.from_datetime(start), "$lt": ObjectId.from_datetime(end)},
+            "date": {"$not": {"$type": "date"}},
+        },
+    ]
+
+
+def window_patches(db: Database, model: str, start: datetime, end: datetime) -> Iterator[dict]:
+    coll = patch_collection(db, model)
+    for query in window_filters(start, end):
+        yield from coll.find(query, batch_size=BATCH_SIZE)
+
+
+def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:
+    coll = patch_collection(db, model)
+    return sum(coll.count_documents(query) for query in window_filters(start, end))
+
+
+def chunks(items: Iterable, size: int = REF_CHUNK) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def application_young_refs(db: Database, application_ids: Iterable) -> dict[str, object]:
+    """``{application id hex: youngId}`` for the applications that still exist."""
+    found: dict[str, object] = {}
+    coll = document_collection(db, "application")
+    for chunk in chunks(application_ids):
+        for doc in coll.find({"_id": {"$in": chunk}}, {"youngId": 1}):
+            found[str(doc["_id"])] = doc.get("youngId")
+    return found
+
+
+def record_logs(db: Database, model: str, refs: Iterable[ObjectId]) -> Iterator[dict]:
+    """Every patch of the given records (through the ``ref`` index production has)."""
+    coll = patch_collection(db, model)
+    for chunk in chunks(refs):
+        yield from coll.find({"ref": {"$in": chunk}}, batch_size=BATCH_SIZE)
+
+
+def current_documents(
+    db: Database, model: str, refs: Iterable[ObjectId], projection: dict
+) -> Iterator[dict]:
+    coll = document_collection(db, model)
+    for chunk in chunks(refs):
+        yield from coll.find({"_id": {"$in": chunk}}, projection, batch_size=BATCH_SIZE)
