@@ -137,14 +137,13 @@ class PostgresResource(ConfigurableResource):
         finally:
             raw.close()
 
-    def run_sql_file(self, name: str, params: dict | None = None, conn=None) -> None:
-        """Run one of the ``assets/sql/*.sql`` files, ``{schema}`` filled in."""
-        text = (SQL_DIR / name).read_text().replace("{schema}", self.schema)
-        if conn is not None:
-            conn.execute(text, params)
-            return
-        with self.connect() as own:
-            own.execute(text, params)
+    def sql(self, name: str, **fragments: str) -> str:
+        """The text of ``assets/sql/<name>``: ``{schema}`` and ``{fragment}`` filled in
+        (each fragment is the name of another SQL file)."""
+        text = (SQL_DIR / name).read_text()
+        for key, fragment in fragments.items():
+            text = text.replace("{" + key + "}", (SQL_DIR / fragment).read_text())
+        return text.replace("{schema}", self.schema)
 
     def ensure_schema(self) -> None:
         """Create the schema and every table (idempotent; serialised across processes)."""
@@ -152,7 +151,7 @@ class PostgresResource(ConfigurableResource):
             conn.execute("select pg_advisory_xact_lock(hashtext('snu-assets ddl'))")
             conn.execute(f'create schema if not exists "{self.schema}"')
             for path in sorted(SQL_DIR.glob("ddl_*.sql")):
-                conn.execute(path.read_text().replace("{schema}", self.schema))
+                conn.execute(self.sql(path.name))
 
     def replace_rows(
         self,
@@ -190,16 +189,14 @@ class PostgresResource(ConfigurableResource):
             conn.execute(f"insert into {qualified} ({cols}) select {cols} from _stage{conflict}")
             return count
 
-    def replace_with_sql(self, table: str, sql_file: str, delete_where: str, params: dict) -> int:
+    def replace_with_sql(self, table: str, sql_text: str, delete_where: str, params: dict) -> int:
         """Atomically replace a slice of ``table`` by what an ``insert ... select`` SQL file
         produces (set-based work stays in PostgreSQL); returns the rows inserted."""
         qualified = f'"{self.schema}"."{table}"'
         with self.connect() as conn, conn.transaction():
             conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))
             conn.execute(f"delete from {qualified} where {delete_where}", params)
-            cursor = conn.execute(
-                (SQL_DIR / sql_file).read_text().replace("{schema}", self.schema), params)
-            return cursor.rowcount
+            return conn.execute(sql_text, params).rowcount
 
     def teardown_after_execution(self, context) -> None:
         if self._engine is not None:

@@ -5,7 +5,7 @@ set-based in PostgreSQL by ``sql/enrich_events.sql``."""
 import csv
 import time
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetCheckSpec, AssetExecutionContext, MaterializeResult, asset
 
 from snu_assets.assets.reconstructed_events import (
     check_duplicate_ids,
@@ -14,7 +14,6 @@ from snu_assets.assets.reconstructed_events import (
 from snu_assets.partitions import daily_backfill_policy, daily_partitions
 from snu_assets.reference.geography import csv_path
 from snu_assets.resources import PostgresResource
-from dagster import AssetCheckSpec
 
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PLAIN_TEXT_COLUMNS = ("status_before", "status_after", "cohort", "gender", "age_band",
@@ -57,7 +56,8 @@ def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) 
     load_geography(postgres)
     params = {"start": window.start.date(), "end": window.end.date()}
     started = time.perf_counter()
-    count = postgres.replace_with_sql("enriched_events", "enrich_events.sql", WINDOW, params)
+    count = postgres.replace_with_sql("enriched_events", postgres.sql("enrich_events.sql"),
+                                     WINDOW, params)
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
         unmatched = conn.execute(

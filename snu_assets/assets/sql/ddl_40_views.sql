@@ -1,0 +1,62 @@
+-- annual objectives, one per cohort x department (MongoDB inscriptiongoals)
+create table if not exists "{schema}".inscription_goals (
+    cohort          text not null,
+    cohort_id       text,                      -- pseudonym
+    department      text not null,
+    department_code text,
+    region          text,
+    academy         text,
+    objective       integer not null,          -- max validated youngs
+    primary key (cohort, department)
+);
+
+-- cohort calendar: inscription window used for projections
+create table if not exists "{schema}".cohorts (
+    cohort              text primary key,
+    inscription_start   date,
+    inscription_end     date,
+    dates_from          text not null          -- 'cohorts collection' | 'cohort name' | 'unknown'
+);
+
+-- weekly funnel per week x cohort x geography x gender x age band
+create table if not exists "{schema}".weekly_funnel (
+    week                date not null,         -- Monday, in SNU_TIMEZONE
+    cohort              text not null,
+    region              text not null,
+    department          text not null,
+    gender              text not null,
+    age_band            text not null,
+    created             integer not null,
+    completed           integer not null,
+    processed           integer not null,
+    validated           integer not null,
+    refused             integer not null,
+    created_cumulated   integer not null,
+    completed_cumulated integer not null,
+    processed_cumulated integer not null,
+    validated_cumulated integer not null,
+    refused_cumulated   integer not null,
+    objective           integer,               -- of the department x cohort (repeated per row)
+    projection          numeric(12, 1),        -- validated expected at the cohort's close
+    primary key (week, cohort, region, department, gender, age_band)
+);
+
+create table if not exists "{schema}".weekly_funnel_national (
+    week                date not null,
+    cohort              text not null,
+    gender              text not null,
+    age_band            text not null,
+    created             integer not null,
+    completed           integer not null,
+    processed           integer not null,
+    validated           integer not null,
+    refused             integer not null,
+    created_cumulated   integer not null,
+    completed_cumulated integer not null,
+    processed_cumulated integer not null,
+    validated_cumulated integer not null,
+    refused_cumulated   integer not null,
+    objective           integer,               -- national objective of the cohort (repeated per row)
+    projection          numeric(12, 1),
+    primary key (week, cohort, gender, age_band)
+);

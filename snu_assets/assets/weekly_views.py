@@ -1,0 +1,196 @@
+"""Layer 4 — views: annual objectives, the cohort calendar and the weekly funnel (per
+week x cohort x region x department x gender x age band, and national), with cumulated
+counts, objectives and projections. Set-based SQL in ``sql/weekly_funnel*.sql``."""
+
+import re
+from datetime import date, datetime
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    RetryPolicy,
+    asset,
+)
+
+from snu_assets.partitions import weekly_partitions
+from snu_assets.privacy.scrub import _as_id
+from snu_assets.reference.geography import department_by_name
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.settings import COLLECTIONS
+
+FRENCH_MONTHS = {
+    "janvier": 1, "fevrier": 2, "février": 2, "mars": 3, "avril": 4, "mai": 5, "juin": 6,
+    "juillet": 7, "aout": 8, "août": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "decembre": 12, "décembre": 12,
+}
+
+
+@asset(
+    group_name="views",
+    kinds={"mongodb", "postgres"},
+    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    description="Annual objectives (max validated youngs) per cohort x department, from "
+                "MongoDB inscriptiongoals; department/region/academy checked against the "
+                "shipped reference.",
+)
+def inscription_goals(mongo: MongoResource, postgres: PostgresResource,
+                      pseudonyms: PseudonymResource) -> MaterializeResult:
+    pseudonymize = pseudonyms.pseudonymizer(postgres)
+    postgres.ensure_schema()
+    rows, skipped = {}, 0
+    for goal in mongo.db()[COLLECTIONS["inscriptiongoals"]].find({}):
+        cohort, department = goal.get("cohort"), goal.get("department")
+        if not isinstance(cohort, str) or not isinstance(department, str):
+            skipped += 1
+            continue
+        known = department_by_name(department)
+        cohort_id = _as_id(goal.get("cohortId"))
+        rows[(cohort, known.name if known else department)] = (
+            cohort, pseudonymize("cohort", cohort_id) if cohort_id else None,
+            known.name if known else department, known.code if known else None,
+            known.region if known else goal.get("region"),
+            known.academy if known else goal.get("academy"),
+            int(goal.get("max") or 0),
+        )
+    postgres.replace_rows(
+        "inscription_goals",
+        ("cohort", "cohort_id", "department", "department_code", "region", "academy", "objective"),
+        rows.values(), "true", {})
+    return MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "dagster/table_name": f"{postgres.schema}.inscription_goals",
+        "skipped_goals_without_cohort_or_department": skipped,
+        "objective_total": sum(r[-1] for r in rows.values()),
+    })
+
+
+def close_from_name(cohort: str) -> date | None:
+    """``"Juillet 2025"``, ``"Février 2026 - C"``: inscriptions close when the session's month
+    starts, the fallback when MongoDB has no cohort calendar."""
+    match = re.search(r"([A-Za-zéèûôÉ]+)\s+(\d{4})", cohort)
+    if not match or match.group(1).lower() not in FRENCH_MONTHS:
+        return None
+    return date(int(match.group(2)), FRENCH_MONTHS[match.group(1).lower()], 1)
+
+
+def _day(value) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+@asset(
+    group_name="views",
+    kinds={"mongodb", "postgres"},
+    deps=["inscription_goals", "enriched_events"],
+    description="Cohort calendar used by projections: inscription window from the MongoDB "
+                "cohorts collection when it has one; otherwise opened at the cohort's first "
+                "event and closing on the first day of the month named in the cohort.",
+)
+def cohorts(mongo: MongoResource, postgres: PostgresResource) -> MaterializeResult:
+    postgres.ensure_schema()
+    calendar = {}
+    for doc in mongo.db()[COLLECTIONS["cohorts"]].find({}, {"name": 1, "inscriptionStartDate": 1,
+                                                             "inscriptionEndDate": 1}):
+        if isinstance(doc.get("name"), str):
+            calendar[doc["name"]] = (doc["name"], _day(doc.get("inscriptionStartDate")),
+                                     _day(doc.get("inscriptionEndDate")), "cohorts collection")
+    with postgres.connect() as conn:
+        first_days = dict(conn.execute(
+            f'select cohort, min(event_day) from "{postgres.schema}".enriched_events '
+            "where cohort is not null group by cohort").fetchall())
+        goal_cohorts = {r[0] for r in conn.execute(
+            f'select distinct cohort from "{postgres.schema}".inscription_goals')}
+    for name in (set(first_days) | goal_cohorts) - set(calendar):
+        close = close_from_name(name)
+        calendar[name] = (name, first_days.get(name), close, "cohort name" if close else "unknown")
+    postgres.replace_rows("cohorts", ("cohort", "inscription_start", "inscription_end",
+                                      "dates_from"), calendar.values(), "true", {})
+    return MaterializeResult(metadata={"dagster/row_count": len(calendar),
+                                       "dagster/table_name": f"{postgres.schema}.cohorts"})
+
+
+# --------------------------------------------------------------------------- weekly funnel
+
+WEEK = "week = %(week)s"
+
+
+def _week_params(context: AssetExecutionContext) -> dict:
+    window = context.partition_time_window
+    return {"week": window.start.date(), "week_end": window.end.date()}
+
+
+def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
+    text = postgres.sql(f"{table}.sql", funnel_events="funnel_events.sql",
+                        projection="projection.sql")
+    return postgres.replace_with_sql(table, text, WEEK, params)
+
+
+def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: dict) -> dict:
+    with postgres.connect() as conn:
+        totals = conn.execute(
+            f"select coalesce(sum(created), 0), coalesce(sum(completed), 0), "
+            f"coalesce(sum(processed), 0), coalesce(sum(validated), 0), coalesce(sum(refused), 0) "
+            f'from "{postgres.schema}".{table} where {WEEK}', params).fetchone()
+    return {
+        "dagster/row_count": rows,
+        "dagster/table_name": f"{postgres.schema}.{table}",
+        "week": str(params["week"]),
+        **dict(zip(("created", "completed", "processed", "validated", "refused"),
+                   (int(v) for v in totals))),
+    }
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    deps=["enriched_events", "inscription_goals", "cohorts"],
+    group_name="views",
+    kinds={"postgres"},
+    description="Weekly funnel per week x cohort x region x department x gender x age band: "
+                "created, completed, processed, validated, refused in the week and cumulated "
+                "since the cohort opened; the department's objective (repeated on each row of "
+                "the department, do not sum it) and the validated count projected at the "
+                "cohort's close at the current pace.",
+)
+def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    params = _week_params(context)
+    rows = _funnel(postgres, "weekly_funnel", params)
+    return MaterializeResult(metadata=_funnel_metadata(postgres, "weekly_funnel", rows, params))
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    deps=["enriched_events", "inscription_goals", "cohorts"],
+    group_name="views",
+    kinds={"postgres"},
+    check_specs=[AssetCheckSpec(
+        "validated_equals_events", asset="weekly_funnel_national", blocking=True,
+        description="The week's national validated count equals the number of "
+                    "young.status.VALIDATED events of the week's days.")],
+    description="The weekly funnel without geography (per week x cohort x gender x age band), "
+                "computed from the events directly so that national figures are exact; the "
+                "objective is the cohort's national objective (repeated per row).",
+)
+def weekly_funnel_national(context: AssetExecutionContext,
+                           postgres: PostgresResource) -> MaterializeResult:
+    params = _week_params(context)
+    rows = _funnel(postgres, "weekly_funnel_national", params)
+    metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
+    with postgres.connect() as conn:
+        events = conn.execute(
+            f'select count(*) from "{postgres.schema}".reconstructed_events '
+            "where event_name = 'young.status.VALIDATED' "
+            "and partition_date >= %(week)s and partition_date < %(week_end)s",
+            params).fetchone()[0]
+    check = AssetCheckResult(check_name="validated_equals_events",
+                             passed=metadata["validated"] == events,
+                             metadata={"validated_in_view": metadata["validated"],
+                                       "validated_events": events})
+    return MaterializeResult(metadata=metadata, check_results=[check])
