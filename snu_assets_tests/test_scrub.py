@@ -1,0 +1,164 @@
+"""Unit tests of scrubbing, pseudonyms and detectors: pure functions, no server."""
+
+from datetime import UTC, datetime
+
+import pytest
+from bson import ObjectId
+
+from snu_assets.privacy.audit import audit_ops, audit_state
+from snu_assets.privacy.detectors import kinds_of_personal_data
+from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
+from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, author_role, scrub_document, scrub_patch
+
+P = Pseudonymizer("unit-test-key-0123456789")
+REF = ObjectId("65a0f0f0f0f0f0f0f0f0f0f0")
+
+
+def doc(ops, **extra):
+    base = {"_id": ObjectId("65a0f0f0f0f0f0f0f0f0f0f1"), "__v": 0, "ref": REF, "modelName": "young",
+            "date": datetime(2025, 3, 1, 23, 30), "ops": ops}
+    return base | extra
+
+
+def test_pseudonyms_are_stable_keyed_and_namespaced():
+    assert P("young", REF) == P("young", str(REF)) == P("young", str(REF).upper())
+    assert P("young", REF) != P("application", REF)
+    assert P("young", REF) != Pseudonymizer("another-key-0123456789")("young", REF)
+    assert len(P("young", REF)) == 32 and str(REF) not in P("young", REF)
+    assert "unit-test-key" not in repr(P) and "unit-test-key" not in str(P)
+    with pytest.raises(MissingPseudonymKey):
+        Pseudonymizer("short")
+
+
+def test_only_allow_listed_paths_survive_nested_and_arrays_included():
+    result = scrub_patch(doc([
+        {"op": "replace", "path": "/status", "value": "VALIDATED", "originalValue": "WAITING_VALIDATION"},
+        {"op": "replace", "path": "/email", "value": "lea.martin@gmail.com", "originalValue": "x@y.fr"},
+        {"op": "replace", "path": "/location/lat", "value": 48.85, "originalValue": 45.1},
+        {"op": "add", "path": "/files/cniFiles/1", "value": {"name": "martin_cni.pdf"}},
+        {"op": "remove", "path": "/parent1Phone", "originalValue": "06 12 34 56 78"},
+        {"op": "remove", "path": "/grade", "originalValue": "3eme"},
+    ]), "young", P)
+    assert isinstance(result, ScrubbedPatch)
+    assert result.ops == [
+        {"op": "replace", "path": "/status", "value": "VALIDATED", "originalValue": "WAITING_VALIDATION"},
+        {"op": "remove", "path": "/grade", "originalValue": "3eme"},
+    ]
+    assert result.dropped_ops == 4
+    assert result.record_id == result.young_id == P("young", REF)
+    assert result.patch_id == P("patch", "65a0f0f0f0f0f0f0f0f0f0f1")
+    assert result.occurred_at == datetime(2025, 3, 1, 23, 30, tzinfo=UTC)
+
+
+def test_missing_value_and_original_value():
+    ok = scrub_patch(doc([{"op": "add", "path": "/cohort", "value": "Juillet 2025"}]), "young", P)
+    assert ok.ops == [{"op": "add", "path": "/cohort", "value": "Juillet 2025"}]
+    bad = scrub_patch(doc([{"op": "replace", "path": "/status"}]), "young", P)
+    assert isinstance(bad, Rejection) and "no value" in bad.reason
+
+
+def test_birth_date_generalised_to_month_and_ids_pseudonymised():
+    cohort_id = ObjectId()
+    result = scrub_patch(doc([
+        {"op": "add", "path": "/birthdateAt", "value": "2009-04-17T00:00:00.000Z"},
+        {"op": "replace", "path": "/cohortId", "value": str(cohort_id), "originalValue": "nope"},
+    ]), "young", P)
+    assert result.ops[0]["value"] == "2009-04"
+    assert result.ops[1]["value"] == P("cohort", cohort_id)
+    assert result.ops[1]["originalValue"] == "[redacted]" and result.redacted_values == 1
+
+
+def test_personal_looking_values_on_allow_listed_fields_are_redacted():
+    result = scrub_patch(doc([
+        {"op": "replace", "path": "/grade", "value": "lea.martin@gmail.com", "originalValue": "3eme"},
+        {"op": "replace", "path": "/situation", "value": {"nested": "object"}, "originalValue": None},
+        {"op": "replace", "path": "/cohort", "value": "x" * 500, "originalValue": "Juillet 2025"},
+    ]), "young", P)
+    assert [op["value"] for op in result.ops] == ["[redacted]"] * 3
+    assert result.redacted_values == 3
+
+
+@pytest.mark.parametrize("patch,reason", [
+    (doc([], ref=None), "no ref"),
+    (doc([], ref="not-an-id"), "not an ObjectId"),
+    (doc([], date=None), "date"),
+    (doc([], date="yesterday"), "date"),
+    (doc("ops"), "not an array"),
+    (doc([{"op": "replace"}]), "malformed"),
+    (doc([{"op": "replace", "path": "status", "value": 1}]), "JSON pointer"),
+    (doc([{"op": "move", "from": "/status", "path": "/statusPhase1"}]), "'move'"),
+    (doc([{"op": "frobnicate", "path": "/status", "value": 1}]), "unknown op"),
+    (doc([], modelName="mission"), "modelName"),
+])
+def test_rejections_have_reasons_without_values(patch, reason):
+    result = scrub_patch(patch, "young", P)
+    assert isinstance(result, Rejection)
+    assert reason in result.reason
+
+
+def test_string_dates_are_used_and_harmless_ops_kept_or_dropped():
+    result = scrub_patch(doc([
+        {"op": "test", "path": "/status", "value": "X"},
+        {"op": "move", "from": "/firstName", "path": "/lastName"},
+        {"op": "destroy", "path": "/", "value": "deleted"},
+    ], date="2025-03-01T10:00:00.000Z"), "young", P)
+    assert isinstance(result, ScrubbedPatch)
+    assert result.ops == [{"op": "destroy", "path": "/"}]
+    assert result.occurred_at == datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+def test_author_keeps_only_a_role():
+    assert author_role({"_id": "x", "firstName": "Cron deleteLegalRepresentatives"}) == "script"
+    assert author_role(None) == "system"
+    assert author_role({"role": "admin", "email": "a@b.fr", "firstName": "A", "lastName": "B",
+                        "impersonatedBy": {"role": "admin"}}) == "admin"
+    assert author_role({"firstName": "Léa", "lastName": "M", "email": "l@m.fr", "model": "young"}) == "young"
+    assert author_role({"role": "<script>", "firstName": "x"}) == "other"
+
+
+def test_application_patch_joins_to_its_young():
+    young = ObjectId()
+    result = scrub_patch(doc([{"op": "add", "path": "/youngFirstName", "value": "Léa"},
+                              {"op": "add", "path": "/status", "value": "WAITING_VALIDATION"}],
+                             modelName="application"), "application", P, young_ref=str(young))
+    assert result.young_id == P("young", young)
+    assert result.record_id == P("application", REF)
+    assert result.ops == [{"op": "add", "path": "/status", "value": "WAITING_VALIDATION"}]
+
+
+def test_scrub_document_keeps_allow_listed_state():
+    state = scrub_document("young", {"_id": REF, "firstName": "Léa", "status": "VALIDATED",
+                                     "birthdateAt": datetime(2009, 4, 17), "qpv": "false",
+                                     "createdAt": datetime(2025, 1, 6, 9, 12, 33, 120000)}, P, 2025)
+    assert state == {"status": "VALIDATED", "birthdateAt": "2009-04", "qpv": "false",
+                     "createdAt": "2025-01-06T09:12:33.120Z"}
+
+
+@pytest.mark.parametrize("value,kind", [
+    ("lea.martin@gmail.com", "email"),
+    ("06 12 34 56 78", "phone"),
+    ("+33612345678", "phone"),
+    ("12 rue de la Paix", "street address"),
+    ("1 85 05 78 006 084 36", "social-security number"),
+    ("65a0f0f0f0f0f0f0f0f0f0f0", "MongoDB id"),
+    ("2009-04-17", "exact birth date"),
+    ("17/04/2009", "exact birth date"),
+])
+def test_detectors_find_each_kind(value, kind):
+    assert kind in kinds_of_personal_data(value, reference_year=2025)
+
+
+@pytest.mark.parametrize("value", ["VALIDATED", "Juillet 2025", "Île-de-France", "2009-04",
+                                   "2025-01-06T09:12:33.120Z", "0612345678" + "ab" * 11,
+                                   P("young", REF)])
+def test_detectors_leave_statistics_and_pseudonyms_alone(value):
+    assert kinds_of_personal_data(value, reference_year=2025) == []
+
+
+def test_audit_flags_paths_and_values():
+    assert audit_ops("young", [{"op": "replace", "path": "/status", "value": "X"}], 2025) == []
+    problems = audit_ops("young", [{"op": "replace", "path": "/email", "value": "a@b.fr"}], 2025)
+    assert ("/0/path", "path outside the allow-list") in problems
+    assert ("/0/value", "email") in problems
+    assert audit_state("young", {"status": "X", "firstName": "Léa"}, 2025) == [
+        ("/firstName", "field outside the allow-list")]
