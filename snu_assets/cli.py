@@ -73,7 +73,7 @@ def cmd_seed(args) -> int:
     return 0
 
 
-def materialize_range(start: str, end: str, *, instance=None) -> dict:
+def materialize_range(start: str, end: str, *, resources=None, instance=None) -> dict:
     """Materialise the daily layers for [start, end] as one ranged run, then the views and
     every complete week. Returns timings per step."""
     from dagster import DagsterInstance, materialize
@@ -82,7 +82,7 @@ def materialize_range(start: str, end: str, *, instance=None) -> dict:
     from snu_assets.resources import build_resources
 
     instance = instance or DagsterInstance.get()
-    resources = build_resources()
+    resources = resources or build_resources()
     timings = {}
 
     def run(assets, **kwargs):

@@ -10,7 +10,13 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition, WeeklyPartitionsDefinition
+from dagster import (
+    BackfillPolicy,
+    Backoff,
+    DailyPartitionsDefinition,
+    RetryPolicy,
+    WeeklyPartitionsDefinition,
+)
 
 from snu_assets import settings
 
@@ -34,3 +40,9 @@ weekly_partitions = WeeklyPartitionsDefinition(
 #: A backfill of many days runs as ranged runs of at most this many days each.
 DAYS_PER_RUN = int(os.environ.get("SNU_BACKFILL_DAYS_PER_RUN", "31"))
 daily_backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
+
+#: Concurrency pool of the steps that read MongoDB: `dagster instance concurrency set mongodb N`
+#: (dagster.yaml's default pool limit applies until then) caps how many hit MongoDB at once.
+MONGO_POOL = "mongodb"
+#: Steps that read MongoDB retry transient outages with exponential backoff.
+MONGO_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)

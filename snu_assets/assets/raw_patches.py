@@ -14,12 +14,11 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     asset,
 )
 
 from snu_assets import source
-from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
@@ -143,7 +142,8 @@ def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheck
     check_specs=CHECKS,
     group_name="extract",
     kinds={"mongodb", "postgres"},
-    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    pool=MONGO_POOL,
+    retry_policy=MONGO_RETRY,
     description="One row per MongoDB patch of the day (young and application patches), "
                 "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
                 "pseudonyms for every id, the author's role only. Unusable patches go to "

@@ -15,13 +15,12 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     asset,
 )
 
 from snu_assets import source
 from snu_assets.assets.raw_patches import local_day, partition_day
-from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
@@ -179,7 +178,8 @@ def check_consistency(stats: Counter) -> AssetCheckResult:
     check_specs=CHECKS,
     group_name="reconstruct",
     kinds={"mongodb", "postgres"},
-    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    pool=MONGO_POOL,
+    retry_policy=MONGO_RETRY,
     description="One row per event: for each patch of the day, the allow-listed state of the "
                 "young (or application) just before and just after it, rebuilt from the whole "
                 "patch log and the current document. Event names: young.created, "

@@ -10,11 +10,10 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
-    RetryPolicy,
     asset,
 )
 
-from snu_assets.partitions import weekly_partitions
+from snu_assets.partitions import MONGO_RETRY, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
 from snu_assets.reference.geography import department_by_name
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
@@ -30,7 +29,7 @@ FRENCH_MONTHS = {
 @asset(
     group_name="views",
     kinds={"mongodb", "postgres"},
-    retry_policy=RetryPolicy(max_retries=2, delay=10),
+    retry_policy=MONGO_RETRY,
     description="Annual objectives (max validated youngs) per cohort x department, from "
                 "MongoDB inscriptiongoals; department/region/academy checked against the "
                 "shipped reference.",

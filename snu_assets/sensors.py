@@ -1,0 +1,239 @@
+"""Sensors: late patches, weekly views once their days are complete, failed runs.
+
+- ``late_patches_sensor`` (plain ``@sensor`` with its own cursor: ``@asset_sensor`` would
+  overwrite it, dagster#27856): finds patches of already materialised days that are not in
+  ``raw_patches`` / ``rejected_patches`` and requests exactly those day partitions.
+  Two bounded probes per tick, never a scan of the whole collection:
+    1. new documents: ``_id > cursor`` in ``_id`` order (the index every MongoDB has),
+       at most ``SNU_LATE_DATA_SCAN_LIMIT`` per tick — catches migration scripts and
+       clock-skewed writers (fresh ``_id``, old ``date``);
+    2. a rolling audit of ``SNU_LATE_DATA_AUDIT_DAYS`` materialised days per tick comparing
+       MongoDB's count with PostgreSQL's — catches restored backups (old ``_id``s) and patches
+       rewritten or deleted after the fact.
+- ``weekly_views_sensor``: requests a weekly partition once its seven days are materialised,
+  and again whenever a day up to its end is re-materialised (cumulated figures change);
+  never from a half week (dagster#25723).
+- ``failed_runs_sensor``: names the failed partitions in the log and as an asset observation
+  and calls the notifier named by ``SNU_FAILURE_NOTIFIER`` (``module:function``).
+"""
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bson import ObjectId
+from dagster import (
+    AssetKey,
+    AssetObservation,
+    DagsterEventType,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from snu_assets import source
+from snu_assets.jobs import daily_job, weekly_job
+from snu_assets.partitions import daily_partitions, weekly_partitions
+from snu_assets.privacy.scrub import patch_key, to_utc
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.settings import timezone
+
+LATE_DATA_INTERVAL_S = int(os.environ.get("SNU_LATE_DATA_INTERVAL_S", "300"))
+LATE_DATA_SCAN_LIMIT = int(os.environ.get("SNU_LATE_DATA_SCAN_LIMIT", "20000"))
+LATE_DATA_AUDIT_DAYS = int(os.environ.get("SNU_LATE_DATA_AUDIT_DAYS", "7"))
+WEEKLY_INTERVAL_S = int(os.environ.get("SNU_WEEKLY_SENSOR_INTERVAL_S", "120"))
+MAX_WEEKS_PER_TICK = 10
+
+RAW = AssetKey("raw_patches")
+LAST_DAILY = AssetKey("enriched_events")
+LAST_WEEKLY = AssetKey("weekly_funnel_national")
+
+
+def _day_of(doc: dict) -> str:
+    moment = to_utc(doc.get("date")) or doc["_id"].generation_time
+    return moment.astimezone(timezone()).date().isoformat()
+
+
+def new_patch_days(db, model: str, after: str | None, limit: int) -> tuple[dict[str, str], str | None]:
+    """``{patch key: day}`` of the patches inserted after the ``_id`` cursor, and the new cursor."""
+    query = {"_id": {"$gt": ObjectId(after)}} if after else {}
+    found, last = {}, after
+    coll = source.patch_collection(db, model)
+    for doc in coll.find(query, {"date": 1}).sort("_id", 1).limit(limit):
+        found[patch_key(doc)] = _day_of(doc)
+        last = str(doc["_id"])
+    return found, last
+
+
+def latest_id(db, model: str) -> str | None:
+    doc = source.patch_collection(db, model).find_one({}, {"_id": 1}, sort=[("_id", -1)])
+    return str(doc["_id"]) if doc else None
+
+
+def missing_in_postgres(postgres: PostgresResource, patch_ids: list[str]) -> set[str]:
+    if not patch_ids:
+        return set()
+    with postgres.connect() as conn:
+        present = {r[0] for r in conn.execute(
+            f'select patch_id from "{postgres.schema}".raw_patches where patch_id = any(%(ids)s) '
+            f'union select patch_id from "{postgres.schema}".rejected_patches '
+            "where patch_id = any(%(ids)s)", {"ids": patch_ids})}
+    return set(patch_ids) - present
+
+
+def day_window(day: str) -> tuple[datetime, datetime]:
+    window = daily_partitions.time_window_for_partition_key(day)
+    return window.start, window.end
+
+
+def counts_disagree(db, postgres: PostgresResource, day: str) -> bool:
+    start, end = day_window(day)
+    in_mongo = sum(source.count_window_patches(db, m, start, end) for m in ("young", "application"))
+    with postgres.connect() as conn:
+        landed = conn.execute(
+            f'select (select count(*) from "{postgres.schema}".raw_patches where partition_date = %(d)s)'
+            f' + (select count(*) from "{postgres.schema}".rejected_patches where partition_date = %(d)s)',
+            {"d": day}).fetchone()[0]
+    return in_mongo != landed
+
+
+def audit_days(materialized: set[str], position: str | None, count: int) -> list[str]:
+    """The next ``count`` materialised days after ``position``, wrapping around."""
+    days = sorted(materialized)
+    if not days or count <= 0:
+        return []
+    start = next((i for i, d in enumerate(days) if position is None or d > position), 0)
+    return [days[(start + i) % len(days)] for i in range(min(count, len(days)))]
+
+
+@sensor(
+    job=daily_job,
+    minimum_interval_seconds=LATE_DATA_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Re-materialises day partitions that received patches after they were "
+                "materialised (migrations, restored backups, clock skew).",
+)
+def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
+                        postgres: PostgresResource, pseudonyms: PseudonymResource):
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    db = mongo.db()
+    materialized = context.instance.get_materialized_partitions(RAW)
+    pseudonymize = pseudonyms.pseudonymizer(postgres)
+    late: dict[str, str] = {}
+    for model in ("young", "application"):
+        if model not in cursor:  # first tick: watch from now on; the audit covers the past
+            cursor[model] = latest_id(db, model)
+            continue
+        found, cursor[model] = new_patch_days(db, model, cursor[model], LATE_DATA_SCAN_LIMIT)
+        candidates = {pseudonymize("patch", key): day for key, day in found.items()
+                      if day in materialized}
+        for patch_id in missing_in_postgres(postgres, list(candidates)):
+            late[candidates[patch_id]] = "new patches"
+    audited = audit_days(materialized, cursor.get("audit"), LATE_DATA_AUDIT_DAYS)
+    for day in audited:
+        if day not in late and counts_disagree(db, postgres, day):
+            late[day] = "count differs"
+    if audited:
+        cursor["audit"] = audited[-1]
+    marker = "-".join(str(cursor.get(m)) for m in ("young", "application"))
+    requests = [RunRequest(run_key=f"late:{day}:{marker}:{cursor.get('audit')}", partition_key=day,
+                           tags={"snu/trigger": "late-data", "snu/late-reason": why})
+                for day, why in sorted(late.items())]
+    if requests:
+        context.log.info(f"late patches for {len(requests)} day(s): "
+                         + ", ".join(f"{d} ({w})" for d, w in sorted(late.items())))
+    return SensorResult(run_requests=requests, cursor=json.dumps(cursor),
+                        skip_reason=None if requests else SkipReason("no late patch"))
+
+
+# ----------------------------------------------------------------------------- weekly
+
+
+def weeks_to_refresh(daily: dict[str, int], weekly: dict[str, int], weeks: list[str]) -> list[tuple[str, int]]:
+    """Weeks whose seven days are materialised and whose view is older than the newest day
+    materialisation up to the week's end: ``[(week, newest day storage id)]``."""
+    due, newest = [], -1
+    for week in sorted(weeks):
+        monday = datetime.fromisoformat(week).date()
+        days = [(monday + timedelta(days=n)).isoformat() for n in range(7)]
+        ids = [daily[d] for d in days if d in daily]
+        if not ids:
+            continue
+        newest = max(newest, *ids)
+        if len(ids) == 7 and weekly.get(week, -1) < newest:
+            due.append((week, newest))
+    return due
+
+
+@sensor(
+    job=weekly_job,
+    minimum_interval_seconds=WEEKLY_INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Materialises a week's views once its seven days are materialised, and "
+                "again when a day up to its end is re-materialised.",
+)
+def weekly_views_sensor(context: SensorEvaluationContext):
+    event = DagsterEventType.ASSET_MATERIALIZATION
+    daily = context.instance.get_latest_storage_id_by_partition(LAST_DAILY, event)
+    weekly = context.instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event)
+    weeks = weekly_partitions.get_partition_keys(current_time=datetime.now(timezone()))
+    due = weeks_to_refresh(daily, weekly, weeks)[:MAX_WEEKS_PER_TICK]
+    if not due:
+        return SkipReason("no complete week whose days changed")
+    return [RunRequest(run_key=f"weekly:{week}:{newest}", partition_key=week,
+                       tags={"snu/trigger": "weekly-views"}) for week, newest in due]
+
+
+# ----------------------------------------------------------------------------- failures
+
+
+@dataclass(frozen=True)
+class FailureReport:
+    run_id: str
+    job_name: str
+    partitions: str
+    message: str
+
+
+def failed_partitions(tags: dict) -> str:
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"]
+    start = tags.get("dagster/asset_partition_range_start")
+    return f"{start}...{tags.get('dagster/asset_partition_range_end')}" if start else "unpartitioned"
+
+
+def load_notifier():
+    """The user's notifier (Slack, e-mail ...), ``SNU_FAILURE_NOTIFIER=module:function``."""
+    target = os.environ.get("SNU_FAILURE_NOTIFIER")
+    if not target:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
+                    description="Names failed partitions in the log and on the assets, and "
+                                "calls the SNU_FAILURE_NOTIFIER hook.")
+def failed_runs_sensor(context: RunFailureSensorContext):
+    run = context.dagster_run
+    partitions = failed_partitions(run.tags)
+    message = context.failure_event.message or "run failed"
+    report = FailureReport(run.run_id, run.job_name, partitions, message)
+    context.log.error(f"run {run.run_id} ({run.job_name}) failed for partition(s) {partitions}: "
+                      f"{message}")
+    partition = run.tags.get("dagster/partition")
+    for key in run.asset_selection or []:
+        context.instance.report_runless_asset_event(AssetObservation(
+            asset_key=key, partition=partition,
+            metadata={"failed_run_id": run.run_id, "failed_partitions": partitions,
+                      "failure": message[:500]}))
+    notifier = load_notifier()
+    if notifier:
+        notifier(report)
