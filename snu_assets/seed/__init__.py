@@ -1,5 +1,5 @@
-"""Synthetic SNU data shaped exactly as production writes it (see ``generator``), and its
-writer into MongoDB (``writer``)."""
+"""Synthetic SNU data shaped exactly as production writes it (:mod:`.generator`, pure
+generation) and its writer into MongoDB (:mod:`.writer`)."""
 
 from snu_assets.seed.generator import (
     Batch,
@@ -10,10 +10,7 @@ from snu_assets.seed.generator import (
     generate,
     generate_all,
 )
-try:
-    from snu_assets.seed.writer import seed_mongo
-except ImportError:
-    pass
+from snu_assets.seed.writer import seed_mongo
 
 __all__ = [
     "Batch",

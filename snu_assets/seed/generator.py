@@ -75,9 +75,11 @@ __all__ = [
     "generate",
     "generate_all",
     "iso",
+    "legacy_until",
     "plugin_ops",
     "plugin_view",
     "to_json",
+    "young_excludes",
 ]
 
 PARIS = ZoneInfo("Europe/Paris")  # the applicants' clock, whatever SNU_TIMEZONE says
@@ -537,7 +539,7 @@ class _World:
         self.start_day = start
         self.start = _paris(start)
         self.end = _paris(start + dt.timedelta(days=days))
-        self.legacy_until = _paris(start + dt.timedelta(days=max(1, days // 6)))
+        self.legacy_until = legacy_until(start, days)
         self.applications = applications
         self.collect_truth = collect_truth
         self.cohorts, self.past_cohort = _build_cohorts(start, days)
@@ -730,6 +732,18 @@ class _World:
                     "updatedAt": created, "__v": 0,
                 })  # fmt: skip
         return docs
+
+
+def legacy_until(start: dt.date = DEFAULT_START, days: int = 90) -> dt.datetime:
+    """End of the older plugin configuration (:data:`LEGACY_YOUNG_EXCLUDES`): Paris
+    midnight ``max(1, days // 6)`` days after ``start``. Young patches dated before it were
+    diffed with the legacy excludes."""
+    return _paris(start + dt.timedelta(days=max(1, days // 6)))
+
+
+def young_excludes(date: dt.datetime, start: dt.date = DEFAULT_START, days: int = 90):
+    """The young model's ``excludes`` in force at ``date``."""
+    return LEGACY_YOUNG_EXCLUDES if date < legacy_until(start, days) else YOUNG_EXCLUDES
 
 
 def _department_weight(d) -> float:
