@@ -1,0 +1,224 @@
+"""The whole asset graph through Dagster, on real servers, against the generator's truth.
+
+The seed is written once to the embedded SecantusDB; the graph is materialised once per
+PostgreSQL (embedded 18 and the system 15 when it answers) with `materialize()`.
+"""
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+
+import orjson
+import pytest
+from dagster import DagsterInstance
+
+from snu_assets.cli import materialize_range
+from snu_assets.privacy.allowlist import TRACKED_FIELDS
+from snu_assets.privacy.pseudonym import Pseudonymizer
+from snu_assets.seed import seed_mongo
+from snu_assets.settings import timezone
+from snu_assets_tests.conftest import TEST_KEY
+
+SEED_START = date(2025, 1, 6)
+TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
+          "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national")
+P = Pseudonymizer(TEST_KEY)
+
+
+def paris_day(moment) -> date:
+    return moment.astimezone(timezone()).date()
+
+
+def expected_events(patch) -> list[str]:
+    if patch.is_creation:
+        return [f"{patch.model}.created"]
+    if patch.is_destroy:
+        return [f"{patch.model}.deleted"]
+    before, after = patch.before or {}, patch.after or {}
+    return [f"{patch.model}.{name}.{after[name]}" for name in TRACKED_FIELDS[patch.model]
+            if after.get(name) is not None and after.get(name) != before.get(name)]
+
+
+@pytest.fixture(scope="session")
+def truth(mongo_resource):
+    return seed_mongo(mongo_resource.db(), seed=7, youngs=150, days=42, start=SEED_START,
+                      progress=False, collect_truth=True)
+
+
+@pytest.fixture(scope="session")
+def window(truth):
+    days = [paris_day(p.date) for p in truth.patches]
+    return min(days), max(days)
+
+
+@pytest.fixture(scope="session")
+def pipeline(truth, window, mongo_resource, postgres_resource, pseudonyms):
+    resources = {"mongo": mongo_resource, "postgres": postgres_resource, "pseudonyms": pseudonyms}
+    with DagsterInstance.ephemeral() as instance:
+        materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
+                          instance=instance)
+    return postgres_resource
+
+
+def rows(postgres, sql, params=None):
+    with postgres.connect() as conn:
+        return conn.execute(sql.replace("{s}", f'"{postgres.schema}"'), params).fetchall()
+
+
+def snapshot(postgres) -> dict[str, list]:
+    return {t: [r[0] for r in rows(postgres, f"select t::text from {{s}}.{t} t order by 1")]
+            for t in TABLES}
+
+
+def test_generator_made_the_production_quirks(truth):
+    assert truth.gaps > 0 and truth.deleted > 0 and truth.pre_log_youngs > 0
+    assert truth.rewritten_patches > 0 and truth.application_patches > 0
+
+
+def test_every_patch_lands_once_in_its_paris_day(pipeline, truth):
+    expected = Counter(paris_day(p.date) for p in truth.patches)
+    landed = Counter()
+    for day, count in rows(pipeline, "select partition_date, count(*) from {s}.raw_patches "
+                                     "group by 1"):
+        landed[day] += count
+    for day, count in rows(pipeline, "select partition_date, count(*) from {s}.rejected_patches "
+                                     "group by 1"):
+        landed[day] += count
+    assert landed == expected
+    ids = {r[0] for r in rows(pipeline, "select patch_id from {s}.raw_patches")}
+    assert ids == {P("patch", p.patch_id) for p in truth.patches}
+
+
+def test_ids_are_keyed_pseudonyms(pipeline, truth):
+    young = next(p for p in truth.patches if p.model == "young")
+    found = rows(pipeline, "select young_id, record_id from {s}.raw_patches where patch_id = %s",
+                 (P("patch", young.patch_id),))
+    assert found == [(P("young", young.ref), P("young", young.ref))]
+
+
+def test_exact_event_counts_per_name_and_day(pipeline, truth):
+    expected = Counter((name, paris_day(p.date)) for p in truth.patches
+                       for name in expected_events(p))
+    got = Counter({(name, day): n for name, day, n in rows(
+        pipeline, "select event_name, partition_date, count(*) from {s}.reconstructed_events "
+                  "group by 1, 2")})
+    assert got == expected
+    assert sum(n for (name, _), n in got.items() if name == "young.created") > 100
+
+
+def test_exact_statuses_before_and_after(pipeline, truth):
+    by_patch = {P("patch", p.patch_id): p for p in truth.patches if p.model == "young"}
+    found = rows(pipeline, "select patch_id, before ->> 'status', after ->> 'status' "
+                           "from {s}.reconstructed_events where event_name like 'young.status.%%'")
+    assert len(found) > 50
+    for patch_id, before, after in found:
+        patch = by_patch[patch_id]
+        assert (before, after) == (patch.before["status"], patch.after["status"])
+
+
+def test_enriched_columns(pipeline, truth):
+    found = rows(pipeline, "select e.event_week, e.event_day, e.age, e.age_band, e.department, "
+                           "e.region, e.academy, r.region from {s}.enriched_events e join "
+                           "{s}.ref_departments r using (department_code) where e.model = 'young'")
+    assert found
+    for week, day, age, band, department, region, academy, ref_region in found:
+        assert week == day - timedelta(days=day.weekday())
+        assert region == ref_region
+        assert band == ("<15" if age < 15 else "18+" if age >= 18 else str(age))
+
+
+def test_ages_are_exact_for_existing_youngs(pipeline, truth):
+    births = {}
+    for p in truth.patches:
+        state = p.after or p.before
+        if p.model == "young" and state and state.get("birthdateAt"):
+            births[P("patch", p.patch_id)] = (date.fromisoformat(state["birthdateAt"][:10]),
+                                              paris_day(p.date), p.ref)
+    found = rows(pipeline, "select patch_id, age from {s}.reconstructed_events "
+                           "where model = 'young' and age is not null")
+    exact = 0
+    for patch_id, age in found:
+        birth, day, ref = births[patch_id]
+        if ref in truth.young_ids:
+            assert age == day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+            exact += 1
+    assert exact > 100
+
+
+def test_weekly_national_figures_equal_the_truth(pipeline, truth):
+    expected = defaultdict(Counter)
+    for p in truth.patches:
+        if p.model != "young":
+            continue
+        day = paris_day(p.date)
+        week = day - timedelta(days=day.weekday())
+        for name in expected_events(p):
+            if name == "young.created":
+                expected[week]["created"] += 1
+            elif name.startswith("young.status."):
+                status = name.rsplit(".", 1)[1]
+                expected[week]["completed"] += status == "WAITING_VALIDATION"
+                expected[week]["validated"] += status == "VALIDATED"
+                expected[week]["refused"] += status == "REFUSED"
+                expected[week]["processed"] += p.before["status"] == "WAITING_VALIDATION"
+    found = rows(pipeline, "select week, sum(created), sum(completed), sum(processed), "
+                           "sum(validated), sum(refused), sum(validated_cumulated) "
+                           "from {s}.weekly_funnel_national group by week order by week")
+    assert len(found) >= 5
+    cumulated = 0
+    for week, created, completed, processed, validated, refused, validated_cum in found:
+        want = expected[week]
+        assert (created, completed, processed, validated, refused) == (
+            want["created"], want["completed"], want["processed"], want["validated"],
+            want["refused"]), week
+        cumulated += validated
+        assert validated_cum == cumulated
+    regional = rows(pipeline, "select week, sum(validated), sum(created) from {s}.weekly_funnel "
+                              "group by week order by week")
+    assert [(w, v, c) for w, v, c in regional] == [(w, v, c) for w, c, _, _, v, _, _ in found]
+
+
+def test_objectives_and_projections(pipeline, truth):
+    goals = rows(pipeline, "select count(*), sum(objective) from {s}.inscription_goals")[0]
+    assert goals[0] == truth.inscriptiongoals and goals[1] > 0
+    with_projection = rows(pipeline, "select count(*) from {s}.weekly_funnel_national "
+                                     "where objective is not null and projection is not null")
+    assert with_projection[0][0] > 0
+
+
+def test_no_personal_value_anywhere(pipeline, truth):
+    personal = truth.personal_values
+    assert len(personal) > 500
+    mongo_ids = {p.patch_id for p in truth.patches} | {p.ref for p in truth.patches}
+    for table in TABLES + ("ref_departments",):
+        for (text,) in rows(pipeline, f"select t::text from {{s}}.{table} t"):
+            assert not any(i in text for i in mongo_ids if i in text), table
+        for (doc,) in rows(pipeline, f"select to_jsonb(t) from {{s}}.{table} t"):
+            for value in _strings(doc):
+                assert value not in personal, f"{table} holds a personal value"
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+        if value[:1] in "{[":
+            try:
+                yield from _strings(orjson.loads(value))
+            except orjson.JSONDecodeError:
+                pass
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_rematerialising_changes_nothing(pipeline, window, mongo_resource, pseudonyms):
+    before = snapshot(pipeline)
+    assert all(before[t] for t in ("raw_patches", "reconstructed_events", "weekly_funnel"))
+    resources = {"mongo": mongo_resource, "postgres": pipeline, "pseudonyms": pseudonyms}
+    with DagsterInstance.ephemeral() as instance:
+        materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
+                          instance=instance)
+    assert snapshot(pipeline) == before
