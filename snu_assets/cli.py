@@ -30,7 +30,9 @@ def configure_environment() -> dict[str, str]:
         if os.environ.get("SNU_POSTGRES_URL"):
             raise SystemExit("SNU_DAGSTER_POSTGRES_URL is unset: with SNU_POSTGRES_URL set, "
                              "tell the Dagster instance which database holds its runs.")
-        os.environ["SNU_DAGSTER_POSTGRES_URL"] = embedded.postgres_uri(embedded.DAGSTER_DB)
+        # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
+        os.environ["SNU_DAGSTER_POSTGRES_URL"] = embedded.postgres_uri(
+            embedded.DAGSTER_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     home = settings.state_dir() / "dagster_home"
     home.mkdir(exist_ok=True)
     link = home / "dagster.yaml"

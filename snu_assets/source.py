@@ -4,6 +4,7 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import islice
@@ -14,7 +15,9 @@ from pymongo.database import Database
 from snu_assets.settings import MODELS
 
 BATCH_SIZE = 5_000
-REF_CHUNK = 1_000
+#: ids per ``$in`` query: small chunks keep each index lookup cheap (measured on SecantusDB:
+#: 1,000 refs per query took 10x longer than 40 queries of 25)
+REF_CHUNK = int(os.environ.get("SNU_MONGO_REF_CHUNK", "25"))
 
 
 def patch_collection(db: Database, model: str):

@@ -249,8 +249,9 @@ def test_pre_log_youngs_have_no_creation_in_the_log(data):
     assert data.truth.pre_log_youngs > 0
     creations = {t.ref for t in data.truth.patches if t.is_creation}
     assert not creations & data.truth.pre_log_young_ids
-    first_ops = [data.truth.of(ref)[0] for ref in data.truth.pre_log_young_ids if data.truth.of(ref)]
-    assert first_ops and all(t.before is not None for t in first_ops)
+    chains = [data.truth.of(ref) for ref in data.truth.pre_log_young_ids]
+    first = [chain[0] for chain in chains if chain]
+    assert first and all(t.before is not None and not t.is_creation for t in first)
     start = dt.datetime(2025, 1, 5, 23, tzinfo=dt.timezone.utc)  # Paris midnight of start
     assert all(p["date"] >= start for p in data.young_patches)
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import hashlib
 import heapq
 import itertools
@@ -176,8 +177,12 @@ _MISSION_THEMES = ("Aide aux devoirs", "Collecte alimentaire", "Accueil du publi
 _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 # Department weights: "some departments big and some small" (rough population shape).
-_BIG_DEPARTMENTS = frozenset("59 75 13 69 92 93 33 78 62 94 31 77 44 91 95 34 06 67 38 974".split())
-_SMALL_DEPARTMENTS = frozenset("48 23 05 90 15 09 52 32 82 04 55 58 2A 2B 973 976 36 43 46 19".split())
+_BIG_DEPARTMENTS = frozenset(
+    "59 75 13 69 92 93 33 78 62 94 31 77 44 91 95 34 06 67 38 974".split()
+)
+_SMALL_DEPARTMENTS = frozenset(
+    "48 23 05 90 15 09 52 32 82 04 55 58 2A 2B 973 976 36 43 46 19".split()
+)
 _COLLECTIVITIES = frozenset("975 977 978 986 987 988".split())
 
 # Pseudo-users of scripts and crons (a ``user`` with a ``firstName`` only).
@@ -435,12 +440,13 @@ def _ascii(text: str) -> str:
 
 def _stable_hex(name: str, when: dt.datetime) -> str:
     """A stable 24-hex id (same whatever the seed): creation second + hash of the name."""
-    return ObjectId(
-        int(when.timestamp()).to_bytes(4, "big") + hashlib.md5(name.encode()).digest()[:8]
-    ).__str__()
+    digest = hashlib.md5(name.encode()).digest()[:8]
+    return str(ObjectId(int(when.timestamp()).to_bytes(4, "big") + digest))
 
 
+@functools.cache
 def _public_words() -> frozenset[str]:
+    """Department, region and académie names and codes: public vocabulary."""
     from snu_assets.reference.geography import departments
 
     words = set()
@@ -450,16 +456,8 @@ def _public_words() -> frozenset[str]:
 
 
 def _is_private(value: str) -> bool:
-    return isinstance(value, str) and len(value) >= 3 and value not in _public_words_cached()
-
-
-_PUBLIC_CACHE: list[frozenset[str]] = []
-
-
-def _public_words_cached() -> frozenset[str]:
-    if not _PUBLIC_CACHE:
-        _PUBLIC_CACHE.append(_public_words())
-    return _PUBLIC_CACHE[0]
+    """Worth a place in ``personal_values``: not a public word, 3 characters or more."""
+    return isinstance(value, str) and len(value) >= 3 and value not in _public_words()
 
 
 @dataclass(frozen=True)
@@ -620,7 +618,8 @@ class _World:
         return f"{local}@{rng.choice(domains)}"
 
     def phone(self) -> str:
-        return "0" + self.rng.choice("6677") + "".join(str(self.rng.randint(0, 9)) for _ in range(8))
+        digits = "".join(str(self.rng.randint(0, 9)) for _ in range(8))
+        return "0" + self.rng.choice("67") + digits
 
     def person(self, gender: str | None = None) -> tuple[str, str]:
         gender = gender or self.rng.choice(("female", "male"))
@@ -1023,7 +1022,8 @@ class _YoungLife:
             "tokenEmailValidation": f"{rng.getrandbits(128):032x}", "__v": 0,
         })  # fmt: skip
         world.note(first, last, email, doc["phone"], birth.isoformat(), doc["password"],
-                   doc["tokenEmailValidation"], doc.get("schoolName"), doc.get("schoolAddress"))  # fmt: skip
+                   doc["tokenEmailValidation"], doc.get("schoolName"),
+                   doc.get("schoolAddress"))  # fmt: skip
         return doc
 
     def schooling(self, schooled: bool, age: int, dept) -> dict:
@@ -1079,8 +1079,8 @@ class _YoungLife:
             self.at(self.soon(t, low, high), self.funnel, step + 1)
 
     def validate_email(self, t: dt.datetime) -> None:
-        self.young.save(t, self.me(), {"emailVerified": "true", "inscriptionStep2023": "COORDONNEES",
-                                       "lastLoginAt": t}, unset=("tokenEmailValidation",))  # fmt: skip
+        changes = {"emailVerified": "true", "inscriptionStep2023": "COORDONNEES", "lastLoginAt": t}
+        self.young.save(t, self.me(), changes, unset=("tokenEmailValidation",))
 
     def coordinates(self, t: dt.datetime) -> None:
         world, rng, fake = self.world, self.rng, self.fake
@@ -1097,7 +1097,8 @@ class _YoungLife:
         }  # fmt: skip
         if changes["specificAmenagment"] == "true":
             changes["specificAmenagmentType"] = fake.sentence(nb_words=6)
-        world.note(changes["birthCity"], changes["motivations"], changes.get("specificAmenagmentType"))
+        world.note(changes["birthCity"], changes["motivations"],
+                   changes.get("specificAmenagmentType"))  # fmt: skip
         if born_abroad:
             world.note(changes["birthCountry"])
         self.young.save(t, self.me(), changes)
@@ -1233,11 +1234,12 @@ class _YoungLife:
         requests = [dict(r) for r in self.d["correctionRequests"]]
         request = requests[-1]
         request.update(status="CORRECTED", correctedAt=t)
-        fix = {"address": self.address, "birthCity": lambda: {"birthCity": self.fake.city()},
-               "phone": lambda: {"phone": self.world.phone()},
-               "parent1Email": lambda: {"parent1Email": self.world.email(
-                   self.d.get("parent1FirstName", "parent"), self.d["lastName"])},
-               }.get(request["field"], lambda: self.cni_file(t))()  # fmt: skip
+        fixes = {"address": self.address, "birthCity": lambda: {"birthCity": self.fake.city()},
+                 "phone": lambda: {"phone": self.world.phone()}}  # fmt: skip
+        if "parent1FirstName" in self.d:  # (the cron may have removed the parents)
+            fixes["parent1Email"] = lambda: {"parent1Email": self.world.email(
+                self.d["parent1FirstName"], self.d["parent1LastName"])}  # fmt: skip
+        fix = fixes.get(request["field"], lambda: self.cni_file(t))()
         self.world.note(*(v for v in fix.values() if isinstance(v, str)))
         self.young.save(t, self.me(), {**fix, "correctionRequests": requests,
                                        **self.status_change(t, "WAITING_VALIDATION")})  # fmt: skip
@@ -1271,12 +1273,15 @@ class _YoungLife:
         if rng.random() < 0.08:
             self.young.save(t, user, {"statusPhase1": "WAITING_LIST"})
             return
-        self.young.save(t, user, {"statusPhase1": "AFFECTED",
-                                  "sessionPhase1Id": str(world.oid(t - dt.timedelta(days=40))),
-                                  "cohesionCenterId": str(world.oid(t - dt.timedelta(days=300)))})  # fmt: skip
+        self.young.save(t, user, {
+            "statusPhase1": "AFFECTED",
+            "sessionPhase1Id": str(world.oid(t - dt.timedelta(days=40))),
+            "cohesionCenterId": str(world.oid(t - dt.timedelta(days=300))),
+        })  # fmt: skip
         self.at(world.later(t, rng.uniform(0.5, 6)), self.confirm_stay, cohort_id)
         cohort = self.cohort()
-        self.at(world.office_time(cohort.date_start + dt.timedelta(days=1)), self.presence, cohort_id)
+        first_day = world.office_time(cohort.date_start + dt.timedelta(days=1))
+        self.at(first_day, self.presence, cohort_id)
 
     def confirm_stay(self, t: dt.datetime, cohort_id: str) -> None:
         if self.d["statusPhase1"] == "AFFECTED" and self.d["cohortId"] == cohort_id:
@@ -1387,7 +1392,8 @@ class _YoungLife:
         if app.doc["status"] != "IN_PROGRESS":
             return
         if self.rng.random() < 0.78:
-            app.save(t, dict(tutor), {"status": "DONE", "missionDuration": str(self.rng.randint(84, 120))})
+            hours = str(self.rng.randint(84, 120))
+            app.save(t, dict(tutor), {"status": "DONE", "missionDuration": hours})
             if self.d["statusPhase2"] != "VALIDATED" and self.rng.random() < 0.7:
                 self.young.save(t, dict(tutor), {"statusPhase2": "VALIDATED"})
         else:
@@ -1413,7 +1419,7 @@ class _YoungLife:
                 self.at(self.soon(t, 0.01, 0.5), self.second_save)
         elif kind == "address":
             self.young.save(t, self.me(), self.address())
-        elif kind == "parent" and "parent1Email" in d:
+        elif kind == "parent" and "parent1FirstName" in d:
             email = world.email(d["parent1FirstName"], d["parent1LastName"])
             phone = world.phone()
             world.note(email, phone)
@@ -1443,8 +1449,10 @@ class _YoungLife:
             self.young.save(t, self.me(), {"email": self.d["newEmail"]}, unset=("newEmail",))
 
     def second_save(self, t: dt.datetime) -> None:
-        self.young.save(t, self.me(), {"phoneZone": "FRANCE", "mobilityNearHome": _flag(self.rng, 0.5),
-                                       "lastLoginAt": t})  # fmt: skip
+        """The second save of a double submit, within the same second as the first."""
+        mobility = _flag(self.rng, 0.5)
+        changes = {"phoneZone": "FRANCE", "mobilityNearHome": mobility, "lastLoginAt": t}
+        self.young.save(t, self.me(), changes)
 
     def password_reset(self, t: dt.datetime) -> None:
         """Forgotten password: a token, then a new password. Only auth fields change, so
@@ -1452,15 +1460,16 @@ class _YoungLife:
         hold the token in clear. The request is anonymous (no ``user``)."""
         token = f"{self.rng.getrandbits(128):032x}"
         self.world.note(token)
+        expires = t + dt.timedelta(hours=1)
         self.young.save(t, None, {"forgotPasswordResetToken": token,
-                                  "forgotPasswordResetExpires": t + dt.timedelta(hours=1)})  # fmt: skip
+                                  "forgotPasswordResetExpires": expires})  # fmt: skip
         self.at(self.soon(t, 60, 2400), self.new_password)
 
     def new_password(self, t: dt.datetime) -> None:
         password = _bcrypt(self.rng)
         self.world.note(password)
-        self.young.save(t, None, {"password": password, "passwordChangedAt": t},
-                        unset=("forgotPasswordResetToken", "forgotPasswordResetExpires"))  # fmt: skip
+        unset = ("forgotPasswordResetToken", "forgotPasswordResetExpires")
+        self.young.save(t, None, {"password": password, "passwordChangedAt": t}, unset=unset)
 
     def withdraw(self, t: dt.datetime) -> None:
         d = self.d
@@ -1469,7 +1478,8 @@ class _YoungLife:
         if d["statusPhase1"] in ("DONE", "NOT_DONE"):
             return
         message = self.comment()
-        changes = self.status_change(t, "WITHDRAWN", withdrawnReason=self.rng.choice(_WITHDRAWN_REASONS),
+        reason = self.rng.choice(_WITHDRAWN_REASONS)
+        changes = self.status_change(t, "WITHDRAWN", withdrawnReason=reason,
                                      withdrawnMessage=message)  # fmt: skip
         if d["status"] == "VALIDATED":
             changes["statusPhase1"] = "WITHDRAWN"
@@ -1510,8 +1520,8 @@ class _YoungLife:
             new = "ABANDONED" if d["status"] == "IN_PROGRESS" else "NOT_ELIGIBLE"
             self.young.raw_update(self.status_change(t, new))
         elif kind == "department":
-            same_region = [x for x in world.departments
-                           if x.region == self.dept.region and x.name != self.dept.name]  # fmt: skip
+            region, name = self.dept.region, self.dept.name
+            same_region = [x for x in world.departments if x.region == region and x.name != name]
             self.dept = rng.choice(same_region) if same_region else world.department()
             self.young.raw_update({"department": self.dept.name, "region": self.dept.region,
                                    "academy": self.dept.academy})  # fmt: skip
@@ -1533,9 +1543,10 @@ class _YoungLife:
         if not parents:
             return
         self.young.save(t, _CRON_LEGAL_REPRESENTATIVES, {}, unset=parents)
-        older = [p for p in self.young_patches if p.date < t]
-        keep = {id(p) for p in older
-                if p.rewrite(lambda op: not _top(op["path"]).startswith(("parent1", "parent2")))}  # fmt: skip
+        def not_parent(op: dict) -> bool:
+            return not _top(op["path"]).startswith(("parent1", "parent2"))
+
+        keep = {id(p) for p in self.young_patches if p.date < t and p.rewrite(not_parent)}
         self.young_patches[:] = [p for p in self.young_patches if p.date >= t or id(p) in keep]
 
     def delete(self, t: dt.datetime) -> None:
@@ -1586,7 +1597,8 @@ class _YoungLife:
         self.young.create(doc, t, None)
 
     def complete_silently(self, t: dt.datetime) -> None:
-        self.young.save(t, self.me(), self.status_change(t, "WAITING_VALIDATION", inscriptionDoneDate=t))
+        changes = self.status_change(t, "WAITING_VALIDATION", inscriptionDoneDate=t)
+        self.young.save(t, self.me(), changes)
 
     def reinscribe(self, t: dt.datetime) -> None:
         """Re-registration into a current cohort: REINSCRIPTION, then WAITING_VALIDATION."""
@@ -1695,7 +1707,7 @@ def generate(
 
 def generate_all(
     seed: int = 42,
-    youngs: int = 200,
+    youngs: int = 1000,
     days: int = 90,
     start: dt.date = DEFAULT_START,
     applications: bool = True,

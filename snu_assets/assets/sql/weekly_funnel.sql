@@ -23,3 +23,6 @@ select %(week)s::date, c.cohort, c.region, c.department, c.gender, c.age_band,
 from cells c
 left join "{schema}".inscription_goals g on g.cohort = c.cohort and g.department = c.department
 left join "{schema}".cohorts k on k.cohort = c.cohort
+-- cells with no funnel event at all since the cohort opened are left out
+where c.created_cumulated + c.completed_cumulated + c.processed_cumulated
+      + c.validated_cumulated + c.refused_cumulated > 0

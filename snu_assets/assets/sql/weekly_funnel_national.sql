@@ -26,3 +26,6 @@ select %(week)s::date, c.cohort, c.gender, c.age_band,
 from cells c
 left join goals g on g.cohort = c.cohort
 left join "{schema}".cohorts k on k.cohort = c.cohort
+-- cells with no funnel event at all since the cohort opened are left out
+where c.created_cumulated + c.completed_cumulated + c.processed_cumulated
+      + c.validated_cumulated + c.refused_cumulated > 0
