@@ -2,7 +2,8 @@
 
     snu-assets demo                  servers + seed + materialise everything + summary
     snu-assets seed --youngs N --days D [--seed S] [--start YYYY-MM-DD]
-    snu-assets materialize --start YYYY-MM-DD --end YYYY-MM-DD   (daily layers, then views)
+    snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
+    snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
     snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
     snu-assets servers start|stop|status
 """
@@ -75,42 +76,60 @@ def cmd_seed(args) -> int:
     return 0
 
 
+def day_chunks(start: date, end: date, size: int) -> list[tuple[str, str]]:
+    """``[start, end]`` cut into ranges of at most ``size`` days (the backfill policy's)."""
+    chunks, first = [], start
+    while first <= end:
+        last = min(first + timedelta(days=size - 1), end)
+        chunks.append((first.isoformat(), last.isoformat()))
+        first = last + timedelta(days=1)
+    return chunks
+
+
 def materialize_range(start: str, end: str, *, resources=None, instance=None) -> dict:
-    """Materialise the daily layers for [start, end] as one ranged run, then the views and
-    every complete week. Returns timings per step."""
-    from dagster import DagsterInstance, materialize
+    """Materialise the daily layers for [start, end] as ranged runs of the backfill policy's
+    size, then the objectives and every week whose seven days are now materialised (the
+    same rule as the weekly sensor). Every run is recorded in the Dagster instance, so it
+    shows in the UI. Returns seconds per step."""
+    from dagster import DagsterEventType, DagsterInstance, materialize
 
     from snu_assets.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
+    from snu_assets.partitions import DAYS_PER_RUN, weekly_partitions
     from snu_assets.resources import build_resources
+    from snu_assets.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to_refresh
 
     instance = instance or DagsterInstance.get()
     resources = resources or build_resources()
-    timings = {}
+    timings: dict[str, float] = {}
 
     def run(assets, **kwargs):
         name = " + ".join(a.key.to_user_string() for a in assets)
         began = time.perf_counter()
-        result = materialize(assets, resources=resources, instance=instance, **kwargs)
+        result = materialize(assets, resources=resources, instance=instance,
+                             tags={"snu/trigger": "cli", **kwargs.pop("tags", {})}, **kwargs)
         if not result.success:
-            raise SystemExit(f"materialisation of {name} failed: see the Dagster run "
-                             f"{result.run_id}")
+            raise SystemExit(f"materialisation of {name} ({kwargs or 'unpartitioned'}) failed: "
+                             f"see the Dagster run {result.run_id}")
         timings[name] = timings.get(name, 0) + time.perf_counter() - began
 
-    run(DAILY_ASSETS, tags={"dagster/asset_partition_range_start": start,
-              "dagster/asset_partition_range_end": end})
+    for first, last in day_chunks(date.fromisoformat(start), date.fromisoformat(end), DAYS_PER_RUN):
+        run(DAILY_ASSETS, tags={"dagster/asset_partition_range_start": first,
+                                "dagster/asset_partition_range_end": last})
     run(REFERENCE_ASSETS)
-    first = date.fromisoformat(start)
-    monday = first - timedelta(days=first.weekday())
-    last = date.fromisoformat(end)
-    while monday + timedelta(days=6) <= last:
-        run(WEEKLY_ASSETS, partition_key=monday.isoformat())
-        monday += timedelta(days=7)
+    event = DagsterEventType.ASSET_MATERIALIZATION
+    due = weeks_to_refresh(
+        instance.get_latest_storage_id_by_partition(LAST_DAILY, event),
+        instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event),
+        weekly_partitions.get_partition_keys())
+    for week, _ in due:
+        run(WEEKLY_ASSETS, partition_key=week)
     return timings
 
 
 def cmd_materialize(args) -> int:
     configure_environment()
-    for step, seconds in materialize_range(args.start, args.end).items():
+    end = args.end or args.start
+    for step, seconds in materialize_range(args.start, end).items():
         print(f"{step}: {seconds:.1f}s")
     return 0
 
@@ -158,9 +177,13 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--start", default=(date.today() - timedelta(days=120)).isoformat())
         p.set_defaults(func=func)
 
-    p = sub.add_parser("materialize", help="materialise the daily layers for a range, then views")
-    p.add_argument("--start", required=True)
-    p.add_argument("--end", required=True)
+    p = sub.add_parser("run", help="materialise one day (daily layers, then the views it completes)")
+    p.add_argument("--date", dest="start", required=True, metavar="YYYY-MM-DD")
+    p.set_defaults(func=cmd_materialize, end=None)
+
+    p = sub.add_parser("backfill", help="materialise a range of days as ranged runs, then views")
+    p.add_argument("--start", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_materialize)
 
     p = sub.add_parser("dev", help="dagster dev on the embedded servers")
