@@ -1571,13 +1571,13 @@ class _YoungLife:
         span = (past.inscription_end - past.inscription_start).total_seconds()
         t = past.inscription_start + dt.timedelta(seconds=rng.random() * span)
         day = _local(t).date()
-        self.create_silently(world.self_service_time(day), past)
+        self.create_in_past(world.self_service_time(day), past)
         t = self.d["createdAt"]
         for step in range(4):
             t = self.soon(t, 60, 3600)
             (self.validate_email, self.coordinates, self.representatives, self.documents)[step](t)
         t = self.soon(t, 1, 60)
-        self.complete_silently(t)
+        self.complete_in_past(t)
         outcome = rng.random()
         t = t + dt.timedelta(days=rng.uniform(3, 30))
         if alumni or outcome < 0.4:
@@ -1592,11 +1592,13 @@ class _YoungLife:
         else:
             self.young.save(t, _CRON_ABANDON, self.status_change(t, "ABANDONED"))
 
-    def create_silently(self, t: dt.datetime, cohort: _Cohort) -> None:
+    def create_in_past(self, t: dt.datetime, cohort: _Cohort) -> None:
+        """Creation of last year (an older app version saved it without ``user``)."""
         doc = self.new_young(t, cohort)
         self.young.create(doc, t, None)
 
-    def complete_silently(self, t: dt.datetime) -> None:
+    def complete_in_past(self, t: dt.datetime) -> None:
+        """Completion of last year, without scheduling anything in the simulation."""
         changes = self.status_change(t, "WAITING_VALIDATION", inscriptionDoneDate=t)
         self.young.save(t, self.me(), changes)
 
