@@ -30,7 +30,6 @@ How one record's history is rebuilt (:func:`reconstruct_record`):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,11 +37,17 @@ from typing import Any
 
 import jsonpatch
 import jsonpointer
+import orjson
 
 from snu_assets.privacy.allowlist import TRACKED_FIELDS
 from snu_assets.privacy.scrub import split_pointer
 
 _MISSING = object()
+
+
+def _clone(state):
+    """A deep copy of a JSON state (orjson round trip: ~10x faster than copy.deepcopy)."""
+    return None if state is None else orjson.loads(orjson.dumps(state))
 
 
 @dataclass
@@ -120,7 +125,7 @@ def _set(doc: dict, tokens: list[str], value: Any) -> None:
             node[token] = child
         node = child
     if isinstance(node, dict):
-        node[tokens[-1]] = copy.deepcopy(value)
+        node[tokens[-1]] = _clone(value)
 
 
 def _replace(doc: dict, tokens: list[str], value: Any) -> None:
@@ -242,7 +247,7 @@ def forward_states(patches: list[Patch], creation: int | None) -> list[dict | No
         if is_destroy(patch):
             state = None
         else:
-            state = apply_ops(copy.deepcopy(state) if state is not None else {}, patch.ops)
+            state = apply_ops(_clone(state) if state is not None else {}, patch.ops)
         states.append(state)
     return states
 
@@ -258,27 +263,27 @@ def reconstruct_record(patches: list[Patch], current: dict | None) -> RecordRepo
     forward = forward_states(patches, creation)
     report = RecordReport(states=[])
     if current is not None:
-        state: dict | None = copy.deepcopy(current)
+        state: dict | None = _clone(current)
     else:
-        state = copy.deepcopy(forward[-1]) if forward else None
+        state = _clone(forward[-1]) if forward else None
     states: list[PatchStates] = []
     for index in range(len(patches) - 1, -1, -1):
         patch = patches[index]
         previous_forward = forward[index - 1] if index > 0 else None
         if is_destroy(patch):
-            before = copy.deepcopy(previous_forward) if previous_forward is not None else {}
+            before = _clone(previous_forward) if previous_forward is not None else {}
             states.append(PatchStates(patch, before, None, is_destroy=True))
             state = before
             continue
         if state is None:  # destroyed later: the log is all we know
-            state = copy.deepcopy(forward[index]) or {}
-        after = copy.deepcopy(state)
+            state = _clone(forward[index]) or {}
+        after = _clone(state)
         report.disagreements += _anchor(after, patch.ops)
         if index == creation:
             states.append(PatchStates(patch, None, after, is_creation=True))
             state = {}
             continue
-        before = copy.deepcopy(after)
+        before = _clone(after)
         report.missing_original_values += _invert(before, patch.ops, previous_forward)
         states.append(PatchStates(patch, before, after))
         state = before

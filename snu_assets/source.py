@@ -44,10 +44,12 @@ def window_filters(start: datetime, end: datetime) -> list[dict]:
     ]
 
 
-def window_patches(db: Database, model: str, start: datetime, end: datetime) -> Iterator[dict]:
+def window_patches(
+    db: Database, model: str, start: datetime, end: datetime, projection: dict | None = None
+) -> Iterator[dict]:
     coll = patch_collection(db, model)
     for query in window_filters(start, end):
-        yield from coll.find(query, batch_size=BATCH_SIZE)
+        yield from coll.find(query, projection, batch_size=BATCH_SIZE)
 
 
 def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:

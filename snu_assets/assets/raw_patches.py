@@ -51,7 +51,7 @@ def extract_window(db, pseudonymize, start: datetime, end: datetime):
                 stats["duplicates_skipped"] += 1
                 continue
             seen.add(result.patch_id)
-            day = partition_day(doc, result, start, end)
+            day = partition_day(doc, result.occurred_at, start, end)
             if isinstance(result, Rejection):
                 rejected.append((result.patch_id, result.model, result.occurred_at, day,
                                  result.reason))
@@ -63,11 +63,11 @@ def extract_window(db, pseudonymize, start: datetime, end: datetime):
     return raw, rejected, stats
 
 
-def partition_day(doc: dict, result: ScrubbedPatch | Rejection, start, end):
+def partition_day(doc: dict, occurred_at: datetime | None, start, end):
     """The Paris day of the patch; a patch selected by its ``_id`` (no usable ``date``, or a
     date outside the window) stays in the day of its ``_id``."""
-    if result.occurred_at is not None and start <= result.occurred_at < end:
-        return local_day(result.occurred_at)
+    if occurred_at is not None and start <= occurred_at < end:
+        return local_day(occurred_at)
     created = getattr(doc.get("_id"), "generation_time", None)
     return local_day(created or start)
 

@@ -23,7 +23,7 @@ from snu_assets.assets.raw_patches import local_day, partition_day
 from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
-from snu_assets.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
+from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 
@@ -50,9 +50,12 @@ def age_at(birth: datetime | str | None, day: date) -> int | None:
     return day.year - year - ((day.month, day.day) < (month, birth_day))
 
 
+WINDOW_PROJECTION = {"ref": 1, "date": 1}
+
+
 def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
     return Patch(result.patch_id, result.model, result.record_id, result.occurred_at,
-                 str(doc["_id"]), result.ops, result.young_id)
+                 patch_key(doc), result.ops, result.young_id)
 
 
 def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
@@ -60,13 +63,15 @@ def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
     rows, stats = [], Counter()
     names = Counter()
     for model in ("young", "application"):
+        # the window's patches: ids, refs and days only (the logs below carry the ops)
         window_days: dict[str, date] = {}
         refs = {}
-        for doc in source.window_patches(db, model, start, end):
-            result = scrub_patch(doc, model, pseudonymize)
-            if isinstance(result, ScrubbedPatch):
-                window_days[result.patch_id] = partition_day(doc, result, start, end)
-                refs[str(doc["ref"])] = doc["ref"]
+        for doc in source.window_patches(db, model, start, end, projection=WINDOW_PROJECTION):
+            ref = doc.get("ref")
+            moment = to_utc(doc.get("date"))
+            if ref is not None and moment is not None:
+                window_days[patch_key(doc)] = partition_day(doc, moment, start, end)
+                refs[str(ref)] = ref
         if not refs:
             continue
         young_refs = source.application_young_refs(db, refs.values()) if model == "application" else {}
@@ -92,7 +97,7 @@ def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
                 stats["last_state_differs_from_document"] += 1
             stats["records_with_document"] += ref in currents
             for states in report.states:
-                day = window_days.get(states.patch.patch_id)
+                day = window_days.get(states.patch.order)
                 if day is None:
                     continue  # a patch of another day: context only
                 state = states.after or states.before or {}

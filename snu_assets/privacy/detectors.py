@@ -8,6 +8,7 @@ that a finding can be logged without leaking what it found.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -28,14 +29,21 @@ MONGO_ID = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{24}(?![0-9a-fA-F])")
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 FR_DATE = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/((?:19|20)\d{2})(?!\d)")
 
+#: letters, spaces and a little punctuation, no digit, no @: cannot match any detector
+_PLAIN = re.compile(r"[^\W\d]+(?:[ '’.()-]+[^\W\d]*)*")
 #: a date this many years or more before the reference date is a birth date, not an event
 BIRTH_DATE_MIN_AGE_YEARS = 5
 #: free text: longer strings are not statistical categories
 MAX_CATEGORY_LENGTH = 120
 
 
-def kinds_of_personal_data(value: str, reference_year: int | None = None) -> list[str]:
-    """Which kinds of personal data ``value`` looks like (empty list: looks statistical)."""
+@lru_cache(maxsize=200_000)
+def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tuple[str, ...]:
+    """Which kinds of personal data ``value`` looks like (empty: looks statistical).
+
+    Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row."""
+    if len(value) <= MAX_CATEGORY_LENGTH and _PLAIN.fullmatch(value):
+        return ()
     found = []
     if EMAIL.search(value):
         found.append("email")
@@ -51,7 +59,7 @@ def kinds_of_personal_data(value: str, reference_year: int | None = None) -> lis
         found.append("exact birth date")
     if len(value) > MAX_CATEGORY_LENGTH:
         found.append("free text")
-    return found
+    return tuple(found)
 
 
 def _has_old_date(value: str, reference_year: int) -> bool:
