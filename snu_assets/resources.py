@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,31 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
+class LazyRows:
+    """Rows produced by a callable when iterated: for a slice whose rows are only known once
+    an earlier slice of the same transaction has been streamed."""
+
+    def __init__(self, produce):
+        self.produce = produce
+
+    def __iter__(self):
+        return iter(self.produce())
+
+
 class ServerUnavailable(RuntimeError):
     pass
+
+
+@dataclass
+class Slice:
+    """Rows replacing the part of ``table`` that ``delete_where`` selects."""
+
+    table: str
+    columns: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    delete_where: str
+    params: dict
+    upsert_key: str | None = None
 
 
 class MongoResource(ConfigurableResource):
@@ -162,32 +186,46 @@ class PostgresResource(ConfigurableResource):
         params: dict,
         upsert_key: str | None = None,
     ) -> int:
-        """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``.
+        """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``."""
+        return self.replace_slices([Slice(table, columns, rows, delete_where, params, upsert_key)])[0]
 
-        Rows are streamed through ``COPY`` into a temporary staging table first; then, in the
-        same transaction and under a per-table advisory lock (so that two runs of the same
-        slice cannot interleave), the slice is deleted and the staging rows inserted.
-        Readers see the old slice or the new one, never a mix.
+    def replace_slices(self, slices: Sequence["Slice"]) -> list[int]:
+        """Atomically replace a slice of one or more tables (all or nothing).
+
+        Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may
+        be a generator: nothing is held in memory); then, in the same transaction and under
+        per-table advisory locks (two runs of the same slice cannot interleave), each slice
+        is deleted and its staging rows inserted. Readers see the old slices or the new ones,
+        never a mix. Returns the rows written per slice.
         """
-        qualified = f'"{self.schema}"."{table}"'
-        cols = ", ".join(f'"{c}"' for c in columns)
+        counts = []
         with self.connect() as conn, conn.transaction():
-            conn.execute(
-                f"create temp table _stage (like {qualified} including defaults) on commit drop"
-            )
-            count = 0
-            with conn.cursor().copy(f"copy _stage ({cols}) from stdin") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))
-            conn.execute(f"delete from {qualified} where {delete_where}", params)
-            conflict = ""
-            if upsert_key:
-                updates = ", ".join(f'"{c}" = excluded."{c}"' for c in columns if c != upsert_key)
-                conflict = f' on conflict ("{upsert_key}") do update set {updates}'
-            conn.execute(f"insert into {qualified} ({cols}) select {cols} from _stage{conflict}")
-            return count
+            for index, piece in enumerate(slices):
+                cols = ", ".join(f'"{c}"' for c in piece.columns)
+                conn.execute(f"create temp table _stage{index} (like {self.table(piece.table)} "
+                             "including defaults) on commit drop")
+                count = 0
+                with conn.cursor().copy(f"copy _stage{index} ({cols}) from stdin") as copy:
+                    for row in piece.rows:
+                        copy.write_row(row)
+                        count += 1
+                counts.append(count)
+            for index, piece in enumerate(slices):
+                qualified = self.table(piece.table)
+                cols = ", ".join(f'"{c}"' for c in piece.columns)
+                conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))
+                conn.execute(f"delete from {qualified} where {piece.delete_where}", piece.params)
+                conflict = ""
+                if piece.upsert_key:
+                    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in piece.columns
+                                        if c != piece.upsert_key)
+                    conflict = f' on conflict ("{piece.upsert_key}") do update set {updates}'
+                conn.execute(f"insert into {qualified} ({cols}) select {cols} "
+                             f"from _stage{index}{conflict}")
+        return counts
+
+    def table(self, name: str) -> str:
+        return f'"{self.schema}"."{name}"'
 
     def replace_with_sql(self, table: str, sql_text: str, delete_where: str, params: dict) -> int:
         """Atomically replace a slice of ``table`` by what an ``insert ... select`` SQL file

@@ -4,6 +4,7 @@ stripped at this edge; unusable patches into ``rejected_patches`` with a reason.
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 
 import orjson
@@ -21,7 +22,7 @@ from snu_assets import source
 from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.resources import LazyRows, MongoResource, PostgresResource, PseudonymResource, Slice
 from snu_assets.settings import timezone
 
 RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "partition_date",
@@ -34,33 +35,41 @@ def local_day(moment: datetime):
     return moment.astimezone(timezone()).date()
 
 
-def extract_window(db, pseudonymize, start: datetime, end: datetime):
-    """Scrub every patch of ``[start, end)``: returns (raw rows, rejected rows, stats)."""
-    raw, rejected, seen = [], [], set()
-    stats = Counter()
-    for model in ("young", "application"):
-        docs = list(source.window_patches(db, model, start, end))
-        young_refs = (
-            source.application_young_refs(db, {d.get("ref") for d in docs if d.get("ref")})
-            if model == "application" else {}
-        )
-        for doc in docs:
-            young_ref = young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
-            result = scrub_patch(doc, model, pseudonymize, young_ref=young_ref)
-            if result.patch_id in seen:
-                stats["duplicates_skipped"] += 1
-                continue
-            seen.add(result.patch_id)
-            day = partition_day(doc, result.occurred_at, start, end)
-            if isinstance(result, Rejection):
-                rejected.append((result.patch_id, result.model, result.occurred_at, day,
-                                 result.reason))
-                stats[f"rejected: {result.reason}"] += 1
-                continue
-            stats["redacted_values"] += result.redacted_values
-            stats["dropped_ops"] += result.dropped_ops
-            raw.append(_raw_row(result, day))
-    return raw, rejected, stats
+class Extract:
+    """The scrubbed patches of a window, streamed: iterate :meth:`raw_rows` (to ``COPY``),
+    then read ``rejected`` and ``stats``."""
+
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime):
+        self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
+        self.rejected: list[tuple] = []
+        self.stats: Counter = Counter()
+        self.kept = 0
+
+    def raw_rows(self) -> Iterator[tuple]:
+        seen: set[str] = set()
+        for model in ("young", "application"):
+            docs = source.window_patches(self.db, model, self.start, self.end)
+            for batch in source.chunks(docs, source.BATCH_SIZE):
+                young_refs = (source.application_young_refs(
+                    self.db, {d.get("ref") for d in batch if d.get("ref")})
+                    if model == "application" else {})
+                for doc in batch:
+                    young_ref = young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
+                    result = scrub_patch(doc, model, self.pseudonymize, young_ref=young_ref)
+                    if result.patch_id in seen:
+                        self.stats["duplicates_skipped"] += 1
+                        continue
+                    seen.add(result.patch_id)
+                    day = partition_day(doc, result.occurred_at, self.start, self.end)
+                    if isinstance(result, Rejection):
+                        self.rejected.append((result.patch_id, result.model, result.occurred_at,
+                                              day, result.reason))
+                        self.stats[f"rejected: {result.reason}"] += 1
+                        continue
+                    self.stats["redacted_values"] += result.redacted_values
+                    self.stats["dropped_ops"] += result.dropped_ops
+                    self.kept += 1
+                    yield _raw_row(result, day)
 
 
 def partition_day(doc: dict, occurred_at: datetime | None, start, end):
@@ -160,13 +169,17 @@ def raw_patches(
     postgres.ensure_schema()
     started = time.perf_counter()
     db = mongo.db()
-    raw, rejected, stats = extract_window(db, pseudonymize, window.start, window.end)
+    extract = Extract(db, pseudonymize, window.start, window.end)
+    params = {"start": window.start.date(), "end": window.end.date()}
+    # the rejected rows are known once the raw rows are streamed: both slices in one transaction
+    postgres.replace_slices([
+        Slice("raw_patches", RAW_COLUMNS, extract.raw_rows(), WINDOW, params, upsert_key="patch_id"),
+        Slice("rejected_patches", REJECTED_COLUMNS, LazyRows(lambda: extract.rejected), WINDOW, params),
+    ])
+    stats, rejected = extract.stats, extract.rejected
     # the number MongoDB holds for the window, read right after the extract
     expected = sum(source.count_window_patches(db, m, window.start, window.end)
                    for m in ("young", "application")) - stats["duplicates_skipped"]
-    params = {"start": window.start.date(), "end": window.end.date()}
-    postgres.replace_rows("raw_patches", RAW_COLUMNS, raw, WINDOW, params, upsert_key="patch_id")
-    postgres.replace_rows("rejected_patches", REJECTED_COLUMNS, rejected, WINDOW, params)
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
         results = [check_duplicates(conn, postgres.schema, params),
@@ -175,18 +188,18 @@ def raw_patches(
     reasons = {k.removeprefix("rejected: "): v for k, v in stats.items() if k.startswith("rejected")}
     context.log.info(
         f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "
-        f"{len(raw)} patches kept, {len(rejected)} rejected in {elapsed:.1f}s "
-        f"({(len(raw) + len(rejected)) / max(elapsed, 1e-9):.0f} patches/s)")
+        f"{extract.kept} patches kept, {len(rejected)} rejected in {elapsed:.1f}s "
+        f"({(extract.kept + len(rejected)) / max(elapsed, 1e-9):.0f} patches/s)")
     return MaterializeResult(
         metadata={
-            "dagster/row_count": len(raw),
+            "dagster/row_count": extract.kept,
             "dagster/table_name": f"{postgres.schema}.raw_patches",
             "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
             "rejected": len(rejected),
             "rejected_reasons": reasons,
             "redacted_values": stats["redacted_values"],
             "dropped_ops_outside_allow_list": stats["dropped_ops"],
-            "patches_per_second": round((len(raw) + len(rejected)) / max(elapsed, 1e-9)),
+            "patches_per_second": round((extract.kept + len(rejected)) / max(elapsed, 1e-9)),
         },
         check_results=results,
     )

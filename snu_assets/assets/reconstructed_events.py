@@ -5,6 +5,7 @@ and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime
 
 import orjson
@@ -51,6 +52,8 @@ def age_at(birth: datetime | str | None, day: date) -> int | None:
 
 
 WINDOW_PROJECTION = {"ref": 1, "date": 1}
+#: records whose whole logs are held in memory at once
+RECORDS_PER_BATCH = int(os.environ.get("SNU_RECORDS_PER_BATCH", "2000"))
 
 
 def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
@@ -58,34 +61,49 @@ def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
                  patch_key(doc), result.ops, result.young_id)
 
 
-def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
-    """Events of every usable patch of ``[start, end)``: returns (rows, stats)."""
-    rows, stats = [], Counter()
-    names = Counter()
-    for model in ("young", "application"):
-        # the window's patches: ids, refs and days only (the logs below carry the ops)
+class Reconstruction:
+    """The events of every usable patch of ``[start, end)``, streamed record batch by record
+    batch (memory bounded by ``RECORDS_PER_BATCH`` records' logs, not by the window):
+    iterate :meth:`rows`, then read ``stats`` and ``names``."""
+
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime):
+        self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
+        self.stats: Counter = Counter()
+        self.names: Counter = Counter()
+
+    def rows(self) -> Iterator[tuple]:
+        for model in ("young", "application"):
+            window_days, refs = self._window(model)
+            for batch in source.chunks(refs, RECORDS_PER_BATCH):
+                yield from self._batch_rows(model, batch, window_days)
+
+    def _window(self, model: str) -> tuple[dict[str, date], list]:
+        """The window's patches: ids, refs and days only (the logs carry the ops)."""
         window_days: dict[str, date] = {}
         refs = {}
-        for doc in source.window_patches(db, model, start, end, projection=WINDOW_PROJECTION):
+        for doc in source.window_patches(self.db, model, self.start, self.end,
+                                         projection=WINDOW_PROJECTION):
             ref = doc.get("ref")
             moment = to_utc(doc.get("date"))
             if ref is not None and moment is not None:
-                window_days[patch_key(doc)] = partition_day(doc, moment, start, end)
+                window_days[patch_key(doc)] = partition_day(doc, moment, self.start, self.end)
                 refs[str(ref)] = ref
-        if not refs:
-            continue
-        young_refs = source.application_young_refs(db, refs.values()) if model == "application" else {}
+        return window_days, list(refs.values())
+
+    def _batch_rows(self, model: str, refs: list, window_days: dict[str, date]) -> Iterator[tuple]:
+        db, stats = self.db, self.stats
+        young_refs = source.application_young_refs(db, refs) if model == "application" else {}
         logs: dict[str, list[Patch]] = defaultdict(list)
-        for doc in source.record_logs(db, model, refs.values()):
+        for doc in source.record_logs(db, model, refs):
             ref = str(doc.get("ref"))
-            result = scrub_patch(doc, model, pseudonymize, young_ref=young_refs.get(ref))
+            result = scrub_patch(doc, model, self.pseudonymize, young_ref=young_refs.get(ref))
             if isinstance(result, ScrubbedPatch):
                 logs[ref].append(_to_patch(result, doc))
         projection = {name: 1 for name in ALLOWED_FIELDS[model]}
         currents, births = {}, {}
-        for doc in source.current_documents(db, model, refs.values(), projection):
+        for doc in source.current_documents(db, model, refs, projection):
             ref = str(doc["_id"])
-            currents[ref] = scrub_document(model, doc, pseudonymize, start.year)
+            currents[ref] = scrub_document(model, doc, self.pseudonymize, self.start.year)
             births[ref] = doc.get("birthdateAt")
         for ref, patches in logs.items():
             report = reconstruct_record(patches, currents.get(ref))
@@ -100,18 +118,21 @@ def reconstruct_window(db, pseudonymize, start: datetime, end: datetime):
                 day = window_days.get(states.patch.order)
                 if day is None:
                     continue  # a patch of another day: context only
-                state = states.after or states.before or {}
-                birth = births.get(ref)
-                exact = isinstance(birth, datetime) and f"{birth:%Y-%m}" == state.get("birthdateAt")
-                age = age_at(birth if exact else state.get("birthdateAt"),
-                             local_day(states.patch.occurred_at)) if model == "young" else None
+                age = _age(states, births.get(ref)) if model == "young" else None
                 for event in events_of(states):
-                    names[event.event_name] += 1
-                    rows.append((event.event_id, event.event_name, event.model, event.record_id,
-                                 event.young_id, event.patch_id, event.occurred_at, day,
-                                 _json(event.before), _json(event.after), age))
-    stats["events"] = len(rows)
-    return rows, stats, names
+                    self.names[event.event_name] += 1
+                    stats["events"] += 1
+                    yield (event.event_id, event.event_name, event.model, event.record_id,
+                           event.young_id, event.patch_id, event.occurred_at, day,
+                           _json(event.before), _json(event.after), age)
+
+
+def _age(states, birth) -> int | None:
+    """Age at the event: from the exact birth date of the current document (read in memory,
+    never stored) when it is the birth month of the state, else from the birth month."""
+    state = states.after or states.before or {}
+    exact = isinstance(birth, datetime) and f"{birth:%Y-%m}" == state.get("birthdateAt")
+    return age_at(birth if exact else state.get("birthdateAt"), local_day(states.patch.occurred_at))
 
 
 def _json(value) -> str | None:
@@ -201,9 +222,10 @@ def reconstructed_events(
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
     started = time.perf_counter()
-    rows, stats, names = reconstruct_window(mongo.db(), pseudonymize, window.start, window.end)
+    work = Reconstruction(mongo.db(), pseudonymize, window.start, window.end)
     params = {"start": window.start.date(), "end": window.end.date()}
-    postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, rows, WINDOW, params)
+    count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params)
+    stats, names = work.stats, work.names
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
         results = [check_duplicate_ids(conn, postgres.schema, "reconstructed_events", params),
@@ -211,17 +233,17 @@ def reconstructed_events(
                                               params),
                    check_consistency(stats)]
     context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
-                     f"{context.partition_key_range.end}: {len(rows)} events of "
+                     f"{context.partition_key_range.end}: {count} events of "
                      f"{stats['records']} records in {elapsed:.1f}s")
     return MaterializeResult(
         metadata={
-            "dagster/row_count": len(rows),
+            "dagster/row_count": count,
             "dagster/table_name": f"{postgres.schema}.reconstructed_events",
             "events_per_name": dict(sorted(names.items())),
             "records": stats["records"],
             "disagreements": stats["disagreements"],
             "missing_original_values": stats["missing_original_values"],
-            "events_per_second": round(len(rows) / max(elapsed, 1e-9)),
+            "events_per_second": round(count / max(elapsed, 1e-9)),
         },
         check_results=results,
     )
