@@ -27,13 +27,6 @@ def configure_environment() -> dict[str, str]:
         embedded.ensure_mongo()
     if not os.environ.get("SNU_POSTGRES_URL"):
         embedded.ensure_postgres()
-    if not os.environ.get("SNU_DAGSTER_POSTGRES_URL"):
-        if os.environ.get("SNU_POSTGRES_URL"):
-            raise SystemExit("SNU_DAGSTER_POSTGRES_URL is unset: with SNU_POSTGRES_URL set, "
-                             "tell the Dagster instance which database holds its runs.")
-        # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
-        os.environ["SNU_DAGSTER_POSTGRES_URL"] = embedded.postgres_uri(
-            embedded.DAGSTER_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
     home = settings.state_dir() / "dagster_home"
     home.mkdir(exist_ok=True)
     link = home / "dagster.yaml"
@@ -76,8 +69,11 @@ def cmd_seed(args) -> int:
     return 0
 
 
-def day_chunks(start: date, end: date, size: int) -> list[tuple[str, str]]:
-    """``[start, end]`` cut into ranges of at most ``size`` days (the backfill policy's)."""
+def day_chunks(start: date, end: date, size: int | None) -> list[tuple[str, str]]:
+    """``[start, end]`` cut into ranges of at most ``size`` days (the backfill policy's;
+    None: one range)."""
+    if not size:
+        return [(start.isoformat(), end.isoformat())]
     chunks, first = [], start
     while first <= end:
         last = min(first + timedelta(days=size - 1), end)

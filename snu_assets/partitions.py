@@ -37,9 +37,15 @@ weekly_partitions = WeeklyPartitionsDefinition(
     timezone=settings.timezone_name(),
 )
 
-#: A backfill of many days runs as ranged runs of at most this many days each.
-DAYS_PER_RUN = int(os.environ.get("SNU_BACKFILL_DAYS_PER_RUN", "31"))
-daily_backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
+#: How a backfill of many days runs. By default one ranged run (``single_run``): the daily
+#: assets handle any range, and `dagster asset materialize --partition-range` requires it.
+#: ``SNU_BACKFILL_DAYS_PER_RUN=N`` switches to ranged runs of at most N days (``multi_run``),
+#: for year-long histories on production volumes: smaller runs, each retried on its own.
+DAYS_PER_RUN = int(os.environ.get("SNU_BACKFILL_DAYS_PER_RUN") or 0) or None
+daily_backfill_policy = (
+    BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
+    if DAYS_PER_RUN else BackfillPolicy.single_run()
+)
 
 #: Concurrency pool of the steps that read MongoDB: `dagster instance concurrency set mongodb N`
 #: (dagster.yaml's default pool limit applies until then) caps how many hit MongoDB at once.
