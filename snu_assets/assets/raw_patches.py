@@ -2,6 +2,7 @@
 stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
 
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "par
                "ops", "author_role", "redacted_values")
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+MAX_REJECTION_RATE = float(os.environ.get("SNU_MAX_REJECTION_RATE", "0.01"))
 
 
 def local_day(moment: datetime):
@@ -102,6 +104,10 @@ CHECKS = [
                    description="Every op path is allow-listed and no value looks like an email, "
                                "phone, street address, social-security number, exact birth "
                                "date or MongoDB id."),
+    AssetCheckSpec("rejection_rate", asset="raw_patches",
+                   description="The share of the window's patches quarantined in "
+                               "rejected_patches stays under SNU_MAX_REJECTION_RATE "
+                               f"({MAX_REJECTION_RATE:.1%} by default)."),
     AssetCheckSpec("complete", asset="raw_patches", blocking=True,
                    description="Every patch of the window in MongoDB is in raw_patches or "
                                "rejected_patches."),
@@ -129,6 +135,15 @@ def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
         check_name="no_personal_data", passed=report.passed,
         metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
                   "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples) or "none")})
+
+
+def check_rejection_rate(kept: int, rejected: dict[str, int]) -> AssetCheckResult:
+    total = kept + sum(rejected.values())
+    rate = sum(rejected.values()) / total if total else 0.0
+    return AssetCheckResult(
+        check_name="rejection_rate", passed=rate <= MAX_REJECTION_RATE,
+        metadata={"rejection_rate": round(rate, 5), "threshold": MAX_REJECTION_RATE,
+                  "rejected_by_reason": rejected})
 
 
 def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheckResult:
@@ -186,6 +201,7 @@ def raw_patches(
                    check_personal_data(conn, postgres.schema, params),
                    check_complete(conn, postgres.schema, params, expected)]
     reasons = {k.removeprefix("rejected: "): v for k, v in stats.items() if k.startswith("rejected")}
+    results.append(check_rejection_rate(extract.kept, reasons))
     context.log.info(
         f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "
         f"{extract.kept} patches kept, {len(rejected)} rejected in {elapsed:.1f}s "

@@ -2,6 +2,7 @@
 week x cohort x region x department x gender x age band, and national), with cumulated
 counts, objectives and projections. Set-based SQL in ``sql/weekly_funnel*.sql``."""
 
+import os
 import re
 from datetime import date, datetime
 
@@ -121,9 +122,13 @@ def cohorts(mongo: MongoResource, postgres: PostgresResource) -> MaterializeResu
 WEEK = "week = %(week)s"
 
 
+#: published regional cells with a count of 1 .. k-1 show NULL (k <= 1: no suppression)
+SMALL_CELL_K = int(os.environ.get("SNU_SMALL_CELL_K", "5"))
+
+
 def _week_params(context: AssetExecutionContext) -> dict:
     window = context.partition_time_window
-    return {"week": window.start.date(), "week_end": window.end.date()}
+    return {"week": window.start.date(), "week_end": window.end.date(), "k": SMALL_CELL_K}
 
 
 def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
@@ -156,12 +161,20 @@ def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: 
                 "created, completed, processed, validated, refused in the week and cumulated "
                 "since the cohort opened; the department's objective (repeated on each row of "
                 "the department, do not sum it) and the validated count projected at the "
-                "cohort's close at the current pace.",
+                "cohort's close at the current pace. Published: counts of 1 to k-1 "
+                "(SNU_SMALL_CELL_K, default 5) are NULL and the row flagged `suppressed`; "
+                "use weekly_funnel_national for exact national figures.",
 )
 def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     params = _week_params(context)
     rows = _funnel(postgres, "weekly_funnel", params)
-    return MaterializeResult(metadata=_funnel_metadata(postgres, "weekly_funnel", rows, params))
+    metadata = _funnel_metadata(postgres, "weekly_funnel", rows, params)
+    with postgres.connect() as conn:
+        metadata["suppressed_rows"] = conn.execute(
+            f'select count(*) from "{postgres.schema}".weekly_funnel where {WEEK} and suppressed',
+            params).fetchone()[0]
+    metadata["small_cell_k"] = SMALL_CELL_K
+    return MaterializeResult(metadata=metadata)
 
 
 @asset(

@@ -172,9 +172,30 @@ def test_weekly_national_figures_equal_the_truth(pipeline, truth):
             want["refused"]), week
         cumulated += validated
         assert validated_cum == cumulated
-    regional = rows(pipeline, "select week, sum(validated), sum(created) from {s}.weekly_funnel "
-                              "group by week order by week")
-    assert [(w, v, c) for w, v, c in regional] == [(w, v, c) for w, c, _, _, v, _, _ in found]
+    national = {w: (v, c) for w, c, _, _, v, _, _ in found}
+    regional = rows(pipeline, "select week, coalesce(sum(validated), 0), coalesce(sum(created), 0), "
+                              "bool_or(suppressed) from {s}.weekly_funnel group by week")
+    assert {w for w, *_ in regional} == set(national)
+    for week, validated, created, suppressed in regional:
+        if suppressed:  # hidden small cells: what is published never exceeds the truth
+            assert validated <= national[week][0] and created <= national[week][1]
+        else:
+            assert (validated, created) == national[week]
+
+
+def test_small_cells_are_suppressed_in_the_published_view(pipeline):
+    counts = ("created", "completed", "processed", "validated", "refused", "created_cumulated",
+              "completed_cumulated", "processed_cumulated", "validated_cumulated",
+              "refused_cumulated")
+    small = " or ".join(f"{c} between 1 and 4" for c in counts)
+    assert rows(pipeline, f"select count(*) from {{s}}.weekly_funnel where {small}") == [(0,)]
+    any_null = " or ".join(f"{c} is null" for c in counts)
+    flagged = rows(pipeline, f"select count(*) filter (where suppressed), "
+                             f"count(*) filter (where ({any_null}) <> suppressed) from {{s}}.weekly_funnel")
+    assert flagged[0][0] > 0 and flagged[0][1] == 0
+    # national figures are exact, never suppressed: small counts do appear there
+    assert rows(pipeline, "select count(*) from {s}.weekly_funnel_national "
+                          "where validated between 1 and 4")[0][0] > 0
 
 
 def test_objectives_and_projections(pipeline, truth):

@@ -88,6 +88,8 @@ def test_bad_patches_are_quarantined_and_the_day_still_materialises(world):
     assert raw == (4, 1)  # the huge object under an allow-listed field is redacted, not kept
     assert checks[("raw_patches", "complete")].passed
     assert checks[("raw_patches", "no_personal_data")].passed
+    rate = checks[("raw_patches", "rejection_rate")]
+    assert not rate.passed and rate.metadata["rejection_rate"].value == 0.6
     names = [r[0] for r in q(postgres, "select event_name from {s}.reconstructed_events order by occurred_at")]
     assert names == ["young.created", "young.status.WAITING_VALIDATION"]
 

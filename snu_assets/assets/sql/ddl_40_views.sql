@@ -26,20 +26,31 @@ create table if not exists "{schema}".weekly_funnel (
     department          text not null,
     gender              text not null,
     age_band            text not null,
-    created             integer not null,
-    completed           integer not null,
-    processed           integer not null,
-    validated           integer not null,
-    refused             integer not null,
-    created_cumulated   integer not null,
-    completed_cumulated integer not null,
-    processed_cumulated integer not null,
-    validated_cumulated integer not null,
-    refused_cumulated   integer not null,
+    -- counts of 1 .. k-1 (SNU_SMALL_CELL_K, default 5) are published as NULL: see suppressed
+    created             integer,
+    completed           integer,
+    processed           integer,
+    validated           integer,
+    refused             integer,
+    created_cumulated   integer,
+    completed_cumulated integer,
+    processed_cumulated integer,
+    validated_cumulated integer,
+    refused_cumulated   integer,
     objective           integer,               -- of the department x cohort (repeated per row)
     projection          numeric(12, 1),        -- validated expected at the cohort's close
+    suppressed          boolean not null default false, -- some count of the row is hidden
     primary key (week, cohort, region, department, gender, age_band)
 );
+
+-- schemas created before small-cell suppression
+alter table "{schema}".weekly_funnel add column if not exists suppressed boolean not null default false;
+alter table "{schema}".weekly_funnel
+    alter column created drop not null, alter column completed drop not null,
+    alter column processed drop not null, alter column validated drop not null,
+    alter column refused drop not null, alter column created_cumulated drop not null,
+    alter column completed_cumulated drop not null, alter column processed_cumulated drop not null,
+    alter column validated_cumulated drop not null, alter column refused_cumulated drop not null;
 
 create table if not exists "{schema}".weekly_funnel_national (
     week                date not null,
