@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import csv
-import sys
-from pathlib import Path
-
-try:  # the project is not necessarily installed in the venv
-    import snu_assets  # noqa: F401
-except ModuleNotFoundError:  # pragma: no cover - depends on how pytest is launched
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pytest
 

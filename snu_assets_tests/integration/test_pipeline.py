@@ -8,24 +8,18 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 
 import orjson
-import pytest
 from dagster import DagsterInstance
+from dagster_shared.serdes import serialize_value
 
 from snu_assets.cli import materialize_range
 from snu_assets.privacy.allowlist import TRACKED_FIELDS
 from snu_assets.privacy.pseudonym import Pseudonymizer
-from snu_assets.seed import seed_mongo
-from snu_assets.settings import timezone
 from snu_assets_tests.conftest import TEST_KEY
+from snu_assets_tests.integration.conftest import paris_day
 
-SEED_START = date(2025, 1, 6)
 TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
           "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national")
 P = Pseudonymizer(TEST_KEY)
-
-
-def paris_day(moment) -> date:
-    return moment.astimezone(timezone()).date()
 
 
 def expected_events(patch) -> list[str]:
@@ -36,27 +30,6 @@ def expected_events(patch) -> list[str]:
     before, after = patch.before or {}, patch.after or {}
     return [f"{patch.model}.{name}.{after[name]}" for name in TRACKED_FIELDS[patch.model]
             if after.get(name) is not None and after.get(name) != before.get(name)]
-
-
-@pytest.fixture(scope="session")
-def truth(mongo_resource):
-    return seed_mongo(mongo_resource.db(), seed=7, youngs=150, days=42, start=SEED_START,
-                      progress=False, collect_truth=True)
-
-
-@pytest.fixture(scope="session")
-def window(truth):
-    days = [paris_day(p.date) for p in truth.patches]
-    return min(days), max(days)
-
-
-@pytest.fixture(scope="session")
-def pipeline(truth, window, mongo_resource, postgres_resource, pseudonyms):
-    resources = {"mongo": mongo_resource, "postgres": postgres_resource, "pseudonyms": pseudonyms}
-    with DagsterInstance.ephemeral() as instance:
-        materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
-                          instance=instance)
-    return postgres_resource
 
 
 def rows(postgres, sql, params=None):
@@ -216,6 +189,24 @@ def test_no_personal_value_anywhere(pipeline, truth):
         for (doc,) in rows(pipeline, f"select to_jsonb(t) from {{s}}.{table} t"):
             for value in _strings(doc):
                 assert value not in personal, f"{table} holds a personal value"
+
+
+def test_no_personal_value_in_dagster_logs_or_metadata(pipeline, truth, instance):
+    """Event log of every run: log lines, asset metadata, check results, run config."""
+    # values that cannot be an innocent word: emails, phones, addresses, dates, free text
+    telling = {v for v in truth.personal_values if any(ch.isdigit() or ch == "@" for ch in v)
+               or len(v) > 40}
+    mongo_ids = {p.patch_id for p in truth.patches} | {p.ref for p in truth.patches}
+    runs = instance.get_runs()
+    assert len(runs) >= 3
+    for run in runs:
+        texts = [serialize_value(run.run_config), str(run.tags)]
+        texts += [serialize_value(event) for event in instance.all_logs(run.run_id)]
+        blob = "\n".join(texts)
+        assert "materializ" in blob.lower()
+        leaked = [v for v in telling if v in blob]
+        assert not leaked, f"run {run.run_id} leaks {len(leaked)} personal value(s)"
+        assert not [i for i in mongo_ids if i in blob], f"run {run.run_id} leaks MongoDB ids"
 
 
 def _strings(value):
