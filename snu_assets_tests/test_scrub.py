@@ -163,3 +163,15 @@ def test_audit_flags_paths_and_values():
     assert ("/0/value", "email") in problems
     assert audit_state("young", {"status": "X", "firstName": "Léa"}, 2025) == [
         ("/firstName", "field outside the allow-list")]
+
+
+def test_pseudonym_key_is_required_outside_the_embedded_demo(tmp_path, monkeypatch):
+    from snu_assets.resources import PostgresResource, PseudonymResource
+
+    real = PostgresResource(url="postgresql://writer@db.example:5432/analytics")
+    with pytest.raises(MissingPseudonymKey, match="SNU_PSEUDONYM_KEY"):
+        PseudonymResource(key=None).pseudonymizer(real)
+    monkeypatch.setenv("SNU_STATE_DIR", str(tmp_path))
+    demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None))
+    assert demo("young", REF) == PseudonymResource(key=None).pseudonymizer(PostgresResource())("young", REF)
+    assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
