@@ -52,3 +52,6 @@ daily_backfill_policy = (
 MONGO_POOL = "mongodb"
 #: Steps that read MongoDB retry transient outages with exponential backoff.
 MONGO_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)
+
+#: who answers for the assets (shown in the UI)
+OWNERS = ["team:snu-data"]

@@ -5,13 +5,22 @@ set-based in PostgreSQL by ``sql/enrich_events.sql``."""
 import csv
 import time
 
-from dagster import AssetCheckSpec, AssetExecutionContext, MaterializeResult, asset
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    TableColumnDep,
+    TableColumnLineage,
+    asset,
+)
 
 from snu_assets.assets.reconstructed_events import (
     check_duplicate_ids,
     check_events_personal_data,
 )
-from snu_assets.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.assets.metadata import table_metadata
+from snu_assets.partitions import OWNERS, daily_backfill_policy, daily_partitions
 from snu_assets.reference.geography import csv_path
 from snu_assets.resources import PostgresResource
 
@@ -26,6 +35,25 @@ CHECKS = [
                    description="before/after hold allow-listed fields only; no JSONB value "
                                "nor plain column looks personal."),
 ]
+
+
+def _from_events(column: str) -> TableColumnDep:
+    return TableColumnDep(asset_key=AssetKey("reconstructed_events"), column_name=column)
+
+
+#: where the plain columns come from (cheap: declared, not parsed from the SQL)
+COLUMN_LINEAGE = TableColumnLineage(deps_by_column={
+    **{c: [_from_events(c)] for c in ("event_id", "event_name", "model", "record_id",
+                                      "young_id", "patch_id", "occurred_at", "partition_date",
+                                      "before", "after", "age")},
+    "event_day": [_from_events("partition_date")],
+    "event_week": [_from_events("partition_date")],
+    "age_band": [_from_events("age")],
+    "status_before": [_from_events("before")],
+    **{c: [_from_events("after"), _from_events("before")]
+       for c in ("status_after", "cohort", "gender", "department", "region", "academy",
+                 "grade", "qpv", "source", "department_code")},
+})
 
 
 def load_geography(postgres: PostgresResource) -> int:
@@ -44,6 +72,8 @@ def load_geography(postgres: PostgresResource) -> int:
     deps=["reconstructed_events"],
     check_specs=CHECKS,
     group_name="enrich",
+    owners=OWNERS,
+    tags={"layer": "enrich", "published": "true"},
     kinds={"postgres"},
     description="The events with plain columns next to the JSONB before/after: event_day, "
                 "event_week (Monday), status before/after, cohort, gender, age and age band "
@@ -68,8 +98,12 @@ def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) 
                                               PLAIN_TEXT_COLUMNS)]
     return MaterializeResult(
         metadata={
+            **table_metadata(postgres, "enriched_events",
+                             ["event_day", "event_name", "status_before", "status_after", "cohort",
+                              "gender", "age_band", "department", "region"],
+                             WINDOW, params, "occurred_at, event_id"),
             "dagster/row_count": count,
-            "dagster/table_name": f"{postgres.schema}.enriched_events",
+            "dagster/column_lineage": COLUMN_LINEAGE,
             "young_events_without_known_department": unmatched,
             "seconds": round(elapsed, 2),
         },

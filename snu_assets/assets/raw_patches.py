@@ -20,7 +20,8 @@ from dagster import (
 )
 
 from snu_assets import source
-from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
+from snu_assets.assets.metadata import table_metadata
+from snu_assets.partitions import OWNERS, MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.resources import LazyRows, MongoResource, PostgresResource, PseudonymResource, Slice
@@ -30,6 +31,7 @@ RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "par
                "ops", "author_role", "redacted_values")
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
 MAX_REJECTION_RATE = float(os.environ.get("SNU_MAX_REJECTION_RATE", "0.01"))
 
 
@@ -165,6 +167,8 @@ def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheck
     backfill_policy=daily_backfill_policy,
     check_specs=CHECKS,
     group_name="extract",
+    owners=OWNERS,
+    tags={"layer": "extract", "pii": "scrubbed"},
     kinds={"mongodb", "postgres"},
     pool=MONGO_POOL,
     retry_policy=MONGO_RETRY,
@@ -208,8 +212,9 @@ def raw_patches(
         f"({(extract.kept + len(rejected)) / max(elapsed, 1e-9):.0f} patches/s)")
     return MaterializeResult(
         metadata={
+            **table_metadata(postgres, "raw_patches", PREVIEW_COLUMNS, WINDOW, params,
+                             "occurred_at, patch_id"),
             "dagster/row_count": extract.kept,
-            "dagster/table_name": f"{postgres.schema}.raw_patches",
             "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
             "rejected": len(rejected),
             "rejected_reasons": reasons,

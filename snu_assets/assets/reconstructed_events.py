@@ -21,7 +21,8 @@ from dagster import (
 
 from snu_assets import source
 from snu_assets.assets.raw_patches import local_day, partition_day
-from snu_assets.partitions import MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
+from snu_assets.assets.metadata import table_metadata
+from snu_assets.partitions import OWNERS, MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
@@ -203,6 +204,8 @@ def check_consistency(stats: Counter) -> AssetCheckResult:
     deps=["raw_patches"],
     check_specs=CHECKS,
     group_name="reconstruct",
+    owners=OWNERS,
+    tags={"layer": "reconstruct", "pii": "scrubbed"},
     kinds={"mongodb", "postgres"},
     pool=MONGO_POOL,
     retry_policy=MONGO_RETRY,
@@ -237,8 +240,10 @@ def reconstructed_events(
                      f"{stats['records']} records in {elapsed:.1f}s")
     return MaterializeResult(
         metadata={
+            **table_metadata(postgres, "reconstructed_events",
+                             ["partition_date", "event_name", "before", "after", "age"],
+                             WINDOW, params, "occurred_at, event_id"),
             "dagster/row_count": count,
-            "dagster/table_name": f"{postgres.schema}.reconstructed_events",
             "events_per_name": dict(sorted(names.items())),
             "records": stats["records"],
             "disagreements": stats["disagreements"],

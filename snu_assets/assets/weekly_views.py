@@ -14,7 +14,8 @@ from dagster import (
     asset,
 )
 
-from snu_assets.partitions import MONGO_RETRY, weekly_partitions
+from snu_assets.assets.metadata import table_metadata
+from snu_assets.partitions import MONGO_RETRY, OWNERS, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
 from snu_assets.reference.geography import department_by_name
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
@@ -29,6 +30,7 @@ FRENCH_MONTHS = {
 
 @asset(
     group_name="views",
+    owners=OWNERS,
     kinds={"mongodb", "postgres"},
     retry_policy=MONGO_RETRY,
     description="Annual objectives (max validated youngs) per cohort x department, from "
@@ -88,6 +90,7 @@ def _day(value) -> date | None:
 
 @asset(
     group_name="views",
+    owners=OWNERS,
     kinds={"mongodb", "postgres"},
     deps=["inscription_goals", "enriched_events"],
     description="Cohort calendar used by projections: inscription window from the MongoDB "
@@ -138,14 +141,17 @@ def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
 
 
 def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: dict) -> dict:
+    preview_columns = ["cohort", "gender", "age_band", "created", "completed", "processed",
+                       "validated", "refused", "validated_cumulated", "objective", "projection"]
     with postgres.connect() as conn:
         totals = conn.execute(
             f"select coalesce(sum(created), 0), coalesce(sum(completed), 0), "
             f"coalesce(sum(processed), 0), coalesce(sum(validated), 0), coalesce(sum(refused), 0) "
             f'from "{postgres.schema}".{table} where {WEEK}', params).fetchone()
     return {
+        **table_metadata(postgres, table, preview_columns, WEEK, params,
+                         "validated_cumulated desc nulls last, cohort"),
         "dagster/row_count": rows,
-        "dagster/table_name": f"{postgres.schema}.{table}",
         "week": str(params["week"]),
         **dict(zip(("created", "completed", "processed", "validated", "refused"),
                    (int(v) for v in totals))),
@@ -156,6 +162,7 @@ def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: 
     partitions_def=weekly_partitions,
     deps=["enriched_events", "inscription_goals", "cohorts"],
     group_name="views",
+    owners=OWNERS,
     kinds={"postgres"},
     description="Weekly funnel per week x cohort x region x department x gender x age band: "
                 "created, completed, processed, validated, refused in the week and cumulated "
@@ -181,6 +188,7 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
     partitions_def=weekly_partitions,
     deps=["enriched_events", "inscription_goals", "cohorts"],
     group_name="views",
+    owners=OWNERS,
     kinds={"postgres"},
     check_specs=[AssetCheckSpec(
         "validated_equals_events", asset="weekly_funnel_national", blocking=True,

@@ -234,3 +234,21 @@ def test_rematerialising_changes_nothing(pipeline, window, mongo_resource, pseud
         materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
                           instance=instance)
     assert snapshot(pipeline) == before
+
+
+def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
+    from dagster import AssetKey
+
+    for table in ("raw_patches", "reconstructed_events", "enriched_events", "weekly_funnel_national"):
+        event = instance.get_latest_materialization_event(AssetKey(table))
+        metadata = event.asset_materialization.metadata
+        assert metadata["dagster/table_name"].value.endswith(f".{table}")
+        columns = {c.name: c for c in metadata["dagster/column_schema"].schema.columns}
+        assert "partition_date" in columns or "week" in columns
+        assert metadata["dagster/row_count"].value > 0
+        assert metadata["preview"].value.count("\n") >= 2  # header, separator, rows
+    raw = instance.get_latest_materialization_event(AssetKey("raw_patches")).asset_materialization
+    assert "Keyed pseudonym" in raw.metadata["dagster/column_schema"].schema.columns[0].description
+    lineage = instance.get_latest_materialization_event(AssetKey("enriched_events")) \
+        .asset_materialization.metadata["dagster/column_lineage"].column_lineage
+    assert lineage.deps_by_column["age_band"][0].column_name == "age"
