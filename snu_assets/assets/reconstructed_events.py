@@ -67,16 +67,25 @@ class Reconstruction:
     batch (memory bounded by ``RECORDS_PER_BATCH`` records' logs, not by the window):
     iterate :meth:`rows`, then read ``stats`` and ``names``."""
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime):
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime, log=None):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
+        self.log = log
 
     def rows(self) -> Iterator[tuple]:
+        began = time.perf_counter()
         for model in ("young", "application"):
             window_days, refs = self._window(model)
+            done = 0
             for batch in source.chunks(refs, RECORDS_PER_BATCH):
                 yield from self._batch_rows(model, batch, window_days)
+                done += len(batch)
+                if self.log:  # structured progress: counts and rates, never values
+                    elapsed = max(time.perf_counter() - began, 1e-9)
+                    self.log(f"progress model={model} records={done}/{len(refs)} "
+                             f"events={self.stats['events']} "
+                             f"events_per_s={self.stats['events'] / elapsed:.0f}")
 
     def _window(self, model: str) -> tuple[dict[str, date], list]:
         """The window's patches: ids, refs and days only (the logs carry the ops)."""
@@ -225,7 +234,7 @@ def reconstructed_events(
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
     started = time.perf_counter()
-    work = Reconstruction(mongo.db(), pseudonymize, window.start, window.end)
+    work = Reconstruction(mongo.db(), pseudonymize, window.start, window.end, context.log.info)
     params = {"start": window.start.date(), "end": window.end.date()}
     count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params)
     stats, names = work.stats, work.names
