@@ -1,0 +1,1 @@
+"""End-to-end tests: `dagster dev` (webserver + daemon) driven through its GraphQL API."""
