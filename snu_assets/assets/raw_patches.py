@@ -21,7 +21,7 @@ from dagster import (
 
 from snu_assets import source
 from snu_assets.assets.metadata import table_metadata
-from snu_assets.partitions import OWNERS, MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
+from snu_assets.partitions import DAILY_MONGO_ASSET
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.resources import LazyRows, MongoResource, PostgresResource, PseudonymResource, Slice
@@ -163,15 +163,10 @@ def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheck
 
 
 @asset(
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
+    **DAILY_MONGO_ASSET,
     check_specs=CHECKS,
     group_name="extract",
-    owners=OWNERS,
     tags={"layer": "extract", "pii": "scrubbed"},
-    kinds={"mongodb", "postgres"},
-    pool=MONGO_POOL,
-    retry_policy=MONGO_RETRY,
     description="One row per MongoDB patch of the day (young and application patches), "
                 "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
                 "pseudonyms for every id, the author's role only. Unusable patches go to "

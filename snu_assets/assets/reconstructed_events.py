@@ -22,7 +22,7 @@ from dagster import (
 from snu_assets import source
 from snu_assets.assets.raw_patches import local_day, partition_day
 from snu_assets.assets.metadata import table_metadata
-from snu_assets.partitions import OWNERS, MONGO_POOL, MONGO_RETRY, daily_backfill_policy, daily_partitions
+from snu_assets.partitions import DAILY_MONGO_ASSET
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
@@ -208,16 +208,11 @@ def check_consistency(stats: Counter) -> AssetCheckResult:
 
 
 @asset(
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
+    **DAILY_MONGO_ASSET,
     deps=["raw_patches"],
     check_specs=CHECKS,
     group_name="reconstruct",
-    owners=OWNERS,
     tags={"layer": "reconstruct", "pii": "scrubbed"},
-    kinds={"mongodb", "postgres"},
-    pool=MONGO_POOL,
-    retry_policy=MONGO_RETRY,
     description="One row per event: for each patch of the day, the allow-listed state of the "
                 "young (or application) just before and just after it, rebuilt from the whole "
                 "patch log and the current document. Event names: young.created, "
