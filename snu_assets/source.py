@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
 from bson import ObjectId
@@ -28,20 +28,31 @@ def document_collection(db: Database, model: str):
     return db[MODELS[model][0]]
 
 
-def window_filters(start: datetime, end: datetime) -> list[dict]:
+#: how a window's patches are selected: "date" (a range on ``date``; add an index on it) or
+#: "id" (through the ``_id`` index every MongoDB has: ObjectIds carry their creation second,
+#: widened by ``SNU_ID_SLACK_HOURS`` and confirmed with ``date``)
+DAY_SELECTION = os.environ.get("SNU_DAY_SELECTION", "date")
+ID_SLACK = timedelta(hours=float(os.environ.get("SNU_ID_SLACK_HOURS", "48")))
+
+
+def _id_range(start: datetime, end: datetime) -> dict:
+    return {"$gte": ObjectId.from_datetime(start), "$lt": ObjectId.from_datetime(end)}
+
+
+def window_filters(start: datetime, end: datetime, selection: str | None = None) -> list[dict]:
     """The two queries that together select every patch of ``[start, end)``:
 
-    - patches whose ``date`` is a BSON date in the window;
+    - patches whose ``date`` is a BSON date in the window (by ``date``, or by ``_id`` within
+      the slack and confirmed by ``date``: a patch whose ``_id`` lies further from its
+      ``date`` than the slack is missed by the ``id`` selection, and found by the late-data
+      sensor's count audit);
     - patches whose ``date`` is missing or not a date (a string written by a script...),
       placed by the creation second carried by their ``_id``.
     """
-    return [
-        {"date": {"$gte": start, "$lt": end}},
-        {
-            "_id": {"$gte": ObjectId.from_datetime(start), "$lt": ObjectId.from_datetime(end)},
-            "date": {"$not": {"$type": "date"}},
-        },
-    ]
+    dated = {"date": {"$gte": start, "$lt": end}}
+    if (selection or DAY_SELECTION) == "id":
+        dated = {"_id": _id_range(start - ID_SLACK, end + ID_SLACK), **dated}
+    return [dated, {"_id": _id_range(start, end), "date": {"$not": {"$type": "date"}}}]
 
 
 def window_patches(

@@ -15,6 +15,7 @@ from snu_assets.cli import materialize_range
 from snu_assets.privacy.allowlist import TRACKED_FIELDS
 from snu_assets.privacy.pseudonym import Pseudonymizer
 from snu_assets_tests.conftest import TEST_KEY
+from snu_assets.settings import timezone
 from snu_assets_tests.integration.conftest import paris_day
 
 TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
@@ -252,3 +253,26 @@ def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
     lineage = instance.get_latest_materialization_event(AssetKey("enriched_events")) \
         .asset_materialization.metadata["dagster/column_lineage"].column_lineage
     assert lineage.deps_by_column["age_band"][0].column_name == "age"
+
+
+def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, window, mongo_resource):
+    """Production indexes `_id`, not `date`: the `id` selection must find the same patches,
+    clock-skewed ones (whose `_id` second disagrees with `date` by hours) included."""
+    from datetime import datetime, time
+
+    from snu_assets import source
+
+    db = mongo_resource.db()
+    tz = timezone()
+    day = window[0]
+    while day <= window[1]:
+        start = datetime.combine(day, time(), tz)
+        end = datetime.combine(day + timedelta(days=1), time(), tz)
+        for model in ("young", "application"):
+            coll = source.patch_collection(db, model)
+            by_date = {d["_id"] for q in source.window_filters(start, end, "date")
+                       for d in coll.find(q, {"_id": 1})}
+            by_id = {d["_id"] for q in source.window_filters(start, end, "id")
+                     for d in coll.find(q, {"_id": 1})}
+            assert by_id == by_date, (day, model)
+        day += timedelta(days=7)
