@@ -212,9 +212,10 @@ def _anchor(state: dict, ops: list[dict]) -> int:
     return disagreements
 
 
-def _invert(state: dict, ops: list[dict], fallback: dict | None) -> int:
+def _invert(state: dict, ops: list[dict], fallback) -> int:
     """Undo a patch's ops on ``state`` (last op first); returns the ops that lacked an
-    ``originalValue`` and were restored from the forward replay ``fallback``."""
+    ``originalValue`` and were restored from the forward replay (``fallback()``: the
+    forward state before the patch, computed only when needed)."""
     missing = 0
     for op in reversed(ops):
         kind, tokens = op["op"], split_pointer(op["path"])
@@ -227,7 +228,8 @@ def _invert(state: dict, ops: list[dict], fallback: dict | None) -> int:
             previous = op["originalValue"]
         else:
             missing += 1
-            previous = _get(fallback, tokens) if fallback is not None else _MISSING
+            known = fallback()
+            previous = _get(known, tokens) if known is not None else _MISSING
         if previous is _MISSING:
             _remove(state, tokens)
         elif kind == "remove" and _is_array_insert(state, tokens):
@@ -252,6 +254,22 @@ def forward_states(patches: list[Patch], creation: int | None) -> list[dict | No
     return states
 
 
+class _LazyForward:
+    """The forward replay, computed on first use only: with a current document and
+    ``originalValue`` on every op (the usual case) it is never needed."""
+
+    def __init__(self, patches: list[Patch], creation: int | None):
+        self._patches, self._creation = patches, creation
+        self._states: list[dict | None] | None = None
+
+    def __getitem__(self, index: int) -> dict | None:
+        if index < 0:
+            return None
+        if self._states is None:
+            self._states = forward_states(self._patches, self._creation)
+        return self._states[index]
+
+
 def reconstruct_record(patches: list[Patch], current: dict | None) -> RecordReport:
     """Before/after states of every patch of one record (see the module docstring).
 
@@ -260,17 +278,17 @@ def reconstruct_record(patches: list[Patch], current: dict | None) -> RecordRepo
     """
     patches = sort_patches(patches)
     creation = creation_index(patches)
-    forward = forward_states(patches, creation)
+    forward = _LazyForward(patches, creation)
     report = RecordReport(states=[])
     if current is not None:
         state: dict | None = _clone(current)
     else:
-        state = _clone(forward[-1]) if forward else None
+        state = _clone(forward[len(patches) - 1]) if patches else None
     states: list[PatchStates] = []
     for index in range(len(patches) - 1, -1, -1):
         patch = patches[index]
-        previous_forward = forward[index - 1] if index > 0 else None
         if is_destroy(patch):
+            previous_forward = forward[index - 1]
             before = _clone(previous_forward) if previous_forward is not None else {}
             states.append(PatchStates(patch, before, None, is_destroy=True))
             state = before
@@ -284,7 +302,8 @@ def reconstruct_record(patches: list[Patch], current: dict | None) -> RecordRepo
             state = {}
             continue
         before = _clone(after)
-        report.missing_original_values += _invert(before, patch.ops, previous_forward)
+        report.missing_original_values += _invert(before, patch.ops,
+                                                  lambda i=index: forward[i - 1])
         states.append(PatchStates(patch, before, after))
         state = before
     states.reverse()
