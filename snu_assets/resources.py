@@ -8,6 +8,7 @@ Each resource reads its settings from the contract's environment variables (see
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pymongo
 import sqlalchemy as sa
 from dagster import ConfigurableResource, EnvVar
 from pydantic import PrivateAttr
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from snu_assets import embedded, settings
 from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer, demo_key
@@ -85,6 +86,12 @@ class MongoResource(ConfigurableResource):
             )
             try:
                 client.admin.command("ping")
+            except OperationFailure as exc:
+                client.close()
+                raise ServerUnavailable(
+                    f"MongoDB at {redact_url(uri)} refused the command (code {exc.code}): "
+                    "check the credentials and roles in SNU_MONGO_URI."
+                ) from None
             except PyMongoError as exc:
                 client.close()
                 raise ServerUnavailable(
@@ -143,10 +150,12 @@ class PostgresResource(ConfigurableResource):
         """A pooled psycopg connection (not autocommit: wrap work in ``conn.transaction()``)."""
         try:
             raw = self.engine().raw_connection()
-        except sa.exc.OperationalError as exc:
+        except (sa.exc.OperationalError, psycopg.OperationalError) as exc:
+            cause = getattr(exc, "orig", None) or exc
             raise ServerUnavailable(
                 f"PostgreSQL at {redact_url(self.resolved_url())} refused the connection "
-                f"({str(exc.orig).splitlines()[0] if exc.orig else exc}). Check that the "
+                f"({redact_url(str(cause).splitlines()[0] if str(cause) else type(cause).__name__)})."
+                " Check that the "
                 "server runs and SNU_POSTGRES_URL is right; unset it to use the embedded "
                 "PostgreSQL."
             ) from None
@@ -169,13 +178,30 @@ class PostgresResource(ConfigurableResource):
             text = text.replace("{" + key + "}", (SQL_DIR / fragment).read_text())
         return text.replace("{schema}", self.schema)
 
+    def ddl_version(self) -> str:
+        texts = "".join(p.read_text() for p in sorted(SQL_DIR.glob("ddl_*.sql")))
+        return hashlib.sha256(texts.encode()).hexdigest()[:16]
+
     def ensure_schema(self) -> None:
-        """Create the schema and every table (idempotent; serialised across processes)."""
+        """Create the schema and every table, once per version of the DDL files.
+
+        A schema already at this version is left alone without taking any lock (the DDL
+        would otherwise wait behind any open dashboard transaction); an upgrade is
+        serialised per schema across processes."""
+        version = self.ddl_version()
+        marker = f'"{self.schema}"._snu_schema_version'
+        with self.connect() as conn:
+            found = conn.execute("select to_regclass(%s)", (marker,)).fetchone()[0]
+            if found and conn.execute(f"select version from {marker}").fetchone() == (version,):
+                return
         with self.connect() as conn, conn.transaction():
-            conn.execute("select pg_advisory_xact_lock(hashtext('snu-assets ddl'))")
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"snu-ddl:{self.schema}",))
             conn.execute(f'create schema if not exists "{self.schema}"')
             for path in sorted(SQL_DIR.glob("ddl_*.sql")):
                 conn.execute(self.sql(path.name))
+            conn.execute(f"create table if not exists {marker} (version text not null)")
+            conn.execute(f"delete from {marker}")
+            conn.execute(f"insert into {marker} values (%s)", (version,))
 
     def replace_rows(
         self,

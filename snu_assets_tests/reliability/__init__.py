@@ -1,0 +1,1 @@
+"""Crashes, outages and load (issue 6), against the real servers."""
