@@ -24,6 +24,7 @@ from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import DAILY_MONGO_ASSET
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
+from snu_assets.retries import retry_transient_only
 from snu_assets.resources import LazyRows, MongoResource, PostgresResource, PseudonymResource, Slice
 from snu_assets.settings import timezone
 
@@ -172,6 +173,7 @@ def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheck
                 "pseudonyms for every id, the author's role only. Unusable patches go to "
                 "rejected_patches with a reason.",
 )
+@retry_transient_only
 def raw_patches(
     context: AssetExecutionContext,
     mongo: MongoResource,

@@ -27,6 +27,7 @@ from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
+from snu_assets.retries import retry_transient_only
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 
 EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
@@ -219,6 +220,7 @@ def check_consistency(stats: Counter) -> AssetCheckResult:
                 "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
                 "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
 )
+@retry_transient_only
 def reconstructed_events(
     context: AssetExecutionContext,
     mongo: MongoResource,

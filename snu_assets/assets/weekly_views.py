@@ -18,6 +18,7 @@ from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import MONGO_RETRY, OWNERS, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
 from snu_assets.reference.geography import department_by_name
+from snu_assets.retries import retry_transient_only
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 from snu_assets.settings import COLLECTIONS
 
@@ -37,6 +38,7 @@ FRENCH_MONTHS = {
                 "MongoDB inscriptiongoals; department/region/academy checked against the "
                 "shipped reference.",
 )
+@retry_transient_only
 def inscription_goals(mongo: MongoResource, postgres: PostgresResource,
                       pseudonyms: PseudonymResource) -> MaterializeResult:
     pseudonymize = pseudonyms.pseudonymizer(postgres)

@@ -1,0 +1,31 @@
+"""Only connection-level errors are retried by the assets' retry policy."""
+
+import psycopg
+import pytest
+from dagster import Failure
+from pymongo.errors import AutoReconnect
+
+from snu_assets.resources import ServerUnavailable
+from snu_assets.retries import retry_transient_only
+
+
+@pytest.mark.parametrize("error", [ServerUnavailable("x"), AutoReconnect("x"),
+                                   psycopg.OperationalError("x")])
+def test_outages_are_reraised_for_the_retry_policy(error):
+    @retry_transient_only
+    def step():
+        raise error
+
+    with pytest.raises(type(error)):
+        step()
+
+
+def test_other_errors_fail_fast_without_retry():
+    @retry_transient_only
+    def step():
+        raise KeyError("status")
+
+    with pytest.raises(Failure) as caught:
+        step()
+    assert caught.value.allow_retries is False
+    assert "KeyError" in caught.value.description
