@@ -8,11 +8,11 @@ same data gives the same bytes.
 from __future__ import annotations
 
 import io
-from datetime import date
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 #: colour-blind-safe palette (Okabe-Ito), one colour per cohort, in cohort order
@@ -61,31 +61,40 @@ def cumulated_validated_chart(frame: pd.DataFrame, *, title: str | None = None,
         axes.set_xticks([])
     else:
         weeks = sorted(data["week"].unique())
+        cohort_handles: list[Line2D] = []
         for index, (cohort, rows) in enumerate(data.groupby("cohort", sort=True)):
             colour = PALETTE[index % len(PALETTE)]
             axes.plot(rows["week"], rows["validated_cumulated"], color=colour, marker="o",
-                      markersize=4, linewidth=2, label=f"{cohort}: validated")
+                      markersize=4, linewidth=2)
+            cohort_handles.append(Line2D([], [], color=colour, linewidth=6, label=str(cohort)))
             objective = rows["objective"].dropna()
             if not objective.empty:
                 axes.axhline(float(objective.iloc[-1]), color=colour, linestyle="--",
-                             linewidth=1.2, alpha=0.8, label=f"{cohort}: objective")
+                             linewidth=1.2, alpha=0.8)
             projection = rows.dropna(subset=["projection"])
             if not projection.empty:
                 axes.plot(projection["week"], projection["projection"], color=colour,
-                          linestyle=":", linewidth=1.6, marker="^", markersize=3,
-                          label=f"{cohort}: projection")
+                          linestyle=":", linewidth=1.6, marker="^", markersize=3)
         axes.set_xticks(weeks)
         axes.set_xticklabels([pd.Timestamp(w).strftime("%d %b") for w in weeks],
                              rotation=0 if len(weeks) <= 12 else 45, fontsize=9)
         axes.set_xlabel("week (Monday)")
         axes.set_ylim(bottom=0)
-        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        # one colour per cohort, one line style per series
+        cohorts_legend = axes.legend(handles=cohort_handles, title="cohort", loc="upper left",
+                                     bbox_to_anchor=(1.01, 1.0), fontsize=8, title_fontsize=8,
+                                     frameon=False, alignment="left")
+        axes.add_artist(cohorts_legend)
+        styles = [Line2D([], [], color="#444444", linewidth=2, marker="o", markersize=4,
+                         label="validated, cumulated"),
+                  Line2D([], [], color="#444444", linestyle="--", linewidth=1.2,
+                         label="annual objective"),
+                  Line2D([], [], color="#444444", linestyle=":", linewidth=1.6, marker="^",
+                         markersize=3, label="projection at close")]
+        axes.legend(handles=styles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8,
+                    frameon=False)
 
     buffer = io.BytesIO()
     # no "Software"/date chunk: identical data gives identical bytes
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
-
-
-def week_label(week: date) -> str:
-    return week.strftime("%d %b %Y")

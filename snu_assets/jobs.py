@@ -20,6 +20,6 @@ weekly_job = define_asset_job(
     "weekly_views",
     selection=AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION,
     partitions_def=weekly_partitions,
-    description="Objectives, cohort calendar, weekly_funnel and weekly_funnel_national for "
-                "one week.",
+    description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
+                "weekly report for one week.",
 )

@@ -22,6 +22,18 @@ SYSTEM_POSTGRES = os.environ.get("SNU_TEST_SYSTEM_POSTGRES_URL",
 RUN_ID = uuid.uuid4().hex[:8]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reports_in_a_temporary_folder(tmp_path_factory):
+    """Weekly reports written by any test (and dagster dev children) go to a temp folder."""
+    previous = os.environ.get("SNU_REPORTS_DIR")
+    os.environ["SNU_REPORTS_DIR"] = str(tmp_path_factory.mktemp("reports"))
+    yield
+    if previous is None:
+        os.environ.pop("SNU_REPORTS_DIR", None)
+    else:
+        os.environ["SNU_REPORTS_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def embedded_servers():
     was = embedded.status()

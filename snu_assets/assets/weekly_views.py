@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from snu_assets.assets.metadata import table_metadata
+from snu_assets.assets.weekly_report import progress_chart_metadata
 from snu_assets.partitions import MONGO_RETRY, OWNERS, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
 from snu_assets.reference.geography import department_by_name
@@ -205,6 +206,7 @@ def weekly_funnel_national(context: AssetExecutionContext,
     params = _week_params(context)
     rows = _funnel(postgres, "weekly_funnel_national", params)
     metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
+    metadata.update(progress_chart_metadata(postgres, params["week"]))
     with postgres.connect() as conn:
         events = conn.execute(
             f'select count(*) from "{postgres.schema}".reconstructed_events '

@@ -238,7 +238,8 @@ class E2E:
 def _child_env(home: Path, dagster_url: str, mongo: MongoResource, schema: str,
                start: date) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_")) or k == "SNU_STATE_DIR"}
+           if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_"))
+           or k in ("SNU_STATE_DIR", "SNU_REPORTS_DIR")}
     env.update({
         "DAGSTER_HOME": str(home),
         "SNU_DAGSTER_POSTGRES_URL": dagster_url,
