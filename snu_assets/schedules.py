@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from dagster import (
     AssetKey,
+    DagsterRunStatus,
+    RunsFilter,
     DefaultScheduleStatus,
     RunRequest,
     ScheduleEvaluationContext,
@@ -26,15 +28,19 @@ NIGHTLY_CRON = os.environ.get("SNU_NIGHTLY_CRON", "0 2 * * *")
 CATCH_UP_DAYS = int(os.environ.get("SNU_CATCH_UP_DAYS", "7"))
 #: a day counts as done once the last daily layer has materialised it
 LAST_DAILY_ASSET = AssetKey("enriched_events")
+#: a day whose run is still queued or running is not requested again by the next tick
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+             DagsterRunStatus.STARTED]
 
 
 def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
-    """Day partitions a tick at ``tick`` requests: yesterday, and the days of the previous
-    ``CATCH_UP_DAYS`` that were never materialised, oldest first."""
+    """Day partitions a tick at ``tick`` requests: the days of the last ``CATCH_UP_DAYS``
+    (yesterday included) that were never materialised, oldest first. A day already
+    materialised is left to the late-data sensor."""
     today = tick.astimezone(timezone()).date()
     valid = set(daily_partitions.get_partition_keys(current_time=tick))
     days = [(today - timedelta(days=n)).isoformat() for n in range(CATCH_UP_DAYS, 0, -1)]
-    return [d for d in days if d in valid and (d not in materialized or d == days[-1])]
+    return [d for d in days if d in valid and d not in materialized]
 
 
 @schedule(
@@ -48,7 +54,9 @@ def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
 def nightly_schedule(context: ScheduleEvaluationContext):
     tick = context.scheduled_execution_time
     materialized = context.instance.get_materialized_partitions(LAST_DAILY_ASSET)
-    keys = nightly_partitions(tick, materialized)
+    busy = {run.tags.get("dagster/partition") for run in context.instance.get_runs(
+        RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT))}
+    keys = [key for key in nightly_partitions(tick, materialized) if key not in busy]
     if not keys:
         return SkipReason("no day partition to materialise")
     tick_day = tick.astimezone(timezone()).date().isoformat()

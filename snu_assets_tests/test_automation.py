@@ -4,6 +4,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dagster import (
+    DagsterRun,
+    DagsterRunStatus,
     AssetKey,
     AssetMaterialization,
     instance_for_test,
@@ -22,19 +24,20 @@ PARIS = ZoneInfo("Europe/Paris")
 def test_nightly_requests_yesterday_in_paris_time():
     # 02:00 Paris on 2025-03-11 is 01:00 UTC: yesterday is the Paris 10th
     tick = datetime(2025, 3, 11, 2, 0, tzinfo=PARIS)
-    all_done = {f"2025-03-{d:02d}" for d in range(1, 11)}
-    assert nightly_partitions(tick, all_done) == ["2025-03-10"]
+    done = {f"2025-03-{d:02d}" for d in range(1, 10)}
+    assert nightly_partitions(tick, done) == ["2025-03-10"]
+    assert nightly_partitions(tick, done | {"2025-03-10"}) == []  # late data: the sensor's job
 
 
 def test_nightly_just_after_midnight_paris_is_still_the_previous_day_in_utc():
     tick = datetime(2025, 3, 10, 23, 30, tzinfo=ZoneInfo("UTC"))  # 00:30 Paris on the 11th
-    assert nightly_partitions(tick, {f"2025-03-{d:02d}" for d in range(1, 11)}) == ["2025-03-10"]
+    assert nightly_partitions(tick, {f"2025-03-{d:02d}" for d in range(1, 10)}) == ["2025-03-10"]
 
 
 def test_nightly_across_dst_changes():
     spring = datetime(2025, 3, 31, 2, 0, tzinfo=PARIS)   # the night after the 23-hour day
     autumn = datetime(2025, 10, 27, 2, 0, tzinfo=PARIS)  # the night after the 25-hour day
-    done = lambda month, last: {f"2025-{month:02d}-{d:02d}" for d in range(1, last + 1)}
+    done = lambda month, last: {f"2025-{month:02d}-{d:02d}" for d in range(1, last)}
     assert nightly_partitions(spring, done(3, 30)) == ["2025-03-30"]
     assert nightly_partitions(autumn, done(10, 26)) == ["2025-10-26"]
 
@@ -56,6 +59,12 @@ def test_nightly_schedule_evaluates_against_an_instance():
         requests = nightly_schedule(context)
         assert [r.partition_key for r in requests] == ["2025-03-10"]
         assert requests[0].run_key == "nightly:2025-03-10:2025-03-11"
+        # the next tick, while that run is still going: nothing new is requested
+        instance.add_run(DagsterRun(job_name="daily_layers", run_id="r" * 8,
+                                    tags={"dagster/partition": "2025-03-10"},
+                                    status=DagsterRunStatus.STARTED))
+        again = nightly_schedule(context)
+        assert isinstance(again, SkipReason)
 
 
 def test_weeks_are_refreshed_only_when_complete_and_again_after_a_late_day():
