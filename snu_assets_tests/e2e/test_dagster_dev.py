@@ -396,7 +396,7 @@ def test_nightly_schedule_materialises_yesterday(e2e):
 
 def test_same_backfill_again_changes_nothing(e2e):
     # every first materialisation (nightly catch-up, weekly views) done before the snapshot
-    e2e.wait_idle(timeout=120)
+    e2e.wait_idle(timeout=300)
     before = e2e.snapshot()
     assert all(before[t] for t in ("raw_patches", "reconstructed_events", "enriched_events"))
     began = time.monotonic()
@@ -473,6 +473,6 @@ def test_weekly_views_follow_a_complete_week(e2e):
     assert all(r["tags"]["dagster/partition"] <= (e2e.yesterday - timedelta(days=6)).isoformat()
                for r in all_weekly)
     e2e.timings["weekly_runs"] = len(all_weekly)
-    e2e.wait_idle(timeout=60)
+    e2e.wait_idle(timeout=240)
     failed = e2e.runs(statuses=["FAILURE", "CANCELED"])
     assert not failed, e2e.fail("runs failed", failed)
