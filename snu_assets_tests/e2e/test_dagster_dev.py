@@ -37,7 +37,7 @@ from snu_assets.resources import MongoResource, PostgresResource
 from snu_assets.seed import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.e2e.dagster_dev import DagsterDev
-from snu_assets_tests.integration.test_pipeline import expected_events
+from snu_assets_tests.truth import expected_events
 
 pytestmark = pytest.mark.e2e
 

@@ -12,25 +12,15 @@ from dagster import DagsterInstance
 from dagster_shared.serdes import serialize_value
 
 from snu_assets.cli import materialize_range
-from snu_assets.privacy.allowlist import TRACKED_FIELDS
 from snu_assets.privacy.pseudonym import Pseudonymizer
 from snu_assets_tests.conftest import TEST_KEY
+from snu_assets_tests.truth import expected_events
 from snu_assets.settings import timezone
 from snu_assets_tests.integration.conftest import paris_day
 
 TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
           "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national")
 P = Pseudonymizer(TEST_KEY)
-
-
-def expected_events(patch) -> list[str]:
-    if patch.is_creation:
-        return [f"{patch.model}.created"]
-    if patch.is_destroy:
-        return [f"{patch.model}.deleted"]
-    before, after = patch.before or {}, patch.after or {}
-    return [f"{patch.model}.{name}.{after[name]}" for name in TRACKED_FIELDS[patch.model]
-            if after.get(name) is not None and after.get(name) != before.get(name)]
 
 
 def rows(postgres, sql, params=None):

@@ -26,7 +26,8 @@ from snu_assets.assets.weekly_report import (
 )
 from snu_assets.charts import cumulated_validated_chart
 from snu_assets_tests.integration.conftest import paris_day
-from snu_assets_tests.integration.test_pipeline import expected_events, rows
+from snu_assets_tests.integration.test_pipeline import rows
+from snu_assets_tests.truth import expected_events
 
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
 PNG = b"\x89PNG\r\n\x1a\n"

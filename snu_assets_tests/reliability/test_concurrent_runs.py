@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from snu_assets.privacy.allowlist import TRACKED_FIELDS
+from snu_assets_tests.truth import expected_events
 from snu_assets_tests.reliability.helpers import (
     DAILY_TABLES,
     child_command,
@@ -33,17 +33,6 @@ from snu_assets_tests.reliability.helpers import (
 
 TIMEOUT = 150
 BARRIER_TABLES = ("raw_patches", "reconstructed_events", "enriched_events")
-
-
-def expected_events(patch) -> list[str]:
-    """The events the design names for one patch of the generator's truth."""
-    if patch.is_creation:
-        return [f"{patch.model}.created"]
-    if patch.is_destroy:
-        return [f"{patch.model}.deleted"]
-    before, after = patch.before or {}, patch.after or {}
-    return [f"{patch.model}.{name}.{after[name]}" for name in TRACKED_FIELDS[patch.model]
-            if after.get(name) is not None and after.get(name) != before.get(name)]
 
 
 def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, schema, tmp_path):
