@@ -825,7 +825,7 @@ def main_table(lines: list[dict]) -> tuple[list[str], list[list[str]]]:
 
 def scaling_table(series: list[dict]) -> tuple[list[str], list[list[str]]]:
     head = ["scale", "patches", "seconds", "patches/s", "peak RSS MiB", "time vs 1×",
-            "RSS vs 1×", "raw / reconstructed / enriched s", "mongo srv CPU s", "other CPU s"]
+            "RSS vs 1×", "extract+reconstruct / enriched s", "mongo srv CPU s", "other CPU s"]
     rows = []
     base = series[0] if series else {}
     for s in series:
@@ -836,7 +836,7 @@ def scaling_table(series: list[dict]) -> tuple[list[str], list[list[str]]]:
                      fmt(ratio(s.get("seconds"), base.get("seconds")), 2),
                      fmt(ratio(s.get("peak_rss_mib"), base.get("peak_rss_mib")), 2),
                      " / ".join(fmt(steps.get(k)) for k in
-                                ("raw_patches", "reconstructed_events", "enriched_events")),
+                                ("extract_and_reconstruct", "enriched_events")),
                      fmt(s.get("mongo_server_cpu_s")), fmt(s.get("other_cpu_s"))])
     return head, rows
 

@@ -100,7 +100,7 @@ def materialize_range(start: str, end: str, *, resources=None, instance=None) ->
     timings: dict[str, float] = {}
 
     def run(assets, **kwargs):
-        name = " + ".join(a.key.to_user_string() for a in assets)
+        name = " + ".join(k.to_user_string() for a in assets for k in a.keys)
         began = time.perf_counter()
         result = materialize(assets, resources=resources, instance=instance,
                              tags={"snu/trigger": "cli", **kwargs.pop("tags", {})}, **kwargs)

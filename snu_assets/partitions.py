@@ -56,12 +56,10 @@ MONGO_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)
 #: who answers for the assets (shown in the UI)
 OWNERS = ["team:snu-data"]
 
-#: ``@asset`` settings every daily asset that reads MongoDB shares
-DAILY_MONGO_ASSET = dict(
+#: settings of the daily step that reads MongoDB (``extract_and_reconstruct``)
+DAILY_MONGO_STEP = dict(
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy,
-    owners=OWNERS,
-    kinds={"mongodb", "postgres"},
     pool=MONGO_POOL,
     retry_policy=MONGO_RETRY,
 )

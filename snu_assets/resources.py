@@ -11,11 +11,13 @@ import contextlib
 import hashlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pymongo
 import sqlalchemy as sa
@@ -43,6 +45,29 @@ class LazyRows:
 
     def __iter__(self):
         return iter(self.produce())
+
+
+class SpilledRows:
+    """Rows kept in a temporary file (orjson lines) until they are loaded: rows produced
+    during another slice's ``COPY`` wait here, not in memory. Values come back JSON-typed
+    (dates as ISO strings), which ``COPY``'s text format reads as it would the originals."""
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile(prefix="snu-spill-")
+        self.count = 0
+
+    def append(self, row: Sequence[Any]) -> None:
+        self._file.write(orjson.dumps(row) + b"\n")
+        self.count += 1
+
+    def __iter__(self) -> Iterator[list]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield orjson.loads(line)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class ServerUnavailable(RuntimeError):
@@ -221,7 +246,7 @@ class PostgresResource(ConfigurableResource):
         Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may
         be a generator: nothing is held in memory); then, in the same transaction and under
         per-table advisory locks (two runs of the same slice cannot interleave), each slice
-        is deleted and its staging rows inserted. Readers see the old slices or the new ones,
+        is deleted and its staging rows inserted (tables in name order). Readers see the old slices or the new ones,
         never a mix. Returns the rows written per slice.
         """
         counts = []
@@ -236,7 +261,9 @@ class PostgresResource(ConfigurableResource):
                         copy.write_row(row)
                         count += 1
                 counts.append(count)
-            for index, piece in enumerate(slices):
+            # tables are locked in name order, whatever order their rows were streamed in:
+            # runs swapping several tables cannot deadlock on each other's locks
+            for index, piece in sorted(enumerate(slices), key=lambda item: item[1].table):
                 qualified = self.table(piece.table)
                 cols = ", ".join(f'"{c}"' for c in piece.columns)
                 conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (qualified,))

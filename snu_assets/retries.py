@@ -7,6 +7,7 @@ turn any other error into a ``Failure`` that is not retried.
 """
 
 import functools
+import inspect
 
 import psycopg
 import sqlalchemy as sa
@@ -23,18 +24,32 @@ TRANSIENT = (
 
 
 def retry_transient_only(fn):
+    """Wrap an asset function (a plain function or a generator of results)."""
+
+    def failure(exc: Exception) -> Failure:
+        return Failure(
+            description=f"{fn.__name__} failed with {type(exc).__name__} (not retried: not "
+                        "a connection problem). See the stack trace of this step.",
+            allow_retries=False,
+        )
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except (*TRANSIENT, Failure):
+                raise
+            except Exception as exc:
+                raise failure(exc) from exc
+        return generator
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except TRANSIENT:
-            raise
-        except Failure:
+        except (*TRANSIENT, Failure):
             raise
         except Exception as exc:
-            raise Failure(
-                description=f"{fn.__name__} failed with {type(exc).__name__} (not retried: not "
-                            "a connection problem). See the stack trace of this step.",
-                allow_retries=False,
-            ) from exc
+            raise failure(exc) from exc
     return wrapper

@@ -5,9 +5,12 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from itertools import islice
+from typing import TypeVar
 
 from bson import ObjectId
 from pymongo.database import Database
@@ -67,6 +70,29 @@ def count_window_patches(db: Database, model: str, start: datetime, end: datetim
     return patch_collection(db, model).count_documents({"$or": window_filters(start, end)})
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def prefetched(items: Iterable[T], load: Callable[[T], R], ahead: int = 1) -> Iterator[R]:
+    """``load(item)`` for each item, in order, the next ``ahead`` loads running in a background
+    thread while the caller works on the current result: the waits for MongoDB overlap the
+    scrubbing and reconstruction instead of adding to them. An error of a load is raised
+    where its result is consumed."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snu-prefetch") as pool:
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(load, item))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def chunks(items: Iterable, size: int = REF_CHUNK) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -88,6 +114,13 @@ def record_logs(db: Database, model: str, refs: Iterable[ObjectId]) -> Iterator[
     coll = patch_collection(db, model)
     for chunk in chunks(refs):
         yield from coll.find({"ref": {"$in": chunk}}, batch_size=BATCH_SIZE)
+
+
+def patches_by_id(db: Database, model: str, ids: Iterable) -> Iterator[dict]:
+    """Whole patch documents by ``_id`` (the index every MongoDB has)."""
+    coll = patch_collection(db, model)
+    for chunk in chunks(ids):
+        yield from coll.find({"_id": {"$in": chunk}}, batch_size=BATCH_SIZE)
 
 
 def current_documents(

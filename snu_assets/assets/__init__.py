@@ -3,8 +3,7 @@ extract (raw_patches) → reconstruct (reconstructed_events) → enrich (enriche
 → views (inscription_goals, weekly_funnel, weekly_funnel_national) → weekly_report."""
 
 from snu_assets.assets.enriched_events import enriched_events
-from snu_assets.assets.raw_patches import raw_patches
-from snu_assets.assets.reconstructed_events import reconstructed_events
+from snu_assets.assets.extract_and_reconstruct import extract_and_reconstruct
 from snu_assets.assets.weekly_views import (
     cohorts,
     inscription_goals,
@@ -13,7 +12,9 @@ from snu_assets.assets.weekly_views import (
 )
 from snu_assets.assets.weekly_report import weekly_report
 
-DAILY_ASSETS = [raw_patches, reconstructed_events, enriched_events]
+#: raw_patches and reconstructed_events are the two outputs of one step that reads
+#: MongoDB once (extract_and_reconstruct); each can still be materialised alone
+DAILY_ASSETS = [extract_and_reconstruct, enriched_events]
 REFERENCE_ASSETS = [inscription_goals, cohorts]
 WEEKLY_ASSETS = [weekly_funnel, weekly_funnel_national, weekly_report]
 ALL_ASSETS = DAILY_ASSETS + REFERENCE_ASSETS + WEEKLY_ASSETS

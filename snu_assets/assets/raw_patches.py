@@ -15,17 +15,21 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
+    AssetSpec,
     MetadataValue,
-    asset,
 )
 
 from snu_assets import source
 from snu_assets.assets.metadata import table_metadata
-from snu_assets.partitions import DAILY_MONGO_ASSET
+from snu_assets.partitions import OWNERS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
-from snu_assets.retries import retry_transient_only
-from snu_assets.resources import LazyRows, MongoResource, PostgresResource, PseudonymResource, Slice
+from snu_assets.resources import (
+    LazyRows,
+    PostgresResource,
+    Slice,
+    SpilledRows,
+)
 from snu_assets.settings import timezone
 
 RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "partition_date",
@@ -41,40 +45,69 @@ def local_day(moment: datetime):
 
 
 class Extract:
-    """The scrubbed patches of a window, streamed: iterate :meth:`raw_rows` (to ``COPY``),
-    then read ``rejected`` and ``stats``."""
+    """The scrubbed patches of a window: raw rows to ``COPY``, rejections, counts.
+
+    Either it reads the window itself (iterate :meth:`raw_rows`), or another read of the same
+    window hands it each patch it meets (:meth:`take`: the combined read of
+    ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
+    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
 
     def __init__(self, db, pseudonymize, start: datetime, end: datetime):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
         self.stats: Counter = Counter()
         self.kept = 0
+        #: the window's patches handed over, duplicates included
+        self.read = 0
+        self.spill = SpilledRows()
+        self._seen: set[str] = set()
 
     def raw_rows(self) -> Iterator[tuple]:
-        seen: set[str] = set()
-        for model in ("young", "application"):
+        for model in MODELS_IN_ORDER:
             docs = source.window_patches(self.db, model, self.start, self.end)
             for batch in source.chunks(docs, source.BATCH_SIZE):
                 young_refs = (source.application_young_refs(
                     self.db, {d.get("ref") for d in batch if d.get("ref")})
                     if model == "application" else {})
                 for doc in batch:
-                    young_ref = young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
-                    result = scrub_patch(doc, model, self.pseudonymize, young_ref=young_ref)
-                    if result.patch_id in seen:
-                        self.stats["duplicates_skipped"] += 1
-                        continue
-                    seen.add(result.patch_id)
-                    day = partition_day(doc, result.occurred_at, self.start, self.end)
-                    if isinstance(result, Rejection):
-                        self.rejected.append((result.patch_id, result.model, result.occurred_at,
-                                              day, result.reason))
-                        self.stats[f"rejected: {result.reason}"] += 1
-                        continue
-                    self.stats["redacted_values"] += result.redacted_values
-                    self.stats["dropped_ops"] += result.dropped_ops
-                    self.kept += 1
-                    yield _raw_row(result, day)
+                    result = scrub_patch(doc, model, self.pseudonymize,
+                                         young_ref=young_ref_of(doc, young_refs))
+                    row = self.take(doc, result)
+                    if row is not None:
+                        yield row
+
+    def take(self, doc: dict, result: ScrubbedPatch | Rejection) -> tuple | None:
+        """Account for one patch of the window (``result`` is its :func:`scrub_patch`): the raw
+        row to load, or ``None`` (a rejection, kept in ``rejected``, or a duplicate)."""
+        self.read += 1
+        if result.patch_id in self._seen:
+            self.stats["duplicates_skipped"] += 1
+            return None
+        self._seen.add(result.patch_id)
+        day = partition_day(doc, result.occurred_at, self.start, self.end)
+        if isinstance(result, Rejection):
+            self.rejected.append((result.patch_id, result.model, result.occurred_at, day,
+                                  result.reason))
+            self.stats[f"rejected: {result.reason}"] += 1
+            return None
+        self.stats["redacted_values"] += result.redacted_values
+        self.stats["dropped_ops"] += result.dropped_ops
+        self.kept += 1
+        return _raw_row(result, day)
+
+    def reasons(self) -> dict[str, int]:
+        return {k.removeprefix("rejected: "): v for k, v in self.stats.items()
+                if k.startswith("rejected")}
+
+
+#: young patches first: an application's rows then find their young already extracted
+MODELS_IN_ORDER = ("young", "application")
+
+
+def young_ref_of(doc: dict, young_refs: dict[str, object]):
+    """The young an application patch belongs to: its application's ``youngId`` (looked up in
+    MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications)."""
+    return young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
 
 
 def partition_day(doc: dict, occurred_at: datetime | None, start, end):
@@ -100,18 +133,19 @@ def _raw_row(patch: ScrubbedPatch, day) -> tuple:
 
 # ------------------------------------------------------------------------------ checks
 
+ASSET = "raw_patches"
 CHECKS = [
-    AssetCheckSpec("no_duplicate_patch_ids", asset="raw_patches", blocking=True,
+    AssetCheckSpec("no_duplicate_patch_ids", asset=ASSET, blocking=True,
                    description="No patch_id appears twice in raw_patches."),
-    AssetCheckSpec("no_personal_data", asset="raw_patches", blocking=True,
+    AssetCheckSpec("no_personal_data", asset=ASSET, blocking=True,
                    description="Every op path is allow-listed and no value looks like an email, "
                                "phone, street address, social-security number, exact birth "
                                "date or MongoDB id."),
-    AssetCheckSpec("rejection_rate", asset="raw_patches",
+    AssetCheckSpec("rejection_rate", asset=ASSET,
                    description="The share of the window's patches quarantined in "
                                "rejected_patches stays under SNU_MAX_REJECTION_RATE "
                                f"({MAX_REJECTION_RATE:.1%} by default)."),
-    AssetCheckSpec("complete", asset="raw_patches", blocking=True,
+    AssetCheckSpec("complete", asset=ASSET, blocking=True,
                    description="Every patch of the window in MongoDB is in raw_patches or "
                                "rejected_patches."),
 ]
@@ -121,7 +155,7 @@ def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
     dupes = conn.execute(
         f'select count(*) from (select patch_id from "{schema}".raw_patches where {WINDOW} '
         "group by patch_id having count(*) > 1) d", params).fetchone()[0]
-    return AssetCheckResult(check_name="no_duplicate_patch_ids", passed=dupes == 0,
+    return AssetCheckResult(asset_key=ASSET, check_name="no_duplicate_patch_ids", passed=dupes == 0,
                             metadata={"duplicate_patch_ids": dupes})
 
 
@@ -135,7 +169,7 @@ def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
          for pid, model, year, ops, role in cursor), "raw_patches")
     cursor.close()
     return AssetCheckResult(
-        check_name="no_personal_data", passed=report.passed,
+        asset_key=ASSET, check_name="no_personal_data", passed=report.passed,
         metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
                   "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples) or "none")})
 
@@ -144,7 +178,7 @@ def check_rejection_rate(kept: int, rejected: dict[str, int]) -> AssetCheckResul
     total = kept + sum(rejected.values())
     rate = sum(rejected.values()) / total if total else 0.0
     return AssetCheckResult(
-        check_name="rejection_rate", passed=rate <= MAX_REJECTION_RATE,
+        asset_key=ASSET, check_name="rejection_rate", passed=rate <= MAX_REJECTION_RATE,
         metadata={"rejection_rate": round(rate, 5), "threshold": MAX_REJECTION_RATE,
                   "rejected_by_reason": rejected})
 
@@ -155,69 +189,81 @@ def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheck
         f'(select count(*) from "{schema}".rejected_patches where {WINDOW})',
         params).fetchone()[0]
     return AssetCheckResult(
-        check_name="complete", passed=landed == expected,
+        asset_key=ASSET, check_name="complete", passed=landed == expected,
         severity=AssetCheckSeverity.ERROR,
         metadata={"patches_in_mongodb": expected, "rows_raw_plus_rejected": landed})
 
 
 # ------------------------------------------------------------------------------- asset
 
-
-@asset(
-    **DAILY_MONGO_ASSET,
-    check_specs=CHECKS,
+SPEC = AssetSpec(
+    ASSET,
     group_name="extract",
     tags={"layer": "extract", "pii": "scrubbed"},
+    owners=OWNERS,
+    kinds={"mongodb", "postgres"},
     description="One row per MongoDB patch of the day (young and application patches), "
                 "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
                 "pseudonyms for every id, the author's role only. Unusable patches go to "
                 "rejected_patches with a reason.",
 )
-@retry_transient_only
-def raw_patches(
-    context: AssetExecutionContext,
-    mongo: MongoResource,
-    postgres: PostgresResource,
-    pseudonyms: PseudonymResource,
-) -> MaterializeResult:
+
+
+def window_params(context: AssetExecutionContext) -> dict:
     window = context.partition_time_window
-    pseudonymize = pseudonyms.pseudonymizer(postgres)
-    postgres.ensure_schema()
+    return {"start": window.start.date(), "end": window.end.date()}
+
+
+def extract_window(context: AssetExecutionContext, db, postgres: PostgresResource,
+                   pseudonymize) -> MaterializeResult:
+    """``raw_patches`` alone: its own read of the window (when ``reconstructed_events`` is not
+    materialised in the same run, see ``extract_and_reconstruct``)."""
+    window = context.partition_time_window
     started = time.perf_counter()
-    db = mongo.db()
     extract = Extract(db, pseudonymize, window.start, window.end)
-    params = {"start": window.start.date(), "end": window.end.date()}
+    params = window_params(context)
     # the rejected rows are known once the raw rows are streamed: both slices in one transaction
     postgres.replace_slices([
         Slice("raw_patches", RAW_COLUMNS, extract.raw_rows(), WINDOW, params, upsert_key="patch_id"),
         Slice("rejected_patches", REJECTED_COLUMNS, LazyRows(lambda: extract.rejected), WINDOW, params),
     ])
-    stats, rejected = extract.stats, extract.rejected
-    # the number MongoDB holds for the window, read right after the extract
+    # an independent count of what MongoDB holds for the window, right after the extract
     expected = sum(source.count_window_patches(db, m, window.start, window.end)
-                   for m in ("young", "application")) - stats["duplicates_skipped"]
-    elapsed = time.perf_counter() - started
+                   for m in MODELS_IN_ORDER)
+    return extract_result(context, postgres, extract, expected, time.perf_counter() - started)
+
+
+def extract_result(context: AssetExecutionContext, postgres: PostgresResource, extract: Extract,
+                   in_mongodb: int, elapsed: float) -> MaterializeResult:
+    """The materialisation of ``raw_patches`` and its checks, once its slices are loaded;
+    ``in_mongodb``: the window's patches MongoDB returned (``complete`` compares it with the
+    rows landed)."""
+    params = window_params(context)
+    expected = in_mongodb - extract.stats["duplicates_skipped"]
     with postgres.connect() as conn:
         results = [check_duplicates(conn, postgres.schema, params),
                    check_personal_data(conn, postgres.schema, params),
                    check_complete(conn, postgres.schema, params, expected)]
-    reasons = {k.removeprefix("rejected: "): v for k, v in stats.items() if k.startswith("rejected")}
+    reasons = extract.reasons()
     results.append(check_rejection_rate(extract.kept, reasons))
+    handled = extract.kept + len(extract.rejected)
     context.log.info(
         f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "
-        f"{extract.kept} patches kept, {len(rejected)} rejected in {elapsed:.1f}s "
-        f"({(extract.kept + len(rejected)) / max(elapsed, 1e-9):.0f} patches/s)")
+        f"{extract.kept} patches kept, {len(extract.rejected)} rejected in {elapsed:.1f}s "
+        f"({handled / max(elapsed, 1e-9):.0f} patches/s)")
+    window = context.partition_time_window
     return MaterializeResult(
+        asset_key=ASSET,
         metadata={
             **table_metadata(postgres, "raw_patches", PREVIEW_COLUMNS, WINDOW, params,
                              "occurred_at, patch_id"),
             "dagster/row_count": extract.kept,
             "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
-            "rejected": len(rejected),
+            "rejected": len(extract.rejected),
             "rejected_reasons": reasons,
-            "redacted_values": stats["redacted_values"],
-            "dropped_ops_outside_allow_list": stats["dropped_ops"],
-            "patches_per_second": round((extract.kept + len(rejected)) / max(elapsed, 1e-9)),
+            "redacted_values": extract.stats["redacted_values"],
+            "dropped_ops_outside_allow_list": extract.stats["dropped_ops"],
+            "patches_per_second": round(handled / max(elapsed, 1e-9)),
         },
         check_results=results,
     )

@@ -6,6 +6,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import orjson
@@ -15,20 +16,25 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
+    AssetSpec,
     MetadataValue,
-    asset,
 )
 
 from snu_assets import source
-from snu_assets.assets.raw_patches import local_day, partition_day
+from snu_assets.assets.raw_patches import (
+    MODELS_IN_ORDER,
+    local_day,
+    partition_day,
+    window_params,
+    young_ref_of,
+)
 from snu_assets.assets.metadata import table_metadata
-from snu_assets.partitions import DAILY_MONGO_ASSET
+from snu_assets.partitions import OWNERS
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_rows
 from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
-from snu_assets.retries import retry_transient_only
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.resources import PostgresResource
 
 EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
                  "occurred_at", "partition_date", "before", "after", "age")
@@ -63,56 +69,124 @@ def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
                  patch_key(doc), result.ops, result.young_id)
 
 
+@dataclass
+class RecordBatch:
+    """What MongoDB holds for a batch of records: their whole patch logs, their current
+    documents and (applications) their youngs."""
+
+    refs: list
+    young_refs: dict
+    log: list[dict]
+    documents: list[dict]
+
+
+@dataclass
+class WindowIndex:
+    """The window's patches, from a scan projected to ``ref`` and ``date``: the day of each
+    (by patch key), the records they patch, and the raw ``_id`` of each (to fetch the patches
+    the record logs did not bring: no ``ref``, or written meanwhile)."""
+
+    days: dict[str, date]
+    refs: list
+    ids: dict[str, object]
+
+
 class Reconstruction:
     """The events of every usable patch of ``[start, end)``, streamed record batch by record
     batch (memory bounded by ``RECORDS_PER_BATCH`` records' logs, not by the window):
-    iterate :meth:`rows`, then read ``stats`` and ``names``."""
+    iterate :meth:`rows`, then read ``stats``, ``names`` and ``in_window``.
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime, log=None):
+    The record logs hold every patch of the window; with an ``extract``, each of those is
+    handed to it as it is met (scrubbed once for both layers), so that one read of MongoDB
+    feeds ``raw_patches`` and ``reconstructed_events``. The next batch is read from MongoDB
+    while the current one is rebuilt."""
+
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime, log=None,
+                 extract=None):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
         self.log = log
+        self.extract = extract
+        #: patches the window scans returned (both collections)
+        self.in_window = 0
 
     def rows(self) -> Iterator[tuple]:
         began = time.perf_counter()
-        for model in ("young", "application"):
-            window_days, refs = self._window(model)
+        for model in MODELS_IN_ORDER:
+            window = self._window(model)
+            self.in_window += len(window.days)
+            pending = set(window.days) if self.extract is not None else set()
             done = 0
-            for batch in source.chunks(refs, RECORDS_PER_BATCH):
-                yield from self._batch_rows(model, batch, window_days)
-                done += len(batch)
+            batches = source.chunks(window.refs, RECORDS_PER_BATCH)
+            for batch in source.prefetched(batches, lambda refs, m=model: self._read(m, refs)):
+                yield from self._batch_rows(model, batch, window.days, pending)
+                done += len(batch.refs)
                 if self.log:  # structured progress: counts and rates, never values
                     elapsed = max(time.perf_counter() - began, 1e-9)
-                    self.log(f"progress model={model} records={done}/{len(refs)} "
+                    self.log(f"progress model={model} records={done}/{len(window.refs)} "
                              f"events={self.stats['events']} "
                              f"events_per_s={self.stats['events'] / elapsed:.0f}")
+            if pending:
+                self._extract_leftovers(model, [window.ids[key] for key in pending])
 
-    def _window(self, model: str) -> tuple[dict[str, date], list]:
+    def _window(self, model: str) -> WindowIndex:
         """The window's patches: ids, refs and days only (the logs carry the ops)."""
-        window_days: dict[str, date] = {}
+        days: dict[str, date] = {}
+        ids: dict[str, object] = {}
         refs = {}
         for doc in source.window_patches(self.db, model, self.start, self.end,
                                          projection=WINDOW_PROJECTION):
+            key = patch_key(doc)
+            days[key] = partition_day(doc, to_utc(doc.get("date")), self.start, self.end)
+            ids[key] = doc.get("_id")
             ref = doc.get("ref")
-            moment = to_utc(doc.get("date"))
-            if ref is not None and moment is not None:
-                window_days[patch_key(doc)] = partition_day(doc, moment, self.start, self.end)
+            if ref is not None:
                 refs[str(ref)] = ref
-        return window_days, list(refs.values())
+        return WindowIndex(days, list(refs.values()), ids if self.extract is not None else {})
 
-    def _batch_rows(self, model: str, refs: list, window_days: dict[str, date]) -> Iterator[tuple]:
-        db, stats = self.db, self.stats
-        young_refs = source.application_young_refs(db, refs) if model == "application" else {}
-        logs: dict[str, list[Patch]] = defaultdict(list)
-        for doc in source.record_logs(db, model, refs):
-            ref = str(doc.get("ref"))
-            result = scrub_patch(doc, model, self.pseudonymize, young_ref=young_refs.get(ref))
-            if isinstance(result, ScrubbedPatch):
-                logs[ref].append(_to_patch(result, doc))
+    def _read(self, model: str, refs: list) -> RecordBatch:
+        db = self.db
         projection = {name: 1 for name in ALLOWED_FIELDS[model]}
+        return RecordBatch(
+            refs=refs,
+            young_refs=source.application_young_refs(db, refs) if model == "application" else {},
+            log=list(source.record_logs(db, model, refs)),
+            documents=list(source.current_documents(db, model, refs, projection)),
+        )
+
+    def _extract_leftovers(self, model: str, ids: list) -> None:
+        """Window patches no record log brought (no ``ref``, or a ``ref`` changed meanwhile):
+        to the extract, by ``_id``."""
+        docs = list(source.patches_by_id(self.db, model, ids))
+        young_refs = (source.application_young_refs(self.db, {d.get("ref") for d in docs
+                                                               if d.get("ref")})
+                      if model == "application" else {})
+        for doc in docs:
+            result = scrub_patch(doc, model, self.pseudonymize,
+                                 young_ref=young_ref_of(doc, young_refs))
+            row = self.extract.take(doc, result)
+            if row is not None:
+                self.extract.spill.append(row)
+
+    def _batch_rows(self, model: str, batch: RecordBatch, window_days: dict[str, date],
+                    pending: set[str]) -> Iterator[tuple]:
+        stats, extract = self.stats, self.extract
+        logs: dict[str, list[Patch]] = defaultdict(list)
+        for doc in batch.log:
+            result = scrub_patch(doc, model, self.pseudonymize,
+                                 young_ref=young_ref_of(doc, batch.young_refs))
+            if pending:
+                key = patch_key(doc)
+                if key in pending:
+                    pending.discard(key)
+                    row = extract.take(doc, result)
+                    if row is not None:
+                        extract.spill.append(row)
+            if isinstance(result, ScrubbedPatch):
+                logs[str(doc.get("ref"))].append(_to_patch(result, doc))
         currents, births = {}, {}
-        for doc in source.current_documents(db, model, refs, projection):
+        for doc in batch.documents:
             ref = str(doc["_id"])
             currents[ref] = scrub_document(model, doc, self.pseudonymize, self.start.year)
             births[ref] = doc.get("birthdateAt")
@@ -152,13 +226,14 @@ def _json(value) -> str | None:
 
 # ------------------------------------------------------------------------------ checks
 
+ASSET = "reconstructed_events"
 CHECKS = [
-    AssetCheckSpec("no_duplicate_event_ids", asset="reconstructed_events", blocking=True,
+    AssetCheckSpec("no_duplicate_event_ids", asset=ASSET, blocking=True,
                    description="No event_id appears twice."),
-    AssetCheckSpec("no_personal_data", asset="reconstructed_events", blocking=True,
+    AssetCheckSpec("no_personal_data", asset=ASSET, blocking=True,
                    description="before/after hold allow-listed fields only, and no value "
                                "looks personal."),
-    AssetCheckSpec("consistent_with_documents", asset="reconstructed_events",
+    AssetCheckSpec("consistent_with_documents", asset=ASSET,
                    description="The after state of each record's last patch equals its "
                                "allow-listed current document, and the values patches wrote "
                                f"are contradicted by later states in at most "
@@ -170,7 +245,7 @@ def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
     dupes = conn.execute(
         f'select count(*) from (select event_id from "{schema}".{table} where {WINDOW} '
         "group by event_id having count(*) > 1) d", params).fetchone()[0]
-    return AssetCheckResult(check_name="no_duplicate_event_ids", passed=dupes == 0,
+    return AssetCheckResult(asset_key=table, check_name="no_duplicate_event_ids", passed=dupes == 0,
                             metadata={"duplicate_event_ids": dupes})
 
 
@@ -184,7 +259,7 @@ def check_events_personal_data(conn, schema, table, params, extra_columns=()) ->
                         table)
     cursor.close()
     return AssetCheckResult(
-        check_name="no_personal_data", passed=report.passed,
+        asset_key=table, check_name="no_personal_data", passed=report.passed,
         metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
                   "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples)
                                                or "none")})
@@ -193,7 +268,7 @@ def check_events_personal_data(conn, schema, table, params, extra_columns=()) ->
 def check_consistency(stats: Counter) -> AssetCheckResult:
     rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
     return AssetCheckResult(
-        check_name="consistent_with_documents",
+        asset_key=ASSET, check_name="consistent_with_documents",
         passed=rate <= MAX_DISAGREEMENT_RATE,
         severity=AssetCheckSeverity.WARN,
         metadata={
@@ -207,46 +282,49 @@ def check_consistency(stats: Counter) -> AssetCheckResult:
 
 # ------------------------------------------------------------------------------- asset
 
-
-@asset(
-    **DAILY_MONGO_ASSET,
+SPEC = AssetSpec(
+    ASSET,
     deps=["raw_patches"],
-    check_specs=CHECKS,
     group_name="reconstruct",
     tags={"layer": "reconstruct", "pii": "scrubbed"},
+    owners=OWNERS,
+    kinds={"mongodb", "postgres"},
     description="One row per event: for each patch of the day, the allow-listed state of the "
                 "young (or application) just before and just after it, rebuilt from the whole "
                 "patch log and the current document. Event names: young.created, "
                 "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
                 "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
 )
-@retry_transient_only
-def reconstructed_events(
-    context: AssetExecutionContext,
-    mongo: MongoResource,
-    postgres: PostgresResource,
-    pseudonyms: PseudonymResource,
-) -> MaterializeResult:
+
+
+def reconstruct_window(context: AssetExecutionContext, db, postgres: PostgresResource,
+                       pseudonymize) -> MaterializeResult:
+    """``reconstructed_events`` alone (when ``raw_patches`` is not materialised in the same
+    run, see ``extract_and_reconstruct``)."""
     window = context.partition_time_window
-    pseudonymize = pseudonyms.pseudonymizer(postgres)
-    postgres.ensure_schema()
     started = time.perf_counter()
-    work = Reconstruction(mongo.db(), pseudonymize, window.start, window.end, context.log.info)
-    params = {"start": window.start.date(), "end": window.end.date()}
-    count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params)
+    work = Reconstruction(db, pseudonymize, window.start, window.end, context.log.info)
+    count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW,
+                                  window_params(context))
+    return reconstruction_result(context, postgres, work, count, time.perf_counter() - started)
+
+
+def reconstruction_result(context: AssetExecutionContext, postgres: PostgresResource,
+                          work: Reconstruction, count: int, elapsed: float) -> MaterializeResult:
+    """The materialisation of ``reconstructed_events`` and its checks, once loaded."""
+    params = window_params(context)
     stats, names = work.stats, work.names
-    elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
-        results = [check_duplicate_ids(conn, postgres.schema, "reconstructed_events", params),
-                   check_events_personal_data(conn, postgres.schema, "reconstructed_events",
-                                              params),
+        results = [check_duplicate_ids(conn, postgres.schema, ASSET, params),
+                   check_events_personal_data(conn, postgres.schema, ASSET, params),
                    check_consistency(stats)]
     context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
                      f"{context.partition_key_range.end}: {count} events of "
                      f"{stats['records']} records in {elapsed:.1f}s")
     return MaterializeResult(
+        asset_key=ASSET,
         metadata={
-            **table_metadata(postgres, "reconstructed_events",
+            **table_metadata(postgres, ASSET,
                              ["partition_date", "event_name", "before", "after", "age"],
                              WINDOW, params, "occurred_at, event_id"),
             "dagster/row_count": count,

@@ -266,3 +266,39 @@ def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, windo
                      for d in coll.find(q, {"_id": 1})}
             assert by_id == by_date, (day, model)
         day += timedelta(days=7)
+
+
+def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, mongo_resource,
+                                                             pseudonyms):
+    """raw_patches and reconstructed_events come from one read of MongoDB when they run
+    together (the pipeline fixture); each can be materialised alone, with its own read: the
+    tables must be the same either way, and each run reports only what it was asked for."""
+    from dagster import materialize
+
+    from snu_assets.assets import DAILY_ASSETS
+    from snu_assets.resources import PostgresResource
+
+    alone = PostgresResource(url=pipeline.url, schema_name=f"{pipeline.schema}_alone")
+    resources = {"mongo": mongo_resource, "postgres": alone, "pseudonyms": pseudonyms}
+    tags = {"dagster/asset_partition_range_start": window[0].isoformat(),
+            "dagster/asset_partition_range_end": window[1].isoformat()}
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            for key in ("raw_patches", "reconstructed_events"):
+                result = materialize(DAILY_ASSETS, selection=[key], resources=resources,
+                                     instance=instance, tags=tags)
+                assert result.success
+                materialized = {e.asset_key.to_user_string()
+                                for e in result.get_asset_materialization_events()}
+                assert materialized == {key}
+                checks = result.get_asset_check_evaluations()
+                assert checks and {c.asset_key.to_user_string() for c in checks} == {key}
+                assert all(c.passed for c in checks if c.check_name != "rejection_rate"), checks
+        for table in ("raw_patches", "rejected_patches", "reconstructed_events"):
+            together = rows(pipeline, f"select t::text from {{s}}.{table} t order by 1")
+            assert together, table
+            assert rows(alone, f"select t::text from {{s}}.{table} t order by 1") == together, table
+    finally:
+        with alone.connect() as conn:
+            conn.execute(f'drop schema if exists "{alone.schema}" cascade')
+        alone.teardown_after_execution(None)

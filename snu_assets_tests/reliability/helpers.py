@@ -32,11 +32,15 @@ from snu_assets.settings import timezone
 from snu_assets_tests.conftest import TEST_KEY
 
 DAILY_TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events")
-#: tables each daily asset writes
-TABLES_OF = {"raw_patches": ("raw_patches", "rejected_patches"),
-             "reconstructed_events": ("reconstructed_events",),
-             "enriched_events": ("enriched_events",)}
-ASSET_ORDER = ("raw_patches", "reconstructed_events", "enriched_events")
+#: tables each daily step writes (one transaction per step), in the order the steps run
+STEP_TABLES = {"extract_and_reconstruct": ("raw_patches", "rejected_patches",
+                                           "reconstructed_events"),
+               "enriched_events": ("enriched_events",)}
+STEP_ORDER = tuple(STEP_TABLES)
+
+
+def step_of(table: str) -> str:
+    return next(step for step, tables in STEP_TABLES.items() if table in tables)
 CHILD_SCRIPT = Path(__file__).with_name("run_partition.py")
 
 

@@ -147,7 +147,6 @@ def main(argv=None) -> int:
     from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 
     wanted = args.assets.split(",")
-    assets = [a for a in DAILY_ASSETS if a.key.to_user_string() in wanted]
     resources = {
         "mongo": MongoResource(uri=args.mongo_uri, database=args.mongo_db),
         "postgres": PostgresResource(url=args.postgres_url, schema_name=args.schema),
@@ -165,8 +164,8 @@ def main(argv=None) -> int:
             time.sleep(0.01)
     began = time.time()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(assets, resources=resources, instance=instance,
-                             raise_on_error=False, **selection)
+        result = materialize(DAILY_ASSETS, resources=resources, instance=instance,
+                             selection=wanted, raise_on_error=False, **selection)
         failures = [str(e.event_specific_data.error.to_string())
                     for e in result.all_events
                     if e.event_type == DagsterEventType.STEP_FAILURE]

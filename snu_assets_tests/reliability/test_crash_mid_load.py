@@ -21,9 +21,9 @@ import time
 import pytest
 
 from snu_assets_tests.reliability.helpers import (
-    ASSET_ORDER,
     DAILY_TABLES,
-    TABLES_OF,
+    STEP_ORDER,
+    STEP_TABLES,
     change_day,
     child_command,
     clean_snapshot,
@@ -33,6 +33,7 @@ from snu_assets_tests.reliability.helpers import (
     resources_for,
     run_daily,
     snapshot,
+    step_of,
     spawn,
     wait_for,
 )
@@ -85,8 +86,8 @@ def test_sigkill_mid_load_keeps_the_previous_partition(server, held, phase, days
     proc = spawn(child_command(mongo.uri, mongo.database, url, schema, first,
                                last if days > 1 else None, hold_table=held, hold_phase=phase,
                                hold_after=hold_after, marker=marker), log)
-    done = ASSET_ORDER[:ASSET_ORDER.index(held)]  # steps the child committed before `held`
-    expected = {t: clean[t] if any(t in TABLES_OF[a] for a in done) else previous[t]
+    done = STEP_ORDER[:STEP_ORDER.index(step_of(held))]  # steps committed before `held`'s
+    expected = {t: clean[t] if any(t in STEP_TABLES[step] for step in done) else previous[t]
                 for t in DAILY_TABLES}
     qualified = f'"{schema}"."{held}"'
     try:
@@ -118,7 +119,7 @@ def test_sigkill_mid_load_keeps_the_previous_partition(server, held, phase, days
         reap(proc)
 
     assert fetch(url, "select count(*) from pg_locks where pid = any(%s)", (backends,)) == [(0,)]
-    for table in TABLES_OF[held]:
+    for table in STEP_TABLES[step_of(held)]:
         assert fetch(url, "select pg_try_advisory_xact_lock(hashtext(%s))",
                      (f'"{schema}"."{table}"',)) == [(True,)]
     leftover = fetch(url, "select count(*) from pg_stat_activity where state = "

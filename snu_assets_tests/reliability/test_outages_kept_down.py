@@ -90,7 +90,7 @@ def test_servers_kept_down_fail_clearly_and_change_nothing(source, pg, own_mongo
         for name, result in results.items():
             assert not result.success, name
             assert event_types(result).count("STEP_UP_FOR_RETRY") == MONGO_RETRY.max_retries, name
-            assert started_steps(result) == {"raw_patches"}, name  # nothing downstream ran
+            assert started_steps(result) == {"extract_and_reconstruct"}, name  # nothing downstream
             assert PASSWORD not in all_event_text(result), name
 
         # PostgreSQL: the last attempt could not connect; the error names the server's socket

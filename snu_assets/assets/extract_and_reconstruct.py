@@ -1,0 +1,111 @@
+"""Layers 1 and 2 in one step: ``raw_patches`` and ``reconstructed_events`` from one read of
+MongoDB.
+
+Production indexes the patch collections on ``_id`` and ``ref`` only, so every read of a
+window scans a whole patch collection, and the reconstruction reads every patch of the window
+a second time anyway, in the logs of the records it patches. Run apart, the two layers paid
+for three scans and two scrubs of each patch. Together they pay for one scan, projected to
+``ref`` and ``date``, then the record logs (through the ``ref`` index): each patch of the
+window met in a log is scrubbed once and feeds both tables, the next batch of logs being read
+while the current one is rebuilt (``bench/README.md`` has the figures).
+
+Both assets stay separate in the graph, with their own checks and metadata, and each can be
+materialised alone (the step is subsettable): it then does its own read of the window. Run
+together, ``raw_patches``, ``rejected_patches`` and ``reconstructed_events`` are swapped in
+one transaction.
+"""
+
+import time
+
+from dagster import AssetExecutionContext, MaterializeResult, multi_asset
+
+from snu_assets.assets import raw_patches, reconstructed_events
+from snu_assets.assets.raw_patches import (
+    RAW_COLUMNS,
+    REJECTED_COLUMNS,
+    WINDOW,
+    Extract,
+    extract_result,
+    extract_window,
+    window_params,
+)
+from snu_assets.assets.reconstructed_events import (
+    EVENT_COLUMNS,
+    Reconstruction,
+    reconstruct_window,
+    reconstruction_result,
+)
+from snu_assets.partitions import DAILY_MONGO_STEP
+from snu_assets.resources import (
+    LazyRows,
+    MongoResource,
+    PostgresResource,
+    PseudonymResource,
+    Slice,
+)
+from snu_assets.retries import retry_transient_only
+
+
+@multi_asset(
+    specs=[raw_patches.SPEC, reconstructed_events.SPEC],
+    check_specs=[*raw_patches.CHECKS, *reconstructed_events.CHECKS],
+    can_subset=True,
+    **DAILY_MONGO_STEP,
+)
+@retry_transient_only
+def extract_and_reconstruct(
+    context: AssetExecutionContext,
+    mongo: MongoResource,
+    postgres: PostgresResource,
+    pseudonyms: PseudonymResource,
+):
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    pseudonymize = pseudonyms.pseudonymizer(postgres)
+    postgres.ensure_schema()
+    db = mongo.db()
+    if selected == {raw_patches.ASSET}:
+        results = [extract_window(context, db, postgres, pseudonymize)]
+    elif selected == {reconstructed_events.ASSET}:
+        results = [reconstruct_window(context, db, postgres, pseudonymize)]
+    else:
+        results = one_read(context, db, postgres, pseudonymize)
+    for result in results:
+        yield selected_checks_only(context, result)
+
+
+def one_read(context: AssetExecutionContext, db, postgres: PostgresResource,
+             pseudonymize) -> list[MaterializeResult]:
+    """Both layers from one read of the window: the events stream into their staging table
+    while the raw rows wait in a spill file, then the three slices are swapped together."""
+    window = context.partition_time_window
+    started = time.perf_counter()
+    params = window_params(context)
+    extract = Extract(db, pseudonymize, window.start, window.end)
+    work = Reconstruction(db, pseudonymize, window.start, window.end, context.log.info,
+                          extract=extract)
+    try:
+        events, _, _ = postgres.replace_slices([
+            Slice("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params),
+            Slice("raw_patches", RAW_COLUMNS, extract.spill, WINDOW, params,
+                  upsert_key="patch_id"),
+            Slice("rejected_patches", REJECTED_COLUMNS, LazyRows(lambda: extract.rejected),
+                  WINDOW, params),
+        ])
+    finally:
+        extract.spill.close()
+    elapsed = time.perf_counter() - started
+    # ``complete`` compares the rows landed with the patches the window scans returned: a
+    # query independent of the record logs the rows came from
+    return [extract_result(context, postgres, extract, work.in_window, elapsed),
+            reconstruction_result(context, postgres, work, events, elapsed)]
+
+
+def selected_checks_only(context: AssetExecutionContext,
+                         result: MaterializeResult) -> MaterializeResult:
+    """``result`` without the results of checks the run did not select."""
+    wanted = context.selected_asset_check_keys
+    checks = [check for check in result.check_results or []
+              if any(key.asset_key.to_user_string() == check.asset_key.to_user_string()
+                     and key.name == check.check_name for key in wanted)]
+    return MaterializeResult(asset_key=result.asset_key, metadata=result.metadata,
+                             check_results=checks)
