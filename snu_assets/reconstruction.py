@@ -31,6 +31,7 @@ How one record's history is rebuilt (:func:`reconstruct_record`):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,7 +41,7 @@ import jsonpointer
 import orjson
 
 from snu_assets.privacy.allowlist import TRACKED_FIELDS
-from snu_assets.privacy.scrub import split_pointer
+from snu_assets.privacy.scrub import pointer_tokens
 
 _MISSING = object()
 
@@ -97,20 +98,45 @@ class RecordReport:
 # ------------------------------------------------------------------------ JSON pointers
 
 
-def _get(doc: Any, tokens: list[str]) -> Any:
-    try:
-        return jsonpointer.JsonPointer.from_parts(tokens).resolve(doc)
-    except (jsonpointer.JsonPointerException, TypeError, KeyError, IndexError):
-        return _MISSING
+def _get(doc: Any, tokens: Sequence[str]) -> Any:
+    """The value at a pointer (RFC 6901 resolution), or ``_MISSING``."""
+    node = doc
+    for token in tokens:
+        if isinstance(node, dict):
+            if token not in node:
+                return _MISSING
+            node = node[token]
+        elif isinstance(node, list):
+            # an array index: digits, no leading zero ("-" points past the end: missing)
+            if not token.isdigit() or (len(token) > 1 and token[0] == "0"):
+                return _MISSING
+            position = int(token)
+            if position >= len(node):
+                return _MISSING
+            node = node[position]
+        else:
+            return _MISSING
+    return node
 
 
-def _is_array_insert(doc: Any, tokens: list[str]) -> bool:
+def _is_array_insert(doc: Any, tokens: Sequence[str]) -> bool:
+    if len(tokens) == 1:
+        return isinstance(doc, list)
     parent = _get(doc, tokens[:-1]) if tokens else _MISSING
     return isinstance(parent, list)
 
 
-def _set(doc: dict, tokens: list[str], value: Any) -> None:
+def _own(value: Any) -> Any:
+    """A value about to be stored in a state: objects and arrays copied (states are mutated
+    later; the patch's ops must not be)."""
+    return _clone(value) if isinstance(value, dict | list) else value
+
+
+def _set(doc: dict, tokens: Sequence[str], value: Any) -> None:
     """Set a value at a pointer, creating missing parent objects (tolerant ``add``)."""
+    if len(tokens) == 1 and isinstance(doc, dict):  # a top-level field: the usual case
+        doc[tokens[0]] = _own(value)
+        return
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
         jsonpatch.apply_patch(doc, [{"op": "add", "path": pointer, "value": value}], in_place=True)
@@ -128,8 +154,11 @@ def _set(doc: dict, tokens: list[str], value: Any) -> None:
         node[tokens[-1]] = _clone(value)
 
 
-def _replace(doc: dict, tokens: list[str], value: Any) -> None:
+def _replace(doc: dict, tokens: Sequence[str], value: Any) -> None:
     """Replace in place (array elements included); add when the path does not exist."""
+    if len(tokens) == 1 and isinstance(doc, dict):
+        doc[tokens[0]] = _own(value)
+        return
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
         jsonpatch.apply_patch(doc, [{"op": "replace", "path": pointer, "value": value}],
@@ -138,7 +167,10 @@ def _replace(doc: dict, tokens: list[str], value: Any) -> None:
         _set(doc, tokens, value)
 
 
-def _remove(doc: dict, tokens: list[str]) -> None:
+def _remove(doc: dict, tokens: Sequence[str]) -> None:
+    if len(tokens) == 1 and isinstance(doc, dict):
+        doc.pop(tokens[0], None)
+        return
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
         jsonpatch.apply_patch(doc, [{"op": "remove", "path": pointer}], in_place=True)
@@ -149,10 +181,12 @@ def _remove(doc: dict, tokens: list[str]) -> None:
 def apply_ops(state: dict, ops: list[dict]) -> dict:
     """Apply a patch's ops forward, tolerantly (a gap must not stop the replay)."""
     for op in ops:
-        kind, tokens = op["op"], split_pointer(op["path"])
+        kind, tokens = op["op"], pointer_tokens(op["path"])
         if not tokens:
             continue
-        if kind == "add":
+        if kind == "add" and len(tokens) == 1 and isinstance(state, dict):
+            state[tokens[0]] = _own(op.get("value"))
+        elif kind == "add":
             pointer = jsonpointer.JsonPointer.from_parts(tokens).path
             try:
                 jsonpatch.apply_patch(state, [{"op": "add", "path": pointer,
@@ -196,7 +230,7 @@ def _anchor(state: dict, ops: list[dict]) -> int:
     """Put back the values a patch wrote; return how many the later state contradicted."""
     disagreements = 0
     for op in ops:
-        kind, tokens = op["op"], split_pointer(op["path"])
+        kind, tokens = op["op"], pointer_tokens(op["path"])
         if not tokens or kind not in ("add", "replace", "remove"):
             continue
         if kind == "add" and _is_array_insert(state, tokens):
@@ -218,7 +252,7 @@ def _invert(state: dict, ops: list[dict], fallback) -> int:
     forward state before the patch, computed only when needed)."""
     missing = 0
     for op in reversed(ops):
-        kind, tokens = op["op"], split_pointer(op["path"])
+        kind, tokens = op["op"], pointer_tokens(op["path"])
         if not tokens or kind not in ("add", "replace", "remove"):
             continue
         if kind == "add" and "originalValue" not in op:

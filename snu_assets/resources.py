@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.types.json import set_json_loads
 import pymongo
 import sqlalchemy as sa
 from dagster import ConfigurableResource, EnvVar
@@ -186,6 +187,7 @@ class PostgresResource(ConfigurableResource):
             ) from None
         try:
             conn: psycopg.Connection = raw.driver_connection
+            set_json_loads(orjson.loads, conn)  # JSON columns parsed with orjson: much faster
             yield conn
             conn.commit()
         except BaseException:

@@ -5,11 +5,11 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import islice
+from queue import Full, Queue
 from typing import TypeVar
 
 from bson import ObjectId
@@ -66,31 +66,72 @@ def window_patches(
     yield from patch_collection(db, model).find(query, projection, batch_size=BATCH_SIZE)
 
 
+def in_window(doc: dict, start: datetime, end: datetime) -> bool:
+    """Whether a patch belongs to ``[start, end)``: the ``date`` selection of
+    :func:`window_filters`, evaluated on a document already read."""
+    moment = doc.get("date")
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:  # pymongo gives naive UTC datetimes
+            moment = moment.replace(tzinfo=UTC)
+        return start <= moment < end
+    created = getattr(doc.get("_id"), "generation_time", None)
+    return created is not None and start <= created < end
+
+
+def patches_in_record_order(db: Database, model: str) -> Iterator[dict]:
+    """Every patch of ``model``, record after record (through the ``ref`` index): one read of
+    the whole log, for windows covering much of it."""
+    cursor = patch_collection(db, model).find({}, batch_size=BATCH_SIZE, allow_disk_use=True)
+    yield from cursor.sort("ref", 1)
+
+
 def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:
     return patch_collection(db, model).count_documents({"$or": window_filters(start, end)})
 
 
 T = TypeVar("T")
-R = TypeVar("R")
+_DONE = object()
 
 
-def prefetched(items: Iterable[T], load: Callable[[T], R], ahead: int = 1) -> Iterator[R]:
-    """``load(item)`` for each item, in order, the next ``ahead`` loads running in a background
-    thread while the caller works on the current result: the waits for MongoDB overlap the
-    scrubbing and reconstruction instead of adding to them. An error of a load is raised
-    where its result is consumed."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="snu-prefetch") as pool:
-        pending: deque = deque()
+def in_background(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
+    """``items``, produced in a background thread at most ``ahead`` items ahead of the
+    consumer: the reads from MongoDB overlap the scrubbing and reconstruction instead of
+    adding to them. An error of the producer is raised to the consumer; a consumer that stops
+    early stops the producer at its next item."""
+    queue: Queue = Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.2)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
         try:
             for item in items:
-                pending.append(pool.submit(load, item))
-                if len(pending) > ahead:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+                if not put((True, item)):
+                    return
+            put((True, _DONE))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+
+    thread = threading.Thread(target=produce, name="snu-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = queue.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
 
 
 def chunks(items: Iterable, size: int = REF_CHUNK) -> Iterator[list]:

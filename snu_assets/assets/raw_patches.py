@@ -16,13 +16,12 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     AssetSpec,
-    MetadataValue,
 )
 
 from snu_assets import source
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import OWNERS
-from snu_assets.privacy.audit import audit_rows
+from snu_assets.privacy.audit import audit_table
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.resources import (
     LazyRows,
@@ -71,7 +70,7 @@ class Extract:
                     if model == "application" else {})
                 for doc in batch:
                     result = scrub_patch(doc, model, self.pseudonymize,
-                                         young_ref=young_ref_of(doc, young_refs))
+                                         young_ref=young_ref_of(model, doc, young_refs))
                     row = self.take(doc, result)
                     if row is not None:
                         yield row
@@ -104,9 +103,12 @@ class Extract:
 MODELS_IN_ORDER = ("young", "application")
 
 
-def young_ref_of(doc: dict, young_refs: dict[str, object]):
+def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
     """The young an application patch belongs to: its application's ``youngId`` (looked up in
-    MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications)."""
+    MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications).
+    ``None`` for a young's patch (it is its own young)."""
+    if model != "application":
+        return None
     return young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
 
 
@@ -160,18 +162,11 @@ def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
 
 
 def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
-    cursor = conn.cursor(name="raw_patches_audit")
-    cursor.execute(
-        f'select patch_id, model, extract(year from occurred_at)::int, ops, author_role '
-        f'from "{schema}".raw_patches where {WINDOW}', params)
-    report = audit_rows(
-        ((pid, model, year, {"ops": ops, "author_role": role})
-         for pid, model, year, ops, role in cursor), "raw_patches")
-    cursor.close()
+    report = audit_table(conn, f'"{schema}".raw_patches', WINDOW, params, id_column="patch_id",
+                         ops_column="ops", plain_columns=("author_role",))
     return AssetCheckResult(
         asset_key=ASSET, check_name="no_personal_data", passed=report.passed,
-        metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
-                  "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples) or "none")})
+        metadata=report.metadata())
 
 
 def check_rejection_rate(kept: int, rejected: dict[str, int]) -> AssetCheckResult:

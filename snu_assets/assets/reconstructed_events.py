@@ -6,8 +6,9 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import groupby
 
 import orjson
 from dagster import (
@@ -17,7 +18,6 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     AssetSpec,
-    MetadataValue,
 )
 
 from snu_assets import source
@@ -31,7 +31,7 @@ from snu_assets.assets.raw_patches import (
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import OWNERS
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
-from snu_assets.privacy.audit import audit_rows
+from snu_assets.privacy.audit import audit_table
 from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
 from snu_assets.resources import PostgresResource
@@ -64,6 +64,29 @@ WINDOW_PROJECTION = {"ref": 1, "date": 1}
 RECORDS_PER_BATCH = int(os.environ.get("SNU_RECORDS_PER_BATCH", "2000"))
 
 
+def log_read(start: datetime, end: datetime) -> str:
+    """How the record logs of a window are read (``SNU_LOG_READ``):
+
+    - ``records``: scan the window (``ref`` and ``date`` only), then read the logs of the
+      records it patches through the ``ref`` index, a batch of records at a time;
+    - ``walk``: read the whole patch collection once, record after record (``ref`` order),
+      keeping the records with a patch in the window: no window scan, and no lookup per
+      record; it reads the patches of records the window does not touch too, so it pays off
+      when the window covers much of the log (long backfills);
+    - ``auto`` (default): ``walk`` for windows of ``SNU_WALK_MIN_DAYS`` days or more (14),
+      ``records`` otherwise (the nightly days, the late-data sensor's days)."""
+    mode = os.environ.get("SNU_LOG_READ", "auto")
+    if mode in ("records", "walk"):
+        return mode
+    if mode != "auto":
+        raise ValueError(f"SNU_LOG_READ={mode!r}: expected auto, records or walk")
+    min_days = float(os.environ.get("SNU_WALK_MIN_DAYS", "14"))
+    return "walk" if end - start >= timedelta(days=min_days) else "records"
+
+
+_NOT_PENDING = object()
+
+
 def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
     return Patch(result.patch_id, result.model, result.record_id, result.occurred_at,
                  patch_key(doc), result.ops, result.young_id)
@@ -82,13 +105,13 @@ class RecordBatch:
 
 @dataclass
 class WindowIndex:
-    """The window's patches, from a scan projected to ``ref`` and ``date``: the day of each
-    (by patch key), the records they patch, and the raw ``_id`` of each (to fetch the patches
-    the record logs did not bring: no ``ref``, or written meanwhile)."""
+    """The window's patches met so far: the day of each (by patch key) and, for an extract,
+    the patches it has not been handed yet (with their raw ``_id``, to fetch those no record
+    log brought: no ``ref``, or written meanwhile)."""
 
-    days: dict[str, date]
-    refs: list
-    ids: dict[str, object]
+    days: dict[str, date] = field(default_factory=dict)
+    pending: dict[str, object] = field(default_factory=dict)
+    refs: list = field(default_factory=list)
 
 
 class Reconstruction:
@@ -98,60 +121,95 @@ class Reconstruction:
 
     The record logs hold every patch of the window; with an ``extract``, each of those is
     handed to it as it is met (scrubbed once for both layers), so that one read of MongoDB
-    feeds ``raw_patches`` and ``reconstructed_events``. The next batch is read from MongoDB
-    while the current one is rebuilt."""
+    feeds ``raw_patches`` and ``reconstructed_events``. The logs are read (:func:`log_read`)
+    in a background thread, one batch ahead of the reconstruction."""
 
     def __init__(self, db, pseudonymize, start: datetime, end: datetime, log=None,
-                 extract=None):
+                 extract=None, mode: str | None = None):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
         self.log = log
         self.extract = extract
-        #: patches the window scans returned (both collections)
+        self.mode = mode or log_read(start, end)
+        #: patches of the window MongoDB returned (both collections)
         self.in_window = 0
 
     def rows(self) -> Iterator[tuple]:
         began = time.perf_counter()
         for model in MODELS_IN_ORDER:
-            window = self._window(model)
-            self.in_window += len(window.days)
-            pending = set(window.days) if self.extract is not None else set()
+            if self.mode == "walk":
+                window = WindowIndex()
+                batches = self._walk(model, window)
+            else:
+                window = self._window(model)
+                batches = (self._read(model, refs)
+                           for refs in source.chunks(window.refs, RECORDS_PER_BATCH))
             done = 0
-            batches = source.chunks(window.refs, RECORDS_PER_BATCH)
-            for batch in source.prefetched(batches, lambda refs, m=model: self._read(m, refs)):
-                yield from self._batch_rows(model, batch, window.days, pending)
+            for batch in source.in_background(batches):
+                yield from self._batch_rows(model, batch, window)
                 done += len(batch.refs)
                 if self.log:  # structured progress: counts and rates, never values
                     elapsed = max(time.perf_counter() - began, 1e-9)
-                    self.log(f"progress model={model} records={done}/{len(window.refs)} "
+                    self.log(f"progress model={model} read={self.mode} records={done} "
                              f"events={self.stats['events']} "
                              f"events_per_s={self.stats['events'] / elapsed:.0f}")
-            if pending:
-                self._extract_leftovers(model, [window.ids[key] for key in pending])
+            if window.pending:
+                self._extract_leftovers(model, list(window.pending.values()))
+
+    def _met(self, window: WindowIndex, doc: dict) -> None:
+        """Record a patch of the window."""
+        key = patch_key(doc)
+        window.days[key] = partition_day(doc, to_utc(doc.get("date")), self.start, self.end)
+        if self.extract is not None:
+            window.pending[key] = doc.get("_id")
+        self.in_window += 1
 
     def _window(self, model: str) -> WindowIndex:
-        """The window's patches: ids, refs and days only (the logs carry the ops)."""
-        days: dict[str, date] = {}
-        ids: dict[str, object] = {}
+        """The window's patches from a scan (``ref`` and ``date`` only: the logs carry the ops)."""
+        window = WindowIndex()
         refs = {}
         for doc in source.window_patches(self.db, model, self.start, self.end,
                                          projection=WINDOW_PROJECTION):
-            key = patch_key(doc)
-            days[key] = partition_day(doc, to_utc(doc.get("date")), self.start, self.end)
-            ids[key] = doc.get("_id")
+            self._met(window, doc)
             ref = doc.get("ref")
             if ref is not None:
                 refs[str(ref)] = ref
-        return WindowIndex(days, list(refs.values()), ids if self.extract is not None else {})
+        window.refs = list(refs.values())
+        return window
 
-    def _read(self, model: str, refs: list) -> RecordBatch:
+    def _walk(self, model: str, window: WindowIndex) -> Iterator[RecordBatch]:
+        """Record batches from one read of the whole log in record order, keeping the records
+        with a patch in the window (noted in ``window`` before their batch is handed over)."""
+        refs: list = []
+        log: list[dict] = []
+        for ref, group in groupby(source.patches_in_record_order(self.db, model),
+                                  key=lambda doc: doc.get("ref")):
+            patches = list(group)
+            inside = [doc for doc in patches if source.in_window(doc, self.start, self.end)]
+            if not inside:
+                continue
+            for doc in inside:
+                self._met(window, doc)
+            if ref is None:  # no record to rebuild: the extract rejects them
+                log.extend(inside)
+                continue
+            refs.append(ref)
+            log.extend(patches)
+            if len(refs) >= RECORDS_PER_BATCH:
+                yield self._read(model, refs, log)
+                refs, log = [], []
+        if log:
+            yield self._read(model, refs, log)
+
+    def _read(self, model: str, refs: list, log: list[dict] | None = None) -> RecordBatch:
+        """A batch of records: their logs (unless already read), current documents, youngs."""
         db = self.db
         projection = {name: 1 for name in ALLOWED_FIELDS[model]}
         return RecordBatch(
             refs=refs,
             young_refs=source.application_young_refs(db, refs) if model == "application" else {},
-            log=list(source.record_logs(db, model, refs)),
+            log=list(source.record_logs(db, model, refs)) if log is None else log,
             documents=list(source.current_documents(db, model, refs, projection)),
         )
 
@@ -164,22 +222,20 @@ class Reconstruction:
                       if model == "application" else {})
         for doc in docs:
             result = scrub_patch(doc, model, self.pseudonymize,
-                                 young_ref=young_ref_of(doc, young_refs))
+                                 young_ref=young_ref_of(model, doc, young_refs))
             row = self.extract.take(doc, result)
             if row is not None:
                 self.extract.spill.append(row)
 
-    def _batch_rows(self, model: str, batch: RecordBatch, window_days: dict[str, date],
-                    pending: set[str]) -> Iterator[tuple]:
-        stats, extract = self.stats, self.extract
+    def _batch_rows(self, model: str, batch: RecordBatch, window: WindowIndex) -> Iterator[tuple]:
+        stats, extract, pending, window_days = self.stats, self.extract, window.pending, window.days
         logs: dict[str, list[Patch]] = defaultdict(list)
         for doc in batch.log:
             result = scrub_patch(doc, model, self.pseudonymize,
-                                 young_ref=young_ref_of(doc, batch.young_refs))
+                                 young_ref=young_ref_of(model, doc, batch.young_refs))
             if pending:
                 key = patch_key(doc)
-                if key in pending:
-                    pending.discard(key)
+                if pending.pop(key, _NOT_PENDING) is not _NOT_PENDING:
                     row = extract.take(doc, result)
                     if row is not None:
                         extract.spill.append(row)
@@ -250,19 +306,10 @@ def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
 
 
 def check_events_personal_data(conn, schema, table, params, extra_columns=()) -> AssetCheckResult:
-    cursor = conn.cursor(name=f"{table}_audit")
-    columns = ", ".join(("before", "after", *extra_columns))
-    cursor.execute(f'select event_id, model, extract(year from occurred_at)::int, {columns} '
-                   f'from "{schema}".{table} where {WINDOW}', params)
-    names = ("before", "after", *extra_columns)
-    report = audit_rows(((row[0], row[1], row[2], dict(zip(names, row[3:]))) for row in cursor),
-                        table)
-    cursor.close()
-    return AssetCheckResult(
-        asset_key=table, check_name="no_personal_data", passed=report.passed,
-        metadata={"rows_scanned": report.rows, "problems": dict(report.problems),
-                  "examples": MetadataValue.md("\n".join(f"- {e}" for e in report.examples)
-                                               or "none")})
+    report = audit_table(conn, f'"{schema}".{table}', WINDOW, params, id_column="event_id",
+                         state_columns=("before", "after"), plain_columns=extra_columns)
+    return AssetCheckResult(asset_key=table, check_name="no_personal_data",
+                            passed=report.passed, metadata=report.metadata())
 
 
 def check_consistency(stats: Counter) -> AssetCheckResult:

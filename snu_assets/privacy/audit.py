@@ -8,9 +8,13 @@ the column, the JSON pointer and the kind of data, never the value.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
+from dagster import MetadataValue
+
 
 from snu_assets.privacy.allowlist import allowed
 from snu_assets.privacy.detectors import findings
@@ -31,6 +35,12 @@ class AuditReport:
     @property
     def passed(self) -> bool:
         return not self.problems
+
+    def metadata(self) -> dict:
+        """What an asset check shows: counts, problem kinds, examples (never a value)."""
+        return {"rows_scanned": self.rows, "problems": dict(self.problems),
+                "examples": MetadataValue.md("\n".join(f"- {e}" for e in self.examples)
+                                            or "none")}
 
 
 def audit_ops(model: str, ops: Any, year: int) -> list[tuple[str, str]]:
@@ -78,4 +88,47 @@ def audit_rows(rows: Iterable[tuple[str, str, int, dict[str, Any]]], table: str)
                 problems = findings(value, year)
             for pointer, kind in problems:
                 report.add(f"{table}.{column}{pointer} (row {row_id})", kind)
+    return report
+
+
+def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
+                ops_column: str | None = None, state_columns: Sequence[str] = (),
+                plain_columns: Sequence[str] = ()) -> AuditReport:
+    """Audit the rows of ``table`` (schema-qualified) matching ``where``, reading each
+    distinct value once: PostgreSQL unnests the ops and the fields of the states and groups
+    identical ones (a status value recurs in thousands of rows), then the allow-list and the
+    detectors judge each distinct ``(model, year, value)``. A finding names the column, the
+    field or op path, the kind of data and one row holding it; ``problems`` counts distinct
+    values."""
+    name = table.rsplit(".", 1)[-1].strip('"')
+    year = "extract(year from occurred_at)::int"
+    report = AuditReport()
+    report.rows = conn.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
+    if ops_column:
+        as_array = (f"case jsonb_typeof({ops_column}) when 'array' then {ops_column} "
+                    f"else jsonb_build_array({ops_column}) end")
+        # grouped as text: hashing text is cheaper than sorting jsonb
+        for row_id, model, ref_year, op in conn.execute(
+                f"select min({id_column}), model, {year}, op::text from {table}, "
+                f"jsonb_array_elements({as_array}) op where {where} group by 2, 3, 4", params):
+            for pointer, kind in audit_ops(model, [orjson.loads(op)], ref_year):
+                report.add(f"{name}.{ops_column}/*{pointer.removeprefix('/0')} "
+                           f"(row {row_id})", kind)
+    for column in state_columns:
+        for row_id, model, ref_year, key, value in conn.execute(
+                f"select min({id_column}), model, {year}, f.key, f.value from {table}, "
+                f"jsonb_each({column}) f where {where} and jsonb_typeof({column}) = 'object' "
+                "group by 2, 3, 4, 5", params):
+            for pointer, kind in audit_state(model, {key: value}, ref_year):
+                report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
+        for row_id, model in conn.execute(
+                f"select min({id_column}), model from {table} where {where} and {column} "
+                f"is not null and jsonb_typeof({column}) <> 'object' group by 2", params):
+            report.add(f"{name}.{column} (row {row_id})", "state is not an object")
+    for column in plain_columns:
+        for row_id, ref_year, value in conn.execute(
+                f"select min({id_column}), {year}, {column} from {table} where {where} "
+                f"and {column} is not null group by 2, 3", params):
+            for pointer, kind in findings(value, ref_year):
+                report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
     return report

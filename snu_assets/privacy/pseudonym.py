@@ -16,6 +16,8 @@ from pathlib import Path
 from bson import ObjectId
 
 PSEUDONYM_HEX_LENGTH = 32
+#: pseudonyms kept for reuse (bounded memory: cleared when full)
+MEMO_SIZE = 200_000
 
 
 class MissingPseudonymKey(RuntimeError):
@@ -28,15 +30,25 @@ class Pseudonymizer:
             key = key.encode()
         if len(key) < 16:
             raise MissingPseudonymKey("SNU_PSEUDONYM_KEY must hold at least 16 characters")
-        self._key = key
+        # keyed once; each pseudonym copies this state instead of re-keying
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        #: a record's id recurs in each of its patches: pseudonyms already computed
+        self._known: dict[tuple[str, str], str] = {}
 
     def __repr__(self) -> str:  # never show the key
         return "Pseudonymizer(<key hidden>)"
 
     def __call__(self, namespace: str, value: ObjectId | str) -> str:
         text = str(value).lower()
-        digest = hmac.new(self._key, f"{namespace}:{text}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:PSEUDONYM_HEX_LENGTH]
+        known = self._known.get((namespace, text))
+        if known is None:
+            digest = self._keyed.copy()
+            digest.update(f"{namespace}:{text}".encode())
+            known = digest.hexdigest()[:PSEUDONYM_HEX_LENGTH]
+            if len(self._known) >= MEMO_SIZE:
+                self._known.clear()
+            self._known[(namespace, text)] = known
+        return known
 
 
 def demo_key(state_dir: Path) -> str:

@@ -7,8 +7,10 @@ a value of the document (it would leak it); it names the op index and the proble
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,6 +23,7 @@ from snu_assets.privacy.detectors import kinds_of_personal_data
 from snu_assets.privacy.pseudonym import Pseudonymizer
 
 REDACTED = "[redacted]"
+HEX_ID = re.compile(r"[0-9a-fA-F]{24}")
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 STATE_OPS = frozenset({"add", "replace", "remove"})
 KNOWN_OPS = STATE_OPS | {"move", "copy", "test", "destroy", "_get"}
@@ -70,17 +73,34 @@ class ScrubStats:
 
 def split_pointer(path: Any) -> list[str]:
     """RFC 6901 tokens of a JSON pointer; raises :class:`Rejected` when malformed."""
+    return list(pointer_tokens(path))
+
+
+def pointer_tokens(path: Any) -> tuple[str, ...]:
+    """:func:`split_pointer` as a tuple, memoised: the same few paths recur in every patch."""
     if not isinstance(path, str):
         raise Rejected("op path is not a string")
+    return _pointer_tokens(path)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _pointer_tokens(path: str) -> tuple[str, ...]:
     if path == "":
-        return []
+        return ()
     if not path.startswith("/") or len(path) > MAX_PATH_LENGTH:
         raise Rejected("op path is not a JSON pointer")
-    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
+    return tuple(t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/"))
 
 
-def join_pointer(tokens: list[str]) -> str:
+def join_pointer(tokens: Sequence[str]) -> str:
     return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _target(model: str, path: str) -> tuple[tuple[str, ...], Any, str]:
+    """``(tokens, allow-list rule of the top-level field or None, canonical pointer)``."""
+    tokens = _pointer_tokens(path)
+    return tokens, (allowed(model, tokens[0]) if tokens else None), join_pointer(tokens)
 
 
 # ------------------------------------------------------------------------------- values
@@ -100,6 +120,8 @@ def to_utc(value: Any) -> datetime | None:
 
 
 def _json_scalar(value: Any) -> Any:
+    if value.__class__ is str:
+        return value
     if isinstance(value, datetime):
         return to_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, date):
@@ -116,7 +138,7 @@ def _as_id(value: Any) -> str | None:
         return str(value)
     if isinstance(value, dict) and set(value) == {"$oid"}:
         value = value["$oid"]
-    if isinstance(value, str) and len(value) == 24 and ObjectId.is_valid(value):
+    if isinstance(value, str) and HEX_ID.fullmatch(value):
         return value.lower()
     return None
 
@@ -168,11 +190,10 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
         if not isinstance(op, dict) or not isinstance(op.get("op"), str) or "path" not in op:
             raise Rejected(f"op #{index} is malformed (needs 'op' and 'path')")
         kind = op["op"]
-        tokens = _tokens(op["path"], index)
+        tokens, rule, canonical = _op_target(model, op["path"], index)
         if kind == "destroy":
             kept.append({"op": "destroy", "path": "/"})
             continue
-        rule = allowed(model, tokens[0]) if tokens else None
         source_rule = None
         if kind in ("move", "copy"):
             source = _tokens(op.get("from"), index, "from")
@@ -191,7 +212,7 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
             continue  # no change of state
         if not tokens:
             raise Rejected(f"op #{index} '{kind}' targets the whole document")
-        clean = {"op": kind, "path": join_pointer(tokens)}
+        clean = {"op": kind, "path": canonical}
         if kind != "remove":
             if "value" not in op:
                 raise Rejected(f"op #{index} '{kind}' has no value")
@@ -202,11 +223,20 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
     return kept, dropped
 
 
-def _tokens(path: Any, index: int, name: str = "path") -> list[str]:
+def _tokens(path: Any, index: int, name: str = "path") -> tuple[str, ...]:
     try:
-        return split_pointer(path)
+        return pointer_tokens(path)
     except Rejected as exc:
         raise Rejected(f"op #{index} {name}: {exc.reason}") from None
+
+
+def _op_target(model: str, path: Any, index: int) -> tuple[tuple[str, ...], Any, str]:
+    if not isinstance(path, str):
+        _tokens(path, index)  # raises the reason
+    try:
+        return _target(model, path)
+    except Rejected as exc:
+        raise Rejected(f"op #{index} path: {exc.reason}") from None
 
 
 # ------------------------------------------------------------------------------ patches
