@@ -6,6 +6,7 @@ same code runs on the embedded demo servers and on production servers.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,12 @@ def timezone_name() -> str:
 
 
 def timezone() -> ZoneInfo:
-    return ZoneInfo(timezone_name())
+    return _zone(timezone_name())
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def schema() -> str:

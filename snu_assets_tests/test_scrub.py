@@ -156,6 +156,18 @@ def test_detectors_leave_statistics_and_pseudonyms_alone(value):
     assert kinds_of_personal_data(value, reference_year=2025) == ()
 
 
+@pytest.mark.parametrize("value,kinds", [
+    ("2025-01-06T09:12:33.120Z", ()),
+    ("2025-01-06T09:12", ()),
+    # the phone detector used to see "06.827036-05" in the seconds of this instant
+    ("2024-08-31T13:36:06.827036-05:00", ()),
+    ("2009-04-17T00:00:00.000Z", ("exact birth date",)),
+    ("2009-04-17T00:00:00+02:00", ("exact birth date",)),
+])
+def test_an_iso_instant_is_personal_only_through_an_old_date(value, kinds):
+    assert kinds_of_personal_data(value, reference_year=2025) == kinds
+
+
 def test_audit_flags_paths_and_values():
     assert audit_ops("young", [{"op": "replace", "path": "/status", "value": "X"}], 2025) == []
     problems = audit_ops("young", [{"op": "replace", "path": "/email", "value": "a@b.fr"}], 2025)

@@ -6,6 +6,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -78,25 +79,47 @@ class Extract:
     def take(self, doc: dict, result: ScrubbedPatch | Rejection) -> tuple | None:
         """Account for one patch of the window (``result`` is its :func:`scrub_patch`): the raw
         row to load, or ``None`` (a rejection, kept in ``rejected``, or a duplicate)."""
+        return self.account(outcome(doc, result, self.start, self.end))
+
+    def account(self, taken: "Outcome") -> tuple | None:
+        """:meth:`take` for an outcome computed elsewhere (a worker process)."""
         self.read += 1
-        if result.patch_id in self._seen:
+        if taken.patch_id in self._seen:
             self.stats["duplicates_skipped"] += 1
             return None
-        self._seen.add(result.patch_id)
-        day = partition_day(doc, result.occurred_at, self.start, self.end)
-        if isinstance(result, Rejection):
-            self.rejected.append((result.patch_id, result.model, result.occurred_at, day,
-                                  result.reason))
-            self.stats[f"rejected: {result.reason}"] += 1
+        self._seen.add(taken.patch_id)
+        if taken.rejected is not None:
+            self.rejected.append(taken.rejected)
+            self.stats[f"rejected: {taken.rejected[-1]}"] += 1
             return None
-        self.stats["redacted_values"] += result.redacted_values
-        self.stats["dropped_ops"] += result.dropped_ops
+        self.stats["redacted_values"] += taken.redacted_values
+        self.stats["dropped_ops"] += taken.dropped_ops
         self.kept += 1
-        return _raw_row(result, day)
+        return taken.row
 
     def reasons(self) -> dict[str, int]:
         return {k.removeprefix("rejected: "): v for k, v in self.stats.items()
                 if k.startswith("rejected")}
+
+
+@dataclass
+class Outcome:
+    """What one patch of the window gives ``raw_patches``: a row or a rejection."""
+
+    patch_id: str
+    row: tuple | None = None
+    rejected: tuple | None = None
+    redacted_values: int = 0
+    dropped_ops: int = 0
+
+
+def outcome(doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: datetime) -> Outcome:
+    day = partition_day(doc, result.occurred_at, start, end)
+    if isinstance(result, Rejection):
+        return Outcome(result.patch_id, rejected=(result.patch_id, result.model,
+                                                  result.occurred_at, day, result.reason))
+    return Outcome(result.patch_id, row=_raw_row(result, day),
+                   redacted_values=result.redacted_values, dropped_ops=result.dropped_ops)
 
 
 #: young patches first: an application's rows then find their young already extracted

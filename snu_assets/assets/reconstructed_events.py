@@ -23,7 +23,9 @@ from dagster import (
 from snu_assets import source
 from snu_assets.assets.raw_patches import (
     MODELS_IN_ORDER,
+    Outcome,
     local_day,
+    outcome,
     partition_day,
     window_params,
     young_ref_of,
@@ -147,8 +149,10 @@ class Reconstruction:
                            for refs in source.chunks(window.refs, RECORDS_PER_BATCH))
             done = 0
             for batch in source.in_background(batches):
-                yield from self._batch_rows(model, batch, window)
-                done += len(batch.refs)
+                work = rebuild_batch(*self._job(model, batch, window),
+                                     pseudonymize=self.pseudonymize)
+                yield from self._account(work)
+                done += work.records
                 if self.log:  # structured progress: counts and rates, never values
                     elapsed = max(time.perf_counter() - began, 1e-9)
                     self.log(f"progress model={model} read={self.mode} records={done} "
@@ -156,6 +160,28 @@ class Reconstruction:
                              f"events_per_s={self.stats['events'] / elapsed:.0f}")
             if window.pending:
                 self._extract_leftovers(model, list(window.pending.values()))
+
+    def _job(self, model: str, batch: RecordBatch, window: WindowIndex) -> tuple:
+        """The arguments of :func:`rebuild_batch` for one batch: the days of its window
+        patches, and those to hand to the extract (taken out of ``window.pending``)."""
+        days, handed = {}, set()
+        for doc in batch.log:
+            key = patch_key(doc)
+            day = window.days.get(key)
+            if day is not None:
+                days[key] = day
+            if window.pending and window.pending.pop(key, _NOT_PENDING) is not _NOT_PENDING:
+                handed.add(key)
+        return model, batch, days, handed, self.start, self.end
+
+    def _account(self, work: "BatchWork") -> Iterator[tuple]:
+        self.stats.update(work.stats)
+        self.names.update(work.names)
+        for taken in work.window_patches:
+            row = self.extract.account(taken)
+            if row is not None:
+                self.extract.spill.append(row)
+        yield from work.events
 
     def _met(self, window: WindowIndex, doc: dict) -> None:
         """Record a patch of the window."""
@@ -227,45 +253,62 @@ class Reconstruction:
             if row is not None:
                 self.extract.spill.append(row)
 
-    def _batch_rows(self, model: str, batch: RecordBatch, window: WindowIndex) -> Iterator[tuple]:
-        stats, extract, pending, window_days = self.stats, self.extract, window.pending, window.days
-        logs: dict[str, list[Patch]] = defaultdict(list)
-        for doc in batch.log:
-            result = scrub_patch(doc, model, self.pseudonymize,
-                                 young_ref=young_ref_of(model, doc, batch.young_refs))
-            if pending:
-                key = patch_key(doc)
-                if pending.pop(key, _NOT_PENDING) is not _NOT_PENDING:
-                    row = extract.take(doc, result)
-                    if row is not None:
-                        extract.spill.append(row)
-            if isinstance(result, ScrubbedPatch):
-                logs[str(doc.get("ref"))].append(_to_patch(result, doc))
-        currents, births = {}, {}
-        for doc in batch.documents:
-            ref = str(doc["_id"])
-            currents[ref] = scrub_document(model, doc, self.pseudonymize, self.start.year)
-            births[ref] = doc.get("birthdateAt")
-        for ref, patches in logs.items():
-            report = reconstruct_record(patches, currents.get(ref))
-            stats["records"] += 1
-            stats["disagreements"] += report.disagreements
-            stats["anchored_ops"] += sum(len(p.ops) for p in patches)
-            stats["missing_original_values"] += report.missing_original_values
-            if ref in currents and report.states and report.states[-1].after != currents[ref]:
-                stats["last_state_differs_from_document"] += 1
-            stats["records_with_document"] += ref in currents
-            for states in report.states:
-                day = window_days.get(states.patch.order)
-                if day is None:
-                    continue  # a patch of another day: context only
-                age = _age(states, births.get(ref)) if model == "young" else None
-                for event in events_of(states):
-                    self.names[event.event_name] += 1
-                    stats["events"] += 1
-                    yield (event.event_id, event.event_name, event.model, event.record_id,
-                           event.young_id, event.patch_id, event.occurred_at, day,
-                           _json(event.before), _json(event.after), age)
+
+
+@dataclass
+class BatchWork:
+    """What one record batch gives: event rows, the outcomes of its window patches for
+    ``raw_patches``, counts."""
+
+    events: list[tuple]
+    window_patches: list[Outcome]
+    stats: Counter
+    names: Counter
+    records: int
+
+
+def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed: set[str],
+                  start: datetime, end: datetime, *, pseudonymize) -> BatchWork:
+    """Scrub a batch of record logs, rebuild each record's states and name the events of the
+    window's patches (``days``); the patches in ``handed`` also give their ``raw_patches``
+    outcome. Pure (no I/O, no shared state)."""
+    stats, names = Counter(), Counter()
+    logs: dict[str, list[Patch]] = defaultdict(list)
+    window_patches: list[Outcome] = []
+    for doc in batch.log:
+        result = scrub_patch(doc, model, pseudonymize,
+                             young_ref=young_ref_of(model, doc, batch.young_refs))
+        if handed and patch_key(doc) in handed:
+            window_patches.append(outcome(doc, result, start, end))
+        if isinstance(result, ScrubbedPatch):
+            logs[str(doc.get("ref"))].append(_to_patch(result, doc))
+    currents, births = {}, {}
+    for doc in batch.documents:
+        ref = str(doc["_id"])
+        currents[ref] = scrub_document(model, doc, pseudonymize, start.year)
+        births[ref] = doc.get("birthdateAt")
+    events = []
+    for ref, patches in logs.items():
+        report = reconstruct_record(patches, currents.get(ref))
+        stats["records"] += 1
+        stats["disagreements"] += report.disagreements
+        stats["anchored_ops"] += sum(len(p.ops) for p in patches)
+        stats["missing_original_values"] += report.missing_original_values
+        if ref in currents and report.states and report.states[-1].after != currents[ref]:
+            stats["last_state_differs_from_document"] += 1
+        stats["records_with_document"] += ref in currents
+        for states in report.states:
+            day = days.get(states.patch.order)
+            if day is None:
+                continue  # a patch of another day: context only
+            age = _age(states, births.get(ref)) if model == "young" else None
+            for event in events_of(states):
+                names[event.event_name] += 1
+                stats["events"] += 1
+                events.append((event.event_id, event.event_name, event.model, event.record_id,
+                               event.young_id, event.patch_id, event.occurred_at, day,
+                               _json(event.before), _json(event.after), age))
+    return BatchWork(events, window_patches, stats, names, len(batch.refs))
 
 
 def _age(states, birth) -> int | None:

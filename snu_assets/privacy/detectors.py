@@ -29,6 +29,11 @@ MONGO_ID = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{24}(?![0-9a-fA-F])")
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 FR_DATE = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/((?:19|20)\d{2})(?!\d)")
 
+#: an ISO 8601 instant as MongoDB tools and the scrubber spell it
+TIMESTAMP = re.compile(
+    r"((?:19|20)\d{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?"
+)
 #: letters, spaces and a little punctuation, no digit, no @: cannot match any detector
 _PLAIN = re.compile(r"[^\W\d]+(?:[ '’.()-]+[^\W\d]*)*")
 #: a date this many years or more before the reference date is a birth date, not an event
@@ -44,6 +49,12 @@ def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tup
     Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row."""
     if len(value) <= MAX_CATEGORY_LENGTH and _PLAIN.fullmatch(value):
         return ()
+    if (timestamp := TIMESTAMP.fullmatch(value)) is not None:
+        # an ISO instant (every patch carries a few, each one new): only its date can be
+        # personal (the other detectors need letters, '@', or digit runs it does not have)
+        old = reference_year is not None and reference_year - int(timestamp.group(1)) >= (
+            BIRTH_DATE_MIN_AGE_YEARS)
+        return ("exact birth date",) if old else ()
     found = []
     if EMAIL.search(value):
         found.append("email")

@@ -296,7 +296,7 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, 
                 assert all(c.passed for c in checks if c.check_name != "rejection_rate"), checks
         for table in ("raw_patches", "rejected_patches", "reconstructed_events"):
             together = rows(pipeline, f"select t::text from {{s}}.{table} t order by 1")
-            assert together, table
+            assert together or table == "rejected_patches", table
             assert rows(alone, f"select t::text from {{s}}.{table} t order by 1") == together, table
     finally:
         with alone.connect() as conn:
