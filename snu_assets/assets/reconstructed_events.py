@@ -63,7 +63,7 @@ def age_at(birth: datetime | str | None, day: date) -> int | None:
 
 WINDOW_PROJECTION = {"ref": 1, "date": 1}
 #: records whose whole logs are held in memory at once
-RECORDS_PER_BATCH = int(os.environ.get("SNU_RECORDS_PER_BATCH", "2000"))
+RECORDS_PER_BATCH = int(os.environ.get("SNU_RECORDS_PER_BATCH", "500"))
 
 
 def log_read(start: datetime, end: datetime) -> str:

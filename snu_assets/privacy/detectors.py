@@ -42,19 +42,22 @@ BIRTH_DATE_MIN_AGE_YEARS = 5
 MAX_CATEGORY_LENGTH = 120
 
 
-@lru_cache(maxsize=200_000)
 def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tuple[str, ...]:
-    """Which kinds of personal data ``value`` looks like (empty: looks statistical).
-
-    Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row."""
-    if len(value) <= MAX_CATEGORY_LENGTH and _PLAIN.fullmatch(value):
-        return ()
+    """Which kinds of personal data ``value`` looks like (empty: looks statistical)."""
     if (timestamp := TIMESTAMP.fullmatch(value)) is not None:
-        # an ISO instant (every patch carries a few, each one new): only its date can be
-        # personal (the other detectors need letters, '@', or digit runs it does not have)
+        # an ISO instant (every patch carries a few, each one new: not worth caching): only
+        # its date can be personal (the other detectors need letters, '@', or digit runs)
         old = reference_year is not None and reference_year - int(timestamp.group(1)) >= (
             BIRTH_DATE_MIN_AGE_YEARS)
         return ("exact birth date",) if old else ()
+    return _kinds(value, reference_year)
+
+
+@lru_cache(maxsize=50_000)
+def _kinds(value: str, reference_year: int | None) -> tuple[str, ...]:
+    """Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row."""
+    if len(value) <= MAX_CATEGORY_LENGTH and _PLAIN.fullmatch(value):
+        return ()
     found = []
     if EMAIL.search(value):
         found.append("email")

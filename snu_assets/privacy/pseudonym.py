@@ -17,7 +17,7 @@ from bson import ObjectId
 
 PSEUDONYM_HEX_LENGTH = 32
 #: pseudonyms kept for reuse (bounded memory: cleared when full)
-MEMO_SIZE = 200_000
+MEMO_SIZE = 100_000
 
 
 class MissingPseudonymKey(RuntimeError):
@@ -40,15 +40,20 @@ class Pseudonymizer:
 
     def __call__(self, namespace: str, value: ObjectId | str) -> str:
         text = str(value).lower()
+        if namespace == "patch":  # each patch is met once: nothing to remember
+            return self._digest(namespace, text)
         known = self._known.get((namespace, text))
         if known is None:
-            digest = self._keyed.copy()
-            digest.update(f"{namespace}:{text}".encode())
-            known = digest.hexdigest()[:PSEUDONYM_HEX_LENGTH]
+            known = self._digest(namespace, text)
             if len(self._known) >= MEMO_SIZE:
                 self._known.clear()
             self._known[(namespace, text)] = known
         return known
+
+    def _digest(self, namespace: str, text: str) -> str:
+        digest = self._keyed.copy()
+        digest.update(f"{namespace}:{text}".encode())
+        return digest.hexdigest()[:PSEUDONYM_HEX_LENGTH]
 
 
 def demo_key(state_dir: Path) -> str:
