@@ -125,10 +125,12 @@ def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
                 f"select min({id_column}), model from {table} where {where} and {column} "
                 f"is not null and jsonb_typeof({column}) <> 'object' group by 2", params):
             report.add(f"{name}.{column} (row {row_id})", "state is not an object")
-    for column in plain_columns:
-        for row_id, ref_year, value in conn.execute(
-                f"select min({id_column}), {year}, {column} from {table} where {where} "
-                f"and {column} is not null group by 2, 3", params):
+    if plain_columns:  # one pass over the table for all of them
+        values = ", ".join(f"('{column}', {column}::text)" for column in plain_columns)
+        for row_id, ref_year, column, value in conn.execute(
+                f"select min({id_column}), {year}, v.col, v.value from {table} "
+                f"cross join lateral (values {values}) v(col, value) "
+                f"where {where} and v.value is not null group by 2, 3, 4", params):
             for pointer, kind in findings(value, ref_year):
                 report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
     return report
