@@ -4,10 +4,11 @@ MongoDB.
 Production indexes the patch collections on ``_id`` and ``ref`` only, so every read of a
 window scans a whole patch collection, and the reconstruction reads every patch of the window
 a second time anyway, in the logs of the records it patches. Run apart, the two layers paid
-for three scans and two scrubs of each patch. Together they pay for one scan, projected to
-``ref`` and ``date``, then the record logs (through the ``ref`` index): each patch of the
-window met in a log is scrubbed once and feeds both tables, the next batch of logs being read
-while the current one is rebuilt (``bench/README.md`` has the figures).
+for three scans and two scrubs of each patch. Together they read the record logs once (after
+a scan of the window projected to ``ref`` and ``date``, or, for long windows, by walking the
+whole log in ``ref`` order: ``reconstructed_events.log_read``): each patch of the window met
+in a log is scrubbed once and feeds both tables, the next batch of logs being read while the
+current one is rebuilt (``bench/README.md`` has the figures).
 
 Both assets stay separate in the graph, with their own checks and metadata, and each can be
 materialised alone (the step is subsettable): it then does its own read of the window. Run

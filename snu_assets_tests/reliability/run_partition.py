@@ -15,9 +15,10 @@ Test hooks, installed in this process only (product code is unchanged):
   ``{pid, phase, backends}`` (the PostgreSQL backend pids of the open connections).
 - ``--go-file``: touch ``<go-file>.ready.<name>``, then wait for the go file before starting
   (runs launched together start together).
-- ``--barrier-*``: before taking the per-table advisory lock of ``raw_patches``,
-  ``reconstructed_events`` and ``enriched_events``, wait (20 s at most) until every run has
-  staged its rows, so that the swaps of all runs really contend.
+- ``--barrier-*``: before taking the first advisory lock of each step's swap (``raw_patches``
+  for ``extract_and_reconstruct``, which then locks ``reconstructed_events`` and
+  ``rejected_patches`` in the same transaction; ``enriched_events``), wait (20 s at most) until
+  every run has staged its rows, so that the swaps of all runs really contend.
 
 Exit status 0 when the run succeeded; ``--result`` receives a JSON summary.
 """
@@ -33,7 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-BARRIER_TABLES = ("raw_patches", "reconstructed_events", "enriched_events")
+#: the first table each step locks (extract_and_reconstruct, enriched_events)
+BARRIER_TABLES = ("raw_patches", "enriched_events")
 
 
 def write_json(path: str, payload: dict) -> None:

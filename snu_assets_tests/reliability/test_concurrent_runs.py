@@ -3,8 +3,9 @@
 
 Three different days plus a second run of the first day (two runs of the SAME partition)
 start together; each run stages its rows, then waits until every run has staged its rows
-before taking the per-table lock (so that the swaps of all four really contend, on raw_patches,
-reconstructed_events and enriched_events). Asserts: no deadlock (all finish within the
+before taking the first lock of each step's swap (so that the swaps of all four really
+contend: on raw_patches, whose transaction then also locks reconstructed_events and
+rejected_patches, and on enriched_events). Asserts: no deadlock (all finish within the
 timeout), every partition equals the generator's truth (patches per day, events per name and
 day), no duplicate id, and the tables equal those of sequential runs on a fresh schema.
 """
@@ -18,6 +19,7 @@ from collections import Counter
 import pytest
 
 from snu_assets_tests.truth import expected_events
+from snu_assets_tests.reliability.run_partition import BARRIER_TABLES
 from snu_assets_tests.reliability.helpers import (
     DAILY_TABLES,
     child_command,
@@ -32,7 +34,6 @@ from snu_assets_tests.reliability.helpers import (
 )
 
 TIMEOUT = 150
-BARRIER_TABLES = ("raw_patches", "reconstructed_events", "enriched_events")
 
 
 def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, schema, tmp_path):
