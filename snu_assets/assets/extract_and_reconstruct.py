@@ -18,7 +18,7 @@ one transaction.
 
 import time
 
-from dagster import AssetExecutionContext, MaterializeResult, multi_asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, multi_asset
 
 from snu_assets.assets import raw_patches, reconstructed_events
 from snu_assets.assets.raw_patches import (
@@ -61,6 +61,12 @@ def extract_and_reconstruct(
     pseudonyms: PseudonymResource,
 ):
     selected = {key.to_user_string() for key in context.selected_asset_keys}
+    if not selected:
+        raise Failure(
+            description="The checks of raw_patches and reconstructed_events are evaluated "
+                        "on the rows a materialisation loads: materialise the asset (its "
+                        "checks run with it) instead of selecting its checks alone.",
+            allow_retries=False)
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
     db = mongo.db()
