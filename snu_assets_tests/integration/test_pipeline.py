@@ -269,15 +269,23 @@ def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, windo
 
 
 def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, mongo_resource,
-                                                             pseudonyms):
+                                                             pseudonyms, monkeypatch):
     """raw_patches and reconstructed_events come from one read of MongoDB when they run
-    together (the pipeline fixture); each can be materialised alone, with its own read: the
-    tables must be the same either way, and each run reports only what it was asked for."""
+    together (the pipeline fixture: a range long enough to walk the whole log in record
+    order). Each can be materialised alone, with its own read; reconstructed_events alone is
+    read the other way here (``SNU_LOG_READ=records``: scan the window, then each record's log
+    through the ``ref`` index). The tables must be the same either way, and each run reports
+    only what it was asked for."""
     from dagster import materialize
 
     from snu_assets.assets import DAILY_ASSETS
+    from snu_assets.assets.reconstructed_events import log_read
     from snu_assets.resources import PostgresResource
 
+    start, end = (datetime.combine(day, datetime.min.time(), timezone())
+                  for day in (window[0], window[1] + timedelta(days=1)))
+    assert log_read(start, end) == "walk"  # how the pipeline fixture read it
+    monkeypatch.setenv("SNU_LOG_READ", "records")
     alone = PostgresResource(url=pipeline.url, schema_name=f"{pipeline.schema}_alone")
     resources = {"mongo": mongo_resource, "postgres": alone, "pseudonyms": pseudonyms}
     tags = {"dagster/asset_partition_range_start": window[0].isoformat(),
@@ -302,42 +310,6 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, 
         with alone.connect() as conn:
             conn.execute(f'drop schema if exists "{alone.schema}" cascade')
         alone.teardown_after_execution(None)
-
-
-def test_walking_the_log_gives_what_reading_record_logs_gives(pipeline, window, mongo_resource,
-                                                              pseudonyms, monkeypatch):
-    """The pipeline fixture's ranged run is long enough to walk the whole log in record order
-    (``SNU_LOG_READ=auto``); the same range read the other way (scan the window, then each
-    record's log through the ``ref`` index) must give the same rows."""
-    from dagster import materialize
-
-    from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.assets.reconstructed_events import log_read
-    from snu_assets.resources import PostgresResource
-    from snu_assets.settings import timezone
-
-    start, end = (datetime.combine(day, datetime.min.time(), timezone())
-                  for day in (window[0], window[1] + timedelta(days=1)))
-    assert log_read(start, end) == "walk"
-    monkeypatch.setenv("SNU_LOG_READ", "records")
-    other = PostgresResource(url=pipeline.url, schema_name=f"{pipeline.schema}_records")
-    resources = {"mongo": mongo_resource, "postgres": other, "pseudonyms": pseudonyms}
-    try:
-        with DagsterInstance.ephemeral() as instance:
-            result = materialize(DAILY_ASSETS, selection=["raw_patches", "reconstructed_events"],
-                                 resources=resources, instance=instance, tags={
-                                     "dagster/asset_partition_range_start": window[0].isoformat(),
-                                     "dagster/asset_partition_range_end": window[1].isoformat()})
-        assert result.success
-        assert all(c.passed for c in result.get_asset_check_evaluations()
-                   if c.check_name != "rejection_rate")
-        for table in ("raw_patches", "rejected_patches", "reconstructed_events"):
-            assert (rows(other, f"select t::text from {{s}}.{table} t order by 1")
-                    == rows(pipeline, f"select t::text from {{s}}.{table} t order by 1")), table
-    finally:
-        with other.connect() as conn:
-            conn.execute(f'drop schema if exists "{other.schema}" cascade')
-        other.teardown_after_execution(None)
 
 
 def test_the_window_filter_and_its_python_twin_agree(truth, window, mongo_resource):
