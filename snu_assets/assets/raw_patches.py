@@ -15,8 +15,8 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    MaterializeResult,
     AssetSpec,
+    MaterializeResult,
 )
 
 from snu_assets import source

@@ -16,11 +16,12 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    MaterializeResult,
     AssetSpec,
+    MaterializeResult,
 )
 
 from snu_assets import source
+from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.raw_patches import (
     MODELS_IN_ORDER,
     Outcome,
@@ -30,11 +31,16 @@ from snu_assets.assets.raw_patches import (
     window_params,
     young_ref_of,
 )
-from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import OWNERS
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_table
-from snu_assets.privacy.scrub import ScrubbedPatch, patch_key, scrub_document, scrub_patch, to_utc
+from snu_assets.privacy.scrub import (
+    ScrubbedPatch,
+    patch_key,
+    scrub_document,
+    scrub_patch,
+    to_utc,
+)
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
 from snu_assets.resources import PostgresResource
 

@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from dagster import MetadataValue
 
-
 from snu_assets.privacy.allowlist import allowed
 from snu_assets.privacy.detectors import findings
 from snu_assets.privacy.scrub import Rejected, split_pointer

@@ -8,9 +8,9 @@ that a finding can be logged without leaking what it found.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Iterator
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

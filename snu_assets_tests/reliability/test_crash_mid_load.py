@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+
 import pytest
 
 from snu_assets_tests.reliability.helpers import (
@@ -33,8 +34,8 @@ from snu_assets_tests.reliability.helpers import (
     resources_for,
     run_daily,
     snapshot,
-    step_of,
     spawn,
+    step_of,
     wait_for,
 )
 
