@@ -55,11 +55,9 @@ class SpilledRows:
 
     def __init__(self):
         self._file = tempfile.TemporaryFile(prefix="snu-spill-")
-        self.count = 0
 
     def append(self, row: Sequence[Any]) -> None:
         self._file.write(orjson.dumps(row) + b"\n")
-        self.count += 1
 
     def __iter__(self) -> Iterator[list]:
         self._file.flush()
@@ -248,7 +246,8 @@ class PostgresResource(ConfigurableResource):
         Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may
         be a generator: nothing is held in memory); then, in the same transaction and under
         per-table advisory locks (two runs of the same slice cannot interleave), each slice
-        is deleted and its staging rows inserted (tables in name order). Readers see the old slices or the new ones,
+        is deleted and its staging rows inserted (tables in name order). Readers see the
+        old slices or the new ones,
         never a mix. Returns the rows written per slice.
         """
         counts = []

@@ -43,6 +43,7 @@ from snu_assets.resources import (
     PostgresResource,
     PseudonymResource,
     Slice,
+    SpilledRows,
 )
 from snu_assets.retries import retry_transient_only
 
@@ -87,7 +88,7 @@ def one_read(context: AssetExecutionContext, db, postgres: PostgresResource,
     window = context.partition_time_window
     started = time.perf_counter()
     params = window_params(context)
-    extract = Extract(db, pseudonymize, window.start, window.end)
+    extract = Extract(db, pseudonymize, window.start, window.end, spill=SpilledRows())
     work = Reconstruction(db, pseudonymize, window.start, window.end, context.log.info,
                           extract=extract)
     try:
@@ -101,8 +102,8 @@ def one_read(context: AssetExecutionContext, db, postgres: PostgresResource,
     finally:
         extract.spill.close()
     elapsed = time.perf_counter() - started
-    # ``complete`` compares the rows landed with the patches the window scans returned: a
-    # query independent of the record logs the rows came from
+    # ``complete`` compares the rows landed with the window's patches MongoDB returned: from
+    # a scan independent of the record logs (records mode), or from the walk itself (walk mode)
     return [extract_result(context, postgres, extract, work.in_window, elapsed),
             reconstruction_result(context, postgres, work, events, elapsed)]
 

@@ -52,29 +52,36 @@ class Extract:
     ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
     loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime):
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime,
+                 spill: SpilledRows | None = None):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
         self.stats: Counter = Counter()
         self.kept = 0
         #: the window's patches handed over, duplicates included
         self.read = 0
-        self.spill = SpilledRows()
+        #: where the raw rows wait when another read hands them over (see :meth:`take`)
+        self.spill = spill
         self._seen: set[str] = set()
 
     def raw_rows(self) -> Iterator[tuple]:
         for model in MODELS_IN_ORDER:
             docs = source.window_patches(self.db, model, self.start, self.end)
             for batch in source.chunks(docs, source.BATCH_SIZE):
-                young_refs = (source.application_young_refs(
-                    self.db, {d.get("ref") for d in batch if d.get("ref")})
-                    if model == "application" else {})
-                for doc in batch:
-                    result = scrub_patch(doc, model, self.pseudonymize,
-                                         young_ref=young_ref_of(model, doc, young_refs))
-                    row = self.take(doc, result)
-                    if row is not None:
-                        yield row
+                yield from self.rows_of(model, batch)
+
+    def rows_of(self, model: str, docs: list[dict]) -> Iterator[tuple]:
+        """Scrub and :meth:`take` whole patch documents of the window (their applications'
+        youngs looked up in one go)."""
+        young_refs = (source.application_young_refs(
+            self.db, {d.get("ref") for d in docs if d.get("ref")})
+            if model == "application" else {})
+        for doc in docs:
+            result = scrub_patch(doc, model, self.pseudonymize,
+                                 young_ref=young_ref_of(model, doc, young_refs))
+            row = self.take(doc, result)
+            if row is not None:
+                yield row
 
     def take(self, doc: dict, result: ScrubbedPatch | Rejection) -> tuple | None:
         """Account for one patch of the window (``result`` is its :func:`scrub_patch`): the raw

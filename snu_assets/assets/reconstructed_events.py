@@ -249,15 +249,8 @@ class Reconstruction:
         """Window patches no record log brought (no ``ref``, or a ``ref`` changed meanwhile):
         to the extract, by ``_id``."""
         docs = list(source.patches_by_id(self.db, model, ids))
-        young_refs = (source.application_young_refs(self.db, {d.get("ref") for d in docs
-                                                               if d.get("ref")})
-                      if model == "application" else {})
-        for doc in docs:
-            result = scrub_patch(doc, model, self.pseudonymize,
-                                 young_ref=young_ref_of(model, doc, young_refs))
-            row = self.extract.take(doc, result)
-            if row is not None:
-                self.extract.spill.append(row)
+        for row in self.extract.rows_of(model, docs):
+            self.extract.spill.append(row)
 
 
 
