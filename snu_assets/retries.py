@@ -4,6 +4,13 @@ Dagster's RetryPolicy retries any exception; a bug or a bad configuration would 
 minute of back-off before it is reported. Asset functions wrapped with
 :func:`retry_transient_only` re-raise connection-level errors (retried by the policy) and
 turn any other error into a ``Failure`` that is not retried.
+
+An interruption (the run terminated from the UI or by run monitoring's maximum runtime, a
+SIGTERM/SIGINT to the step process: Dagster raises ``DagsterExecutionInterruptedError`` at the
+next bytecode) is not retried either: Dagster would turn it into a retry of the whole step
+when the op has a retry policy, so that a step process told to stop started over 5 s later.
+It becomes a ``Failure`` that is not retried; a run terminated from the UI still ends
+CANCELED (its executor was interrupted too).
 """
 
 import functools
@@ -11,7 +18,7 @@ import inspect
 
 import psycopg
 import sqlalchemy as sa
-from dagster import Failure
+from dagster import DagsterExecutionInterruptedError, Failure
 from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, NetworkTimeout
 
 from snu_assets.resources import ServerUnavailable
@@ -21,6 +28,9 @@ TRANSIENT = (
     AutoReconnect, ConnectionFailure, NetworkTimeout, ExecutionTimeout,
     psycopg.OperationalError, sa.exc.OperationalError, sa.exc.DisconnectionError,
 )
+
+#: how Dagster stops a step (termination, run timeout, SIGTERM/SIGINT of the step process)
+INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 
 
 def retry_transient_only(fn):
@@ -33,6 +43,14 @@ def retry_transient_only(fn):
             allow_retries=False,
         )
 
+    def stopped(exc: BaseException) -> Failure:
+        return Failure(
+            description=f"{fn.__name__} was interrupted ({type(exc).__name__}: the run was "
+                        "terminated, exceeded its maximum runtime, or the step process received "
+                        "SIGTERM/SIGINT); a load it was in was rolled back. Not retried.",
+            allow_retries=False,
+        )
+
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def generator(*args, **kwargs):
@@ -42,6 +60,8 @@ def retry_transient_only(fn):
                 raise
             except Exception as exc:
                 raise failure(exc) from exc
+            except INTERRUPTS as exc:
+                raise stopped(exc) from exc
         return generator
 
     @functools.wraps(fn)
@@ -52,4 +72,6 @@ def retry_transient_only(fn):
             raise
         except Exception as exc:
             raise failure(exc) from exc
+        except INTERRUPTS as exc:
+            raise stopped(exc) from exc
     return wrapper
