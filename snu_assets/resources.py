@@ -73,6 +73,23 @@ class ServerUnavailable(RuntimeError):
     pass
 
 
+def stop_backend(raw) -> None:
+    """End the session of a pooled connection whose work was interrupted.
+
+    psycopg cancels a running statement on ``KeyboardInterrupt`` only; Dagster interrupts a
+    step with ``DagsterExecutionInterruptedError``, which leaves the statement running in the
+    server (a lock wait goes on holding the transaction's locks even once the process is
+    gone: the backend only notices a vanished client when it next talks to it). Cancel it,
+    then close the connection instead of returning it to the pool: the server rolls the
+    transaction back, releases its advisory locks and drops its temporary tables."""
+    conn: psycopg.Connection = raw.driver_connection
+    with contextlib.suppress(BaseException):
+        if conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+            conn.cancel_safe(timeout=5)
+    with contextlib.suppress(BaseException):
+        raw.invalidate()  # closes the connection (Terminate), never back to the pool
+
+
 @dataclass
 class Slice:
     """Rows replacing the part of ``table`` that ``delete_where`` selects."""
@@ -188,9 +205,14 @@ class PostgresResource(ConfigurableResource):
             set_json_loads(orjson.loads, conn)  # JSON columns parsed with orjson: much faster
             yield conn
             conn.commit()
-        except BaseException:
+        except Exception:
             with contextlib.suppress(Exception):
                 raw.driver_connection.rollback()
+            raise
+        except BaseException:
+            # interrupted (run terminated or timed out, SIGTERM/SIGINT of the step): the
+            # statement may still run, or wait for a lock, in the server
+            stop_backend(raw)
             raise
         finally:
             raw.close()
