@@ -93,11 +93,17 @@ T = TypeVar("T")
 _DONE = object()
 
 
+#: how long a consumer that stops waits for the read-ahead thread (at its next item it stops)
+READ_AHEAD_STOP_S = 5.0
+
+
 def in_background(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
     """``items``, produced in a background thread at most ``ahead`` items ahead of the
     consumer: the reads from MongoDB overlap the scrubbing and reconstruction instead of
     adding to them. An error of the producer is raised to the consumer; a consumer that stops
-    early stops the producer at its next item."""
+    early stops the producer at its next item. The producer is a daemon thread, waited for a
+    few seconds at most: a consumer interrupted (run terminated, SIGTERM) while the producer is
+    inside a long MongoDB read neither waits for that read nor is kept alive by it."""
     queue: Queue = Queue(maxsize=ahead)
     stop = threading.Event()
 
@@ -131,7 +137,7 @@ def in_background(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        thread.join(timeout=60)
+        thread.join(timeout=READ_AHEAD_STOP_S)
 
 
 def chunks(items: Iterable, size: int = REF_CHUNK) -> Iterator[list]:
