@@ -14,12 +14,16 @@
   and again whenever a day up to its end is re-materialised (cumulated figures change);
   never from a half week (dagster#25723).
 - ``failed_runs_sensor``: names the failed partitions in the log and as an asset observation
-  and calls the notifier named by ``SNU_FAILURE_NOTIFIER`` (``module:function``).
+  and calls the notifier named by ``SNU_FAILURE_NOTIFIER`` (``module:function``). A run that
+  run monitoring stopped at its ``dagster/max_runtime`` ends FAILURE (Dagster 1.13) and is
+  reported as "exceeded the maximum runtime of N s". A run terminated by a user ends
+  CANCELED: not a failure, not reported.
 """
 
 import importlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -200,6 +204,29 @@ class FailureReport:
     job_name: str
     partitions: str
     message: str
+    #: the ceiling the run exceeded when run monitoring stopped it
+    max_runtime_s: int | None = None
+
+
+#: what run monitoring writes when it stops a run past its ceiling (the RUN_CANCELING and
+#: RUN_FAILURE messages of dagster._daemon.monitoring.run_monitoring.check_run_timeout)
+MAX_RUNTIME_MESSAGE = re.compile(r"exceed(?:ed|ing) maximum runtime of (\d+(?:\.\d+)?) seconds",
+                                 re.IGNORECASE)
+
+
+def exceeded_max_runtime(instance, run_id: str, message: str) -> int | None:
+    """The maximum runtime (s) a run exceeded, when run monitoring stopped it for that: read
+    from the failure message, else from the run's canceling event (the failure message is
+    another one when the run had to be forcibly marked failed)."""
+    messages = [message]
+    if not MAX_RUNTIME_MESSAGE.search(message):
+        messages += [entry.dagster_event.message or "" for entry in instance.all_logs(
+            run_id, of_type=DagsterEventType.RUN_CANCELING) if entry.dagster_event]
+    for text in messages:
+        found = MAX_RUNTIME_MESSAGE.search(text)
+        if found:
+            return int(float(found.group(1)))
+    return None
 
 
 def failed_partitions(tags: dict) -> str:
@@ -225,7 +252,11 @@ def failed_runs_sensor(context: RunFailureSensorContext):
     run = context.dagster_run
     partitions = failed_partitions(run.tags)
     message = context.failure_event.message or "run failed"
-    report = FailureReport(run.run_id, run.job_name, partitions, message)
+    max_runtime = exceeded_max_runtime(context.instance, run.run_id, message)
+    if max_runtime is not None:
+        message = (f"exceeded the maximum runtime of {max_runtime} s (tag dagster/max_runtime): "
+                   "run monitoring terminated it and marked it failed")
+    report = FailureReport(run.run_id, run.job_name, partitions, message, max_runtime)
     context.log.error(f"run {run.run_id} ({run.job_name}) failed for partition(s) {partitions}: "
                       f"{message}")
     partition = run.tags.get("dagster/partition")
