@@ -6,7 +6,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
@@ -100,13 +100,17 @@ class Extract:
             self.stats[f"rejected: {taken.rejected[-1]}"] += 1
             return None
         self.stats["redacted_values"] += taken.redacted_values
+        for reason, count in taken.redactions.items():
+            self.stats[f"redacted: {reason}"] += count
         self.stats["dropped_ops"] += taken.dropped_ops
         self.kept += 1
         return taken.row
 
-    def reasons(self) -> dict[str, int]:
-        return {k.removeprefix("rejected: "): v for k, v in self.stats.items()
-                if k.startswith("rejected")}
+    def reasons(self, kind: str = "rejected") -> dict[str, int]:
+        """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
+        redacted)."""
+        return {k.removeprefix(f"{kind}: "): v for k, v in self.stats.items()
+                if k.startswith(f"{kind}: ")}
 
 
 @dataclass
@@ -117,6 +121,7 @@ class Outcome:
     row: tuple | None = None
     rejected: tuple | None = None
     redacted_values: int = 0
+    redactions: dict[str, int] = field(default_factory=dict)
     dropped_ops: int = 0
 
 
@@ -126,7 +131,8 @@ def outcome(doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: 
         return Outcome(result.patch_id, rejected=(result.patch_id, result.model,
                                                   result.occurred_at, day, result.reason))
     return Outcome(result.patch_id, row=_raw_row(result, day),
-                   redacted_values=result.redacted_values, dropped_ops=result.dropped_ops)
+                   redacted_values=result.redacted_values, redactions=result.redactions,
+                   dropped_ops=result.dropped_ops)
 
 
 #: young patches first: an application's rows then find their young already extracted
@@ -287,6 +293,7 @@ def extract_result(context: AssetExecutionContext, postgres: PostgresResource, e
             "rejected": len(extract.rejected),
             "rejected_reasons": reasons,
             "redacted_values": extract.stats["redacted_values"],
+            "redacted_by_reason": extract.reasons("redacted"),
             "dropped_ops_outside_allow_list": extract.stats["dropped_ops"],
             "patches_per_second": round(handled / max(elapsed, 1e-9)),
         },

@@ -3,6 +3,13 @@ allow-listed fields) and by the PII asset checks on every table.
 
 They answer *which kind* of personal data a value looks like, never the value itself, so
 that a finding can be logged without leaking what it found.
+
+Cost is linear in the value, whatever it holds (hostile input, issue #11): a value longer
+than :data:`MAX_CATEGORY_LENGTH` is free text *before* any pattern sees it (one ``len``),
+so the patterns below only ever run on short strings; and no pattern can backtrack
+super-linearly even there (possessive quantifiers where a run could be split several ways).
+RE2 was considered and not taken: it has no look-around, which the phone, NIR and id
+patterns need, and the length cap already bounds the work of every pattern.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL = re.compile(r"[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 PHONE = re.compile(r"(?<![\w-])(?:\+33\s?|0033\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\w)")
 STREET = re.compile(
     r"\b\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|all[ée]e|impasse|"
@@ -35,15 +42,24 @@ TIMESTAMP = re.compile(
     r"T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?"
 )
 #: letters, spaces and a little punctuation, no digit, no @: cannot match any detector
-_PLAIN = re.compile(r"[^\W\d]+(?:[ '’.()-]+[^\W\d]*)*")
+#: (possessive: the greedy form backtracks exponentially on "a" + "." * n + "1")
+_PLAIN = re.compile(r"[^\W\d]++(?:[ '’.()-]++[^\W\d]*+)*+")
 #: a date this many years or more before the reference date is a birth date, not an event
 BIRTH_DATE_MIN_AGE_YEARS = 5
 #: free text: longer strings are not statistical categories
 MAX_CATEGORY_LENGTH = 120
 
 
+FREE_TEXT = ("free text",)
+
+
 def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tuple[str, ...]:
-    """Which kinds of personal data ``value`` looks like (empty: looks statistical)."""
+    """Which kinds of personal data ``value`` looks like (empty: looks statistical).
+
+    A value over :data:`MAX_CATEGORY_LENGTH` characters is ``free text`` and nothing else:
+    it is redacted whatever it holds, and no pattern is run over it."""
+    if len(value) > MAX_CATEGORY_LENGTH:
+        return FREE_TEXT
     if (timestamp := TIMESTAMP.fullmatch(value)) is not None:
         # an ISO instant (every patch carries a few, each one new: not worth caching): only
         # its date can be personal (the other detectors need letters, '@', or digit runs)
@@ -55,8 +71,9 @@ def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tup
 
 @lru_cache(maxsize=50_000)
 def _kinds(value: str, reference_year: int | None) -> tuple[str, ...]:
-    """Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row."""
-    if len(value) <= MAX_CATEGORY_LENGTH and _PLAIN.fullmatch(value):
+    """Cached: statistical values (statuses, cohorts, departments, keys) repeat on every row.
+    ``value`` has at most :data:`MAX_CATEGORY_LENGTH` characters."""
+    if _PLAIN.fullmatch(value):
         return ()
     found = []
     if EMAIL.search(value):
@@ -71,8 +88,6 @@ def _kinds(value: str, reference_year: int | None) -> tuple[str, ...]:
         found.append("MongoDB id")
     if reference_year is not None and _has_old_date(value, reference_year):
         found.append("exact birth date")
-    if len(value) > MAX_CATEGORY_LENGTH:
-        found.append("free text")
     return tuple(found)
 
 
@@ -82,19 +97,50 @@ def _has_old_date(value: str, reference_year: int) -> bool:
     return any(reference_year - year >= BIRTH_DATE_MIN_AGE_YEARS for year in years)
 
 
+#: a key shown as it is in a finding's pointer: shaped like a field name or an array index
+_SHOWN_KEY = re.compile(r"[A-Za-z0-9_$]{1,40}")
+
+
+def pointer_token(key: Any) -> str:
+    """How a key appears in a finding's pointer. Keys shaped like field names stay readable;
+    any other key is shown as ``~``: it may itself be personal (findings never quote data),
+    and a long one would lengthen every pointer beneath it."""
+    text = str(key)
+    return text if _SHOWN_KEY.fullmatch(text) else "~"
+
+
 def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Every string in a JSON-like value, keys included, with its JSON pointer."""
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield path + "/" + str(key), str(key)
-            yield from iter_strings(item, f"{path}/{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from iter_strings(item, f"{path}/{index}")
-    elif isinstance(value, datetime | date):
-        yield path, value.isoformat()
+    """Every string in a JSON-like value, keys included, with its JSON pointer (see
+    :func:`pointer_token`), depth first. Iterative: nesting costs no recursion."""
+    stack: list[Iterator[tuple[str, Any, bool]]] = [iter(((path, value, False),))]
+    while stack:
+        for where, item, is_key in stack[-1]:
+            if isinstance(item, str):
+                yield where, item
+            elif is_key:
+                yield where, str(item)
+            elif isinstance(item, dict):
+                stack.append(_members(where, item))
+                break
+            elif isinstance(item, list | tuple):
+                stack.append(_elements(where, item))
+                break
+            elif isinstance(item, datetime | date):
+                yield where, item.isoformat()
+        else:
+            stack.pop()
+
+
+def _elements(path: str, value: list | tuple) -> Iterator[tuple[str, Any, bool]]:
+    for index, item in enumerate(value):
+        yield f"{path}/{index}", item, False
+
+
+def _members(path: str, value: dict) -> Iterator[tuple[str, Any, bool]]:
+    for key, item in value.items():
+        where = f"{path}/{pointer_token(key)}"
+        yield where, key, True
+        yield where, item, False
 
 
 def findings(value: Any, reference_year: int | None = None) -> list[tuple[str, str]]:

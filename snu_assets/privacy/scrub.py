@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,6 +29,8 @@ ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 STATE_OPS = frozenset({"add", "replace", "remove"})
 KNOWN_OPS = STATE_OPS | {"move", "copy", "test", "destroy", "_get"}
 MAX_PATH_LENGTH = 512
+#: a date string longer than this is not a date (the MONTH rule redacts it unread)
+MAX_DATE_LENGTH = 64
 
 
 class Rejected(Exception):
@@ -49,6 +52,8 @@ class ScrubbedPatch:
     author_role: str
     #: allow-listed values that looked personal and were replaced by ``[redacted]``
     redacted_values: int = 0
+    #: the same, counted by reason (never the value): ``{"free text": 1, "email": 2}``
+    redactions: dict[str, int] = field(default_factory=dict)
     #: ops on paths outside the allow-list, dropped
     dropped_ops: int = 0
 
@@ -144,12 +149,20 @@ def _as_id(value: Any) -> str | None:
 
 
 class ValueScrubber:
-    """Applies the allow-list rule of one field to a value, counting what it redacts."""
+    """Applies the allow-list rule of one field to a value, counting what it redacts and why.
+
+    Every branch costs O(1) or one linear pass over the value: a string too long to be a
+    category is redacted on its length alone (see ``detectors``), containers are redacted
+    without being walked."""
 
     def __init__(self, pseudonymize: Pseudonymizer, reference_year: int):
         self.pseudonymize = pseudonymize
         self.reference_year = reference_year
-        self.redacted = 0
+        self.reasons: Counter[str] = Counter()
+
+    @property
+    def redacted(self) -> int:
+        return self.reasons.total()
 
     def __call__(self, rule, value: Any) -> Any:
         value = _json_scalar(value)
@@ -157,23 +170,24 @@ class ValueScrubber:
             return value
         if rule.rule is Rule.PSEUDONYM:
             ident = _as_id(value)
-            return self.pseudonymize(rule.namespace, ident) if ident else self._redact()
+            return self.pseudonymize(rule.namespace, ident) if ident else self.redact("not an id")
         if rule.rule is Rule.MONTH:
-            moment = to_utc(value) if isinstance(value, str) else None
-            return f"{moment:%Y-%m}" if moment else self._redact()
+            moment = (to_utc(value) if isinstance(value, str) and len(value) <= MAX_DATE_LENGTH
+                      else None)
+            return f"{moment:%Y-%m}" if moment else self.redact("not a date")
         if isinstance(value, int | float):
             return value
         if isinstance(value, str):
-            if kinds_of_personal_data(value, self.reference_year):
-                return self._redact()
+            if kinds := kinds_of_personal_data(value, self.reference_year):
+                return self.redact(", ".join(kinds))
             if ISO_DATETIME.match(value) and (moment := to_utc(value)):
                 return _json_scalar(moment)  # one spelling of an instant everywhere
             return value
-        # objects and arrays under a statistical field: never expected, never kept
-        return self._redact()
+        # objects, arrays, binary ... under a statistical field: never expected, never kept
+        return self.redact("not a scalar")
 
-    def _redact(self) -> str:
-        self.redacted += 1
+    def redact(self, reason: str) -> str:
+        self.reasons[reason] += 1
         return REDACTED
 
 
@@ -186,6 +200,8 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
         raise Rejected("ops is not an array")
     kept: list[dict] = []
     dropped = 0
+    #: statistical fields already redacted whole by a write inside them (see below)
+    overwritten: set[str] = set()
     for index, op in enumerate(ops):
         if not isinstance(op, dict) or not isinstance(op.get("op"), str) or "path" not in op:
             raise Rejected(f"op #{index} is malformed (needs 'op' and 'path')")
@@ -212,6 +228,16 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
             continue  # no change of state
         if not tokens:
             raise Rejected(f"op #{index} '{kind}' targets the whole document")
+        if len(tokens) > 1:
+            # a write inside a statistical field makes it a container, which is never kept:
+            # the field becomes [redacted] (once per patch, however many ops write into it),
+            # so states hold scalars only and the reconstruction's cost stays O(ops)
+            values.redact("write inside a statistical field")
+            if tokens[0] not in overwritten:
+                overwritten.add(tokens[0])
+                kept.append({"op": "replace", "path": join_pointer(tokens[:1]),
+                             "value": REDACTED, "originalValue": REDACTED})
+            continue
         clean = {"op": kind, "path": canonical}
         if kind != "remove":
             if "value" not in op:
@@ -310,6 +336,7 @@ def scrub_patch(
         ops=ops,
         author_role=author_role(doc.get("user")),
         redacted_values=values.redacted,
+        redactions=dict(values.reasons),
         dropped_ops=dropped,
     )
 
