@@ -6,7 +6,7 @@ import pytest
 from bson import ObjectId
 
 from snu_assets.privacy.audit import audit_ops, audit_state
-from snu_assets.privacy.detectors import kinds_of_personal_data
+from snu_assets.privacy.detectors import MAX_CATEGORY_LENGTH, findings, kinds_of_personal_data
 from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, author_role, scrub_document, scrub_patch
 
@@ -187,3 +187,52 @@ def test_pseudonym_key_is_required_outside_the_embedded_demo(tmp_path, monkeypat
     demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None))
     assert demo("young", REF) == PseudonymResource(key=None).pseudonymizer(PostgresResource())("young", REF)
     assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("value", [
+    "a" * 1_000_000, "7" * 1_000_000, "a.a-a@a." * 100_000, "w" * 999_999 + "@",
+    # under the length cap: the greedy "plain text" pattern backtracked exponentially here
+    "a" + "." * (MAX_CATEGORY_LENGTH - 2) + "1", "a-" * (MAX_CATEGORY_LENGTH // 2),
+    "a" + " " * (MAX_CATEGORY_LENGTH - 2) + "1",
+])
+def test_adversarial_values_are_judged_by_length_or_possessive_patterns(value):
+    """Each of these hung the detectors (quadratic or exponential backtracking); a value over
+    the cap is free text and nothing else, judged before any pattern runs."""
+    kinds = kinds_of_personal_data(value, reference_year=2025)
+    assert kinds == (("free text",) if len(value) > MAX_CATEGORY_LENGTH else kinds)
+    result = scrub_patch(doc([{"op": "replace", "path": "/cohort", "value": value}]), "young", P)
+    expected = "[redacted]" if kinds else value
+    assert result.ops[0]["value"] == expected
+
+
+def test_writes_inside_a_statistical_field_redact_it_once():
+    result = scrub_patch(doc([{"op": "add", "path": f"/cohort/{i}", "value": "x"} for i in range(1000)]
+                             + [{"op": "replace", "path": "/status", "value": "VALIDATED"}]), "young", P)
+    assert result.ops == [
+        {"op": "replace", "path": "/cohort", "value": "[redacted]", "originalValue": "[redacted]"},
+        {"op": "replace", "path": "/status", "value": "VALIDATED"}]
+    assert result.redactions == {"write inside a statistical field": 1000}
+
+
+def test_redactions_are_counted_by_reason():
+    result = scrub_patch(doc([
+        {"op": "replace", "path": "/grade", "value": "x" * 500, "originalValue": "a@b.fr"},
+        {"op": "replace", "path": "/cohortId", "value": "nope"},
+        {"op": "replace", "path": "/birthdateAt", "value": "1" * 10_000},
+        {"op": "replace", "path": "/situation", "value": {"deep": ["object"]}},
+    ]), "young", P)
+    assert result.redactions == {"free text": 1, "email": 1, "not an id": 1, "not a date": 1,
+                                 "not a scalar": 1}
+    assert result.redacted_values == 5
+
+
+def test_findings_never_quote_a_key_and_cost_no_recursion():
+    deep = "leaf"
+    for level in range(5_000):  # far deeper than MongoDB's 100 levels, no RecursionError
+        deep = {"jean.dupont@exemple.fr" if level % 2 else f"k{level}": deep}
+    found = findings({"status": deep}, 2025)
+    assert ("/status/k4999", "email") not in found
+    assert found[0] == ("/status/~", "email") and found[1][0] == "/status/~/k4998/~"
+    assert len(found) == 2_500
+    assert all("dupont" not in pointer for pointer, _ in found)
+    assert audit_state("young", {"lea@x.fr": "a"}, 2025)[0] == ("/~", "field outside the allow-list")

@@ -16,7 +16,7 @@ import orjson
 from dagster import MetadataValue
 
 from snu_assets.privacy.allowlist import allowed
-from snu_assets.privacy.detectors import findings
+from snu_assets.privacy.detectors import findings, pointer_token
 from snu_assets.privacy.scrub import Rejected, split_pointer
 
 
@@ -66,7 +66,7 @@ def audit_state(model: str, state: Any, year: int) -> list[tuple[str, str]]:
         return []
     if not isinstance(state, dict):
         return [("", "state is not an object")]
-    problems = [(f"/{key}", "field outside the allow-list")
+    problems = [(f"/{pointer_token(key)}", "field outside the allow-list")
                 for key in state if allowed(model, key) is None]
     return problems + findings(state, year)
 
