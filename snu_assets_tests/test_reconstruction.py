@@ -1,9 +1,10 @@
 """Unit and property tests of the reconstruction: pure functions, no server."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import jsonpatch
 import jsonpointer
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -204,3 +205,16 @@ def test_rebuilt_states_equal_the_states_the_record_went_through(states, created
             if after.get(name) is not None and after.get(name) != before.get(name):
                 expected.append(f"young.{name}.{after[name]}")
     assert names(report) == expected
+
+
+@pytest.mark.parametrize("stored", [datetime(2009, 12, 31, 23, 0), "2009-12-31T23:00:00.000Z",
+                                    datetime(2010, 1, 1), "2010-01-01T00:00:00.000Z"])
+def test_ages_count_in_the_calendar_of_snu_timezone(stored):
+    """Paris-midnight and UTC-midnight stored birth dates are both 1 January 2010: 15 on New
+    Year's Eve 2025, 16 the next day (a UTC reading of the first made them a year older)."""
+    from snu_assets.assets.reconstructed_events import age_at, birth_day
+
+    assert birth_day(stored) == date(2010, 1, 1)
+    assert age_at(birth_day(stored), date(2025, 12, 31)) == 15
+    assert age_at(birth_day(stored), date(2026, 1, 1)) == 16
+    assert age_at("2010-01", date(2026, 1, 1)) == 16

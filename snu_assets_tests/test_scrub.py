@@ -231,8 +231,28 @@ def test_findings_never_quote_a_key_and_cost_no_recursion():
     for level in range(5_000):  # far deeper than MongoDB's 100 levels, no RecursionError
         deep = {"jean.dupont@exemple.fr" if level % 2 else f"k{level}": deep}
     found = findings({"status": deep}, 2025)
-    assert ("/status/k4999", "email") not in found
     assert found[0] == ("/status/~", "email") and found[1][0] == "/status/~/k4998/~"
     assert len(found) == 2_500
     assert all("dupont" not in pointer for pointer, _ in found)
     assert audit_state("young", {"lea@x.fr": "a"}, 2025)[0] == ("/~", "field outside the allow-list")
+
+
+@pytest.mark.parametrize("stored,month", [
+    ("2009-12-31T23:00:00.000Z", "2010-01"),  # Paris midnight of New Year's Day (CET)
+    ("2010-01-01T00:00:00.000Z", "2010-01"),  # UTC midnight of the same day
+    ("2009-03-31T22:00:00.000Z", "2009-04"),  # Paris midnight of 1 April (CEST)
+    ("2009-04-30T00:00:00.000Z", "2009-04"),
+])
+def test_birth_month_is_the_day_picked_in_france(stored, month):
+    result = scrub_patch(doc([{"op": "add", "path": "/birthdateAt", "value": stored}]), "young", P)
+    assert result.ops[0]["value"] == month
+
+
+def test_impersonation_keeps_both_roles_and_nothing_else():
+    admin = {"_id": ObjectId(), "role": "admin", "firstName": "Ada", "email": "ada@x.fr"}
+    user = {"role": "referent_department", "firstName": "Léa", "impersonatedBy": admin}
+    result = scrub_patch(doc([{"op": "replace", "path": "/status", "value": "VALIDATED"}], user=user),
+                         "young", P)
+    assert (result.author_role, result.impersonator_role) == ("referent_department", "admin")
+    plain = scrub_patch(doc([], user={"role": "admin"}), "young", P)
+    assert (plain.author_role, plain.impersonator_role) == ("admin", None)

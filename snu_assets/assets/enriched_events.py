@@ -26,7 +26,8 @@ from snu_assets.resources import PostgresResource
 
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PLAIN_TEXT_COLUMNS = ("status_before", "status_after", "cohort", "gender", "age_band",
-                      "department", "region", "academy", "grade", "source")
+                      "department", "region", "academy", "grade", "source", "author_role",
+                      "impersonator_role")
 
 CHECKS = [
     AssetCheckSpec("no_duplicate_event_ids", asset="enriched_events", blocking=True,
@@ -53,6 +54,8 @@ COLUMN_LINEAGE = TableColumnLineage(deps_by_column={
     **{c: [_from_events("after"), _from_events("before")]
        for c in ("status_after", "cohort", "gender", "department", "region", "academy",
                  "grade", "qpv", "source", "department_code")},
+    **{c: [TableColumnDep(asset_key=AssetKey("raw_patches"), column_name=c)]
+       for c in ("author_role", "impersonator_role")},
 })
 
 
@@ -77,8 +80,11 @@ def load_geography(postgres: PostgresResource) -> int:
     kinds={"postgres"},
     description="The events with plain columns next to the JSONB before/after: event_day, "
                 "event_week (Monday), status before/after, cohort, gender, age and age band "
-                "(the birth date itself is never stored), department/region/academy from the "
-                "shipped reference of French departments, grade, qpv, source.",
+                "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "
+                "department/region/academy from the shipped reference of French departments, "
+                "grade, qpv, source, author and impersonator roles. An application's event "
+                "carries its young's values as they were at the event (as-of join on the "
+                "young's reconstructed states).",
 )
 def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     window = context.partition_time_window

@@ -33,7 +33,7 @@ from snu_assets.resources import (
 from snu_assets.settings import timezone
 
 RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "partition_date",
-               "ops", "author_role", "redacted_values")
+               "ops", "author_role", "impersonator_role", "redacted_values")
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
@@ -166,7 +166,8 @@ def _young_id_in_ops(doc: dict):
 
 def _raw_row(patch: ScrubbedPatch, day) -> tuple:
     return (patch.patch_id, patch.model, patch.record_id, patch.young_id, patch.occurred_at,
-            day, orjson.dumps(patch.ops).decode(), patch.author_role, patch.redacted_values)
+            day, orjson.dumps(patch.ops).decode(), patch.author_role, patch.impersonator_role,
+            patch.redacted_values)
 
 
 # ------------------------------------------------------------------------------ checks

@@ -36,6 +36,7 @@ from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_table
 from snu_assets.privacy.scrub import (
     ScrubbedPatch,
+    calendar_day,
     patch_key,
     scrub_document,
     scrub_patch,
@@ -51,7 +52,13 @@ WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 MAX_DISAGREEMENT_RATE = float(os.environ.get("SNU_MAX_DISAGREEMENT_RATE", "0.05"))
 
 
-def age_at(birth: datetime | str | None, day: date) -> int | None:
+def birth_day(value) -> date | None:
+    """The calendar day of a stored birth date in ``SNU_TIMEZONE`` (Paris midnight and UTC
+    midnight both give the day that was picked), or None."""
+    return calendar_day(value) if isinstance(value, datetime | str) else None
+
+
+def age_at(birth: date | str | None, day: date) -> int | None:
     """Full years at ``day``, from an exact birth date or, failing that, a birth month
     (``"YYYY-MM"``, birthday taken on the 1st)."""
     if birth is None:
@@ -109,6 +116,8 @@ class RecordBatch:
     young_refs: dict
     log: list[dict]
     documents: list[dict]
+    #: (applications) ``{young id hex: birthdateAt}`` of their youngs, for ages
+    births: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -238,11 +247,13 @@ class Reconstruction:
         """A batch of records: their logs (unless already read), current documents, youngs."""
         db = self.db
         projection = {name: 1 for name in ALLOWED_FIELDS[model]}
+        young_refs = source.application_young_refs(db, refs) if model == "application" else {}
         return RecordBatch(
             refs=refs,
-            young_refs=source.application_young_refs(db, refs) if model == "application" else {},
+            young_refs=young_refs,
             log=list(source.record_logs(db, model, refs)) if log is None else log,
             documents=list(source.current_documents(db, model, refs, projection)),
+            births=source.birth_dates(db, young_refs.values()) if young_refs else {},
         )
 
     def _extract_leftovers(self, model: str, ids: list) -> None:
@@ -300,7 +311,8 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
             day = days.get(states.patch.order)
             if day is None:
                 continue  # a patch of another day: context only
-            age = _age(states, births.get(ref)) if model == "young" else None
+            age = (_age(states, births.get(ref)) if model == "young" else
+                   _application_age(states, batch.births.get(str(batch.young_refs.get(ref)))))
             for event in events_of(states):
                 names[event.event_name] += 1
                 stats["events"] += 1
@@ -312,10 +324,19 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
 
 def _age(states, birth) -> int | None:
     """Age at the event: from the exact birth date of the current document (read in memory,
-    never stored) when it is the birth month of the state, else from the birth month."""
+    never stored; its calendar day in ``SNU_TIMEZONE``) when it is the birth month of the
+    state, else from the birth month."""
     state = states.after or states.before or {}
-    exact = isinstance(birth, datetime) and f"{birth:%Y-%m}" == state.get("birthdateAt")
-    return age_at(birth if exact else state.get("birthdateAt"), local_day(states.patch.occurred_at))
+    day = birth_day(birth)
+    exact = day is not None and f"{day:%Y-%m}" == state.get("birthdateAt")
+    return age_at(day if exact else state.get("birthdateAt"), local_day(states.patch.occurred_at))
+
+
+def _application_age(states, birth) -> int | None:
+    """The young's age at an application's event, from the young's exact birth date; None
+    when the young is gone (enrich_events.sql then takes the birth month of their state)."""
+    day = birth_day(birth)
+    return None if day is None else age_at(day, local_day(states.patch.occurred_at))
 
 
 def _json(value) -> str | None:

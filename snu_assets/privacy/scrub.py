@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import bson
@@ -22,6 +22,7 @@ from bson import ObjectId
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS, AUTHOR_ROLES, Rule, allowed
 from snu_assets.privacy.detectors import kinds_of_personal_data
 from snu_assets.privacy.pseudonym import Pseudonymizer
+from snu_assets.settings import timezone
 
 REDACTED = "[redacted]"
 HEX_ID = re.compile(r"[0-9a-fA-F]{24}")
@@ -50,6 +51,8 @@ class ScrubbedPatch:
     occurred_at: datetime
     ops: list[dict[str, Any]]
     author_role: str
+    #: the role of the admin acting as ``author_role`` (impersonation), else None
+    impersonator_role: str | None = None
     #: allow-listed values that looked personal and were replaced by ``[redacted]``
     redacted_values: int = 0
     #: the same, counted by reason (never the value): ``{"free text": 1, "email": 2}``
@@ -124,6 +127,16 @@ def to_utc(value: Any) -> datetime | None:
     return None
 
 
+def calendar_day(value: Any, zone: tzinfo | None = None) -> date | None:
+    """The calendar day of an instant in ``zone`` (``SNU_TIMEZONE`` by default). A date picked
+    in France is stored as Paris midnight (``2009-03-13T23:00:00Z`` is 14 March) or, by
+    some writers, as UTC midnight: both are that day in Paris."""
+    if isinstance(value, str) and len(value) > MAX_DATE_LENGTH:
+        return None
+    moment = to_utc(value)
+    return moment.astimezone(zone or timezone()).date() if moment else None
+
+
 def _json_scalar(value: Any) -> Any:
     if value.__class__ is str:
         return value
@@ -172,9 +185,8 @@ class ValueScrubber:
             ident = _as_id(value)
             return self.pseudonymize(rule.namespace, ident) if ident else self.redact("not an id")
         if rule.rule is Rule.MONTH:
-            moment = (to_utc(value) if isinstance(value, str) and len(value) <= MAX_DATE_LENGTH
-                      else None)
-            return f"{moment:%Y-%m}" if moment else self.redact("not a date")
+            day = calendar_day(value) if isinstance(value, str) else None
+            return f"{day:%Y-%m}" if day else self.redact("not a date")
         if isinstance(value, int | float):
             return value
         if isinstance(value, str):
@@ -282,6 +294,13 @@ def author_role(user: Any) -> str:
     return "other"
 
 
+def impersonator_role(user: Any) -> str | None:
+    """The role of who acted as ``user`` (an admin impersonating a referent), else None."""
+    if not isinstance(user, dict) or not isinstance(user.get("impersonatedBy"), dict):
+        return None
+    return author_role(user["impersonatedBy"])
+
+
 def patch_key(doc: dict) -> str:
     """The id a patch is known by: its ``_id``, or a digest of its content when it has none."""
     ident = _as_id(doc.get("_id"))
@@ -335,6 +354,7 @@ def scrub_patch(
         occurred_at=occurred_at,
         ops=ops,
         author_role=author_role(doc.get("user")),
+        impersonator_role=impersonator_role(doc.get("user")),
         redacted_values=values.redacted,
         redactions=dict(values.reasons),
         dropped_ops=dropped,

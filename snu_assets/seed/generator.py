@@ -429,6 +429,14 @@ def _paris(day: dt.date, seconds: float = 0.0) -> dt.datetime:
     return _ms((local + dt.timedelta(seconds=seconds)).astimezone(UTC))
 
 
+def _stored_birth_date(day: dt.date) -> dt.datetime:
+    """How production stores a picked birth date: mostly as Paris midnight (the day before,
+    22:00 or 23:00 UTC), by older writers as UTC midnight; here one or the other by the
+    day's parity (no draw from the random stream)."""
+    zone = PARIS if day.day % 2 else UTC
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
 def _local(value: dt.datetime) -> dt.datetime:
     return value.astimezone(PARIS)
 
@@ -999,7 +1007,7 @@ class _YoungLife:
         doc = {
             "_id": world.oid(t), "firstName": first, "lastName": last, "email": email,
             "phone": world.phone(), "phoneZone": "FRANCE",
-            "birthdateAt": dt.datetime(birth.year, birth.month, birth.day, tzinfo=UTC),
+            "birthdateAt": _stored_birth_date(birth),
             "gender": gender, "frenchNationality": "true", "source": source,
             "cohort": cohort.name, "cohortId": cohort.cohort_id,
         }  # fmt: skip

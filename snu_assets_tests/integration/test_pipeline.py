@@ -13,6 +13,7 @@ from dagster_shared.serdes import serialize_value
 
 from snu_assets.cli import materialize_range
 from snu_assets.privacy.pseudonym import Pseudonymizer
+from snu_assets.privacy.scrub import to_utc
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.truth import expected_events
 from snu_assets.settings import timezone
@@ -90,12 +91,61 @@ def test_enriched_columns(pipeline, truth):
         assert band == ("<15" if age < 15 else "18+" if age >= 18 else str(age))
 
 
+def test_impersonation_is_visible_as_roles_only(pipeline, truth):
+    by_role = dict(rows(pipeline, "select impersonator_role, count(*) from {s}.raw_patches "
+                                  "where impersonator_role is not null group by 1"))
+    assert set(by_role) == {"admin"} and by_role["admin"] > 0  # the generator's admins
+    missing = rows(pipeline, "select count(*) from {s}.enriched_events e join {s}.raw_patches r "
+                             "using (patch_id) where e.author_role is distinct from r.author_role "
+                             "or e.impersonator_role is distinct from r.impersonator_role")
+    assert missing == [(0,)]
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def test_application_events_carry_the_young_as_it_was(pipeline, truth):
+    """Geography, gender, age and cohort of an application's event are the young's at that
+    moment (as-of join on the young's reconstructed states), checked against the truth."""
+    young_states = defaultdict(list)
+    for p in sorted(truth.patches, key=lambda p: p.date):
+        if p.model == "young" and p.after:
+            young_states[p.ref].append((p.date, p.after))
+    expected = {}
+    for p in truth.patches:
+        application = p.after or p.before
+        if p.model == "application" and application and application.get("youngId"):
+            young = application["youngId"]
+            states = [s for d, s in young_states.get(young, []) if d <= p.date]
+            if states:
+                expected[P("patch", p.patch_id)] = (young, states[-1], paris_day(p.date))
+    found = rows(pipeline, "select patch_id, department, region, academy, gender, age, age_band, "
+                           "cohort from {s}.enriched_events where model = 'application'")
+    checked = 0
+    for patch_id, department, region, academy, gender, age, band, cohort in found:
+        if patch_id not in expected:
+            continue
+        young, state, day = expected[patch_id]
+        assert gender == state.get("gender")
+        if state.get("department"):
+            assert None not in (department, region, academy)
+        if state.get("cohort"):
+            assert cohort is not None
+        if state.get("birthdateAt"):
+            assert age is not None and band is not None
+            if young in truth.young_ids:  # exact while the young's document exists
+                assert age == age_on(paris_day(to_utc(state["birthdateAt"])), day)
+        checked += 1
+    assert checked >= 15  # 22 on the seeded data
+
+
 def test_ages_are_exact_for_existing_youngs(pipeline, truth):
     births = {}
     for p in truth.patches:
         state = p.after or p.before
         if p.model == "young" and state and state.get("birthdateAt"):
-            births[P("patch", p.patch_id)] = (date.fromisoformat(state["birthdateAt"][:10]),
+            births[P("patch", p.patch_id)] = (paris_day(to_utc(state["birthdateAt"])),
                                               paris_day(p.date), p.ref)
     found = rows(pipeline, "select patch_id, age from {s}.reconstructed_events "
                            "where model = 'young' and age is not null")
@@ -103,7 +153,7 @@ def test_ages_are_exact_for_existing_youngs(pipeline, truth):
     for patch_id, age in found:
         birth, day, ref = births[patch_id]
         if ref in truth.young_ids:
-            assert age == day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+            assert age == age_on(birth, day)
             exact += 1
     assert exact > 100
 

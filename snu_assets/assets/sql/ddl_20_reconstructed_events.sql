@@ -14,3 +14,6 @@ create table if not exists "{schema}".reconstructed_events (
 );
 create index if not exists reconstructed_events_partition_date_idx
     on "{schema}".reconstructed_events (partition_date);
+-- the as-of join of enrich_events.sql: a young's latest state at an application's event
+create index if not exists reconstructed_events_young_asof_idx
+    on "{schema}".reconstructed_events (young_id, occurred_at) where model = 'young';

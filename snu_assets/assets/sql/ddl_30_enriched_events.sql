@@ -32,7 +32,12 @@ create table if not exists "{schema}".enriched_events (
     qpv             boolean,
     source          text,
     before          jsonb,
-    after           jsonb
+    after           jsonb,
+    author_role     text,                      -- role of who made the change
+    impersonator_role text                     -- role of an admin acting as them, if any
 );
+-- tables created before impersonation was kept
+alter table "{schema}".enriched_events add column if not exists author_role text;
+alter table "{schema}".enriched_events add column if not exists impersonator_role text;
 create index if not exists enriched_events_partition_date_idx on "{schema}".enriched_events (partition_date);
 create index if not exists enriched_events_week_idx on "{schema}".enriched_events (event_week, cohort);

@@ -8,6 +8,7 @@ comment on column "{schema}".raw_patches.partition_date is 'Day of occurred_at i
 comment on column "{schema}".raw_patches.ops is 'JSON Patch ops on allow-listed fields only (birth dates as a month, ids pseudonymised).';
 comment on column "{schema}".raw_patches.author_role is 'Role of the author (young, referent_department, admin, script, system...).';
 comment on column "{schema}".raw_patches.redacted_values is 'Allow-listed values that looked personal and were replaced by [redacted].';
+comment on column "{schema}".raw_patches.impersonator_role is 'Role of an admin acting as the author (impersonation), else null; never who.';
 comment on table "{schema}".rejected_patches is 'Patches that could not be used, with the reason (never quoting a value).';
 
 comment on table "{schema}".reconstructed_events is 'One row per event, with the allow-listed state of the record just before and just after the patch, rebuilt from the whole patch log and the current document.';
@@ -37,3 +38,5 @@ comment on column "{schema}".weekly_funnel.objective is 'Annual objective of the
 comment on column "{schema}".weekly_funnel.projection is 'Validated expected at the close of the cohort''s inscriptions at the pace observed so far.';
 comment on column "{schema}".weekly_funnel.suppressed is 'True when a count of the row is hidden (between 1 and k-1).';
 comment on table "{schema}".weekly_funnel_national is 'Weekly funnel without geography, exact (computed from the events, never suppressed).';
+comment on column "{schema}".enriched_events.author_role is 'Role of who made the change (as raw_patches.author_role).';
+comment on column "{schema}".enriched_events.impersonator_role is 'Role of an admin acting as the author, else null.';

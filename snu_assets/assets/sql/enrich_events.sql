@@ -1,5 +1,8 @@
 -- enriched_events for one window of days, set-based, from reconstructed_events.
--- The key fields come from the state after the event (before it, for a deletion).
+-- The key fields come from the young's state: for a young's event, the state after it
+-- (before it, for a deletion); for an application's event, the young's state as it was at
+-- that moment (as-of join: the young's latest reconstructed state at or before the event,
+-- else the state just before the young's next event), not today's document.
 insert into "{schema}".enriched_events
 select
     e.event_id, e.event_name, e.model, e.record_id, e.young_id, e.patch_id, e.occurred_at,
@@ -8,26 +11,51 @@ select
     date_trunc('week', e.partition_date)::date                  as event_week,
     e.before ->> 'status'                                       as status_before,
     e.after ->> 'status'                                        as status_after,
-    s.state ->> 'cohort'                                        as cohort,
-    s.state ->> 'gender'                                        as gender,
-    e.age,
-    case when e.age is null then null
-         when e.age < 15 then '<15'
-         when e.age >= 18 then '18+'
-         else e.age::text end                                   as age_band,
+    coalesce(y.state ->> 'cohort', s.state ->> 'cohort')        as cohort,
+    y.state ->> 'gender'                                        as gender,
+    a.age,
+    case when a.age is null then null
+         when a.age < 15 then '<15'
+         when a.age >= 18 then '18+'
+         else a.age::text end                                   as age_band,
     d.department_code,
-    coalesce(d.department, s.state ->> 'department')            as department,
-    coalesce(d.region, s.state ->> 'region')                    as region,
-    coalesce(d.academy, s.state ->> 'academy')                  as academy,
-    s.state ->> 'grade'                                         as grade,
-    case lower(s.state ->> 'qpv') when 'true' then true when 'oui' then true
+    coalesce(d.department, y.state ->> 'department')            as department,
+    coalesce(d.region, y.state ->> 'region')                    as region,
+    coalesce(d.academy, y.state ->> 'academy')                  as academy,
+    y.state ->> 'grade'                                         as grade,
+    case lower(y.state ->> 'qpv') when 'true' then true when 'oui' then true
                                   when 'false' then false when 'non' then false end as qpv,
-    s.state ->> 'source'                                        as source,
+    y.state ->> 'source'                                        as source,
     e.before,
-    e.after
+    e.after,
+    r.author_role,
+    r.impersonator_role
 from "{schema}".reconstructed_events e
 cross join lateral (select coalesce(e.after, e.before, '{}'::jsonb) as state) s
+left join lateral (
+    select coalesce(
+        (select p.after from "{schema}".reconstructed_events p
+          where p.model = 'young' and p.young_id = e.young_id
+            and p.occurred_at <= e.occurred_at and p.after is not null
+          order by p.occurred_at desc, p.event_id desc limit 1),
+        (select n.before from "{schema}".reconstructed_events n
+          where n.model = 'young' and n.young_id = e.young_id
+            and n.occurred_at > e.occurred_at and n.before is not null
+          order by n.occurred_at, n.event_id limit 1)) as state
+    where e.model <> 'young' and e.young_id is not null
+) asof on true
+cross join lateral (
+    select case when e.model = 'young' then s.state else coalesce(asof.state, '{}'::jsonb) end
+           as state) y
+-- the age: computed at reconstruction from the exact birth date (read in memory, never
+-- stored), else from the birth month of the state (birthday taken on the 1st)
+cross join lateral (
+    select coalesce(e.age, case when y.state ->> 'birthdateAt' ~ '^\d{4}-\d{2}$' then
+               extract(year from age(e.partition_date,
+                                     to_date(y.state ->> 'birthdateAt', 'YYYY-MM')))::int
+           end) as age) a
+left join "{schema}".raw_patches r on r.patch_id = e.patch_id
 left join "{schema}".ref_departments d
-       on d.department = s.state ->> 'department'
-       or d.department_code = s.state ->> 'department'
+       on d.department = y.state ->> 'department'
+       or d.department_code = y.state ->> 'department'
 where e.partition_date >= %(start)s and e.partition_date < %(end)s
