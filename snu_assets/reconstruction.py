@@ -143,7 +143,7 @@ def _set(doc: dict, tokens: Sequence[str], value: Any) -> None:
         return
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
         pass
-    node = doc
+    node: Any = doc
     for token in tokens[:-1]:
         child = node.get(token) if isinstance(node, dict) else _MISSING
         if not isinstance(child, dict | list):

@@ -282,7 +282,8 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
     """Scrub a batch of record logs, rebuild each record's states and name the events of the
     window's patches (``days``); the patches in ``handed`` also give their ``raw_patches``
     outcome. Pure (no I/O, no shared state)."""
-    stats, names = Counter(), Counter()
+    stats: Counter[str] = Counter()
+    names: Counter[str] = Counter()
     logs: dict[str, list[Patch]] = defaultdict(list)
     window_patches: list[Outcome] = []
     for doc in batch.log:

@@ -117,14 +117,18 @@ def _target(model: str, path: str) -> tuple[tuple[str, ...], Any, str]:
 def to_utc(value: Any) -> datetime | None:
     """A patch ``date``: BSON datetimes (naive UTC from pymongo) or ISO strings."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _utc(value)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return _utc(parsed)
     return None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def calendar_day(value: Any, zone: tzinfo | None = None) -> date | None:
@@ -141,7 +145,7 @@ def _json_scalar(value: Any) -> Any:
     if value.__class__ is str:
         return value
     if isinstance(value, datetime):
-        return to_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, ObjectId):
@@ -341,6 +345,7 @@ def scrub_patch(
         return Rejection(patch_id, model if model in ("young", "application") else "unknown",
                          occurred_at, exc.reason)
     record_id = pseudonymize(model, ref)
+    young_id: str | None
     if model == "young":
         young_id = record_id
     else:

@@ -63,6 +63,8 @@ import jsonpatch
 from bson import ObjectId
 from faker import Faker
 
+from snu_assets.reference.geography import Department
+
 __all__ = [
     "APPLICATION_EXCLUDES",
     "Batch",
@@ -457,7 +459,7 @@ def _public_words() -> frozenset[str]:
     """Department, region and académie names and codes: public vocabulary."""
     from snu_assets.reference.geography import departments
 
-    words = set()
+    words: set[str] = set()
     for d in departments():
         words.update((d.name, d.region, d.academy, d.code))
     return frozenset(words)
@@ -655,6 +657,7 @@ class _World:
     def referent(self, department) -> dict:
         """A referent acting on a young of ``department`` (sometimes impersonated)."""
         r = self.rng.random()
+        key: tuple[str, ...]
         if r < 0.7:
             key, make = ("department", department.name), lambda: self._staff(
                 "referent_department", department, department.region)
@@ -710,6 +713,13 @@ class _World:
         if not choices:
             return None
         return self.rng.choices(choices, weights=[c.weight for c in choices])[0]
+
+    def open_cohort(self, t: dt.datetime) -> _Cohort:
+        """:meth:`pick_cohort` where the calendar must have one open at ``t``."""
+        cohort = self.pick_cohort(t)
+        if cohort is None:
+            raise ValueError(f"no cohort open for inscriptions at {t.isoformat()}")
+        return cohort
 
     def cohort_shares(self) -> dict[str, float]:
         """Expected share of youngs per cohort (from the calendar, no randomness)."""
@@ -897,7 +907,8 @@ class _YoungLife:
         self.gaps = 0
         self.deleted = self.pre_log = False
         self.corrections = 0
-        self.dept = None
+        #: the young's department: set by :meth:`new_young`, the first step of every life
+        self.dept: Department = None  # type: ignore[assignment]
 
     # -- scheduling -----------------------------------------------------------------
 
@@ -1058,7 +1069,7 @@ class _YoungLife:
 
     def create(self, t: dt.datetime, cohort: _Cohort | None = None) -> None:
         """Step 1: the account (creation patch by the young), then the funnel."""
-        cohort = cohort or self.world.pick_cohort(t)
+        cohort = cohort or self.world.open_cohort(t)
         doc = self.new_young(t, cohort)
         me = {"_id": doc["_id"], "firstName": doc["firstName"], "lastName": doc["lastName"],
               "email": doc["email"], "model": "young"}  # fmt: skip
@@ -1612,7 +1623,7 @@ class _YoungLife:
 
     def reinscribe(self, t: dt.datetime) -> None:
         """Re-registration into a current cohort: REINSCRIPTION, then WAITING_VALIDATION."""
-        cohort = self.world.pick_cohort(t)
+        cohort = self.world.open_cohort(t)
         d = self.d
         changes = self.status_change(
             t, "REINSCRIPTION", cohort=cohort.name, cohortId=cohort.cohort_id,
