@@ -6,7 +6,7 @@ window scans a whole patch collection, and the reconstruction reads every patch 
 a second time anyway, in the logs of the records it patches. Run apart, the two layers paid
 for three scans and two scrubs of each patch. Together they read the record logs once (after
 a scan of the window projected to ``ref`` and ``date``, or, for long windows, by walking the
-whole log in ``ref`` order: ``reconstructed_events.log_read``): each patch of the window met
+whole log in ``ref`` order: ``DailyLoadConfig.read_mode``): each patch of the window met
 in a log is scrubbed once and feeds both tables, the next batch of logs being read while the
 current one is rebuilt (``bench/README.md`` has the figures).
 
@@ -36,6 +36,7 @@ from snu_assets.assets.reconstructed_events import (
     reconstruct_window,
     reconstruction_result,
 )
+from snu_assets.assets.daily_config import DailyLoadConfig
 from snu_assets.partitions import DAILY_MONGO_STEP
 from snu_assets.resources import (
     LazyRows,
@@ -57,6 +58,7 @@ from snu_assets.retries import retry_transient_only
 @retry_transient_only
 def extract_and_reconstruct(
     context: AssetExecutionContext,
+    config: DailyLoadConfig,
     mongo: MongoResource,
     postgres: PostgresResource,
     pseudonyms: PseudonymResource,
@@ -72,24 +74,24 @@ def extract_and_reconstruct(
     postgres.ensure_schema()
     db = mongo.db()
     if selected == {raw_patches.ASSET}:
-        results = [extract_window(context, db, postgres, pseudonymize)]
+        results = [extract_window(context, config, db, postgres, pseudonymize)]
     elif selected == {reconstructed_events.ASSET}:
-        results = [reconstruct_window(context, db, postgres, pseudonymize)]
+        results = [reconstruct_window(context, config, db, postgres, pseudonymize)]
     else:
-        results = one_read(context, db, postgres, pseudonymize)
+        results = one_read(context, config, db, postgres, pseudonymize)
     for result in results:
         yield selected_checks_only(context, result)
 
 
-def one_read(context: AssetExecutionContext, db, postgres: PostgresResource,
-             pseudonymize) -> list[MaterializeResult]:
+def one_read(context: AssetExecutionContext, config: DailyLoadConfig, db,
+             postgres: PostgresResource, pseudonymize) -> list[MaterializeResult]:
     """Both layers from one read of the window: the events stream into their staging table
     while the raw rows wait in a spill file, then the three slices are swapped together."""
     window = context.partition_time_window
     started = time.perf_counter()
     params = window_params(context)
     extract = Extract(db, pseudonymize, window.start, window.end, spill=SpilledRows())
-    work = Reconstruction(db, pseudonymize, window.start, window.end, context.log.info,
+    work = Reconstruction(db, pseudonymize, window.start, window.end, config, context.log.info,
                           extract=extract)
     try:
         events, _, _ = postgres.replace_slices([
@@ -104,8 +106,8 @@ def one_read(context: AssetExecutionContext, db, postgres: PostgresResource,
     elapsed = time.perf_counter() - started
     # ``complete`` compares the rows landed with the window's patches MongoDB returned: from
     # a scan independent of the record logs (records mode), or from the walk itself (walk mode)
-    return [extract_result(context, postgres, extract, work.in_window, elapsed),
-            reconstruction_result(context, postgres, work, events, elapsed)]
+    return [extract_result(context, config, postgres, extract, work.in_window, elapsed),
+            reconstruction_result(context, config, postgres, work, events, elapsed)]
 
 
 def selected_checks_only(context: AssetExecutionContext,

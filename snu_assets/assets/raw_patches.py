@@ -2,7 +2,6 @@
 stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
 
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from dagster import (
 )
 
 from snu_assets import source
+from snu_assets.assets.daily_config import DailyLoadConfig
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import OWNERS
 from snu_assets.privacy.audit import audit_table
@@ -37,7 +37,6 @@ RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "par
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
-MAX_REJECTION_RATE = float(os.environ.get("SNU_MAX_REJECTION_RATE", "0.01"))
 
 
 def local_day(moment: datetime):
@@ -182,8 +181,8 @@ CHECKS = [
                                "date or MongoDB id."),
     AssetCheckSpec("rejection_rate", asset=ASSET,
                    description="The share of the window's patches quarantined in "
-                               "rejected_patches stays under SNU_MAX_REJECTION_RATE "
-                               f"({MAX_REJECTION_RATE:.1%} by default)."),
+                               "rejected_patches stays under the run config's "
+                               "max_rejection_rate (SNU_MAX_REJECTION_RATE, 1 % by default)."),
     AssetCheckSpec("complete", asset=ASSET, blocking=True,
                    description="Every patch of the window in MongoDB is in raw_patches or "
                                "rejected_patches."),
@@ -206,12 +205,12 @@ def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
         metadata=report.metadata())
 
 
-def check_rejection_rate(kept: int, rejected: dict[str, int]) -> AssetCheckResult:
+def check_rejection_rate(kept: int, rejected: dict[str, int], threshold: float) -> AssetCheckResult:
     total = kept + sum(rejected.values())
     rate = sum(rejected.values()) / total if total else 0.0
     return AssetCheckResult(
-        asset_key=ASSET, check_name="rejection_rate", passed=rate <= MAX_REJECTION_RATE,
-        metadata={"rejection_rate": round(rate, 5), "threshold": MAX_REJECTION_RATE,
+        asset_key=ASSET, check_name="rejection_rate", passed=rate <= threshold,
+        metadata={"rejection_rate": round(rate, 5), "threshold": threshold,
                   "rejected_by_reason": rejected})
 
 
@@ -246,8 +245,8 @@ def window_params(context: AssetExecutionContext) -> dict:
     return {"start": window.start.date(), "end": window.end.date()}
 
 
-def extract_window(context: AssetExecutionContext, db, postgres: PostgresResource,
-                   pseudonymize) -> MaterializeResult:
+def extract_window(context: AssetExecutionContext, config: DailyLoadConfig, db,
+                   postgres: PostgresResource, pseudonymize) -> MaterializeResult:
     """``raw_patches`` alone: its own read of the window (when ``reconstructed_events`` is not
     materialised in the same run, see ``extract_and_reconstruct``)."""
     window = context.partition_time_window
@@ -262,11 +261,13 @@ def extract_window(context: AssetExecutionContext, db, postgres: PostgresResourc
     # an independent count of what MongoDB holds for the window, right after the extract
     expected = sum(source.count_window_patches(db, m, window.start, window.end)
                    for m in MODELS_IN_ORDER)
-    return extract_result(context, postgres, extract, expected, time.perf_counter() - started)
+    return extract_result(context, config, postgres, extract, expected,
+                          time.perf_counter() - started)
 
 
-def extract_result(context: AssetExecutionContext, postgres: PostgresResource, extract: Extract,
-                   in_mongodb: int, elapsed: float) -> MaterializeResult:
+def extract_result(context: AssetExecutionContext, config: DailyLoadConfig,
+                   postgres: PostgresResource, extract: Extract, in_mongodb: int,
+                   elapsed: float) -> MaterializeResult:
     """The materialisation of ``raw_patches`` and its checks, once its slices are loaded;
     ``in_mongodb``: the window's patches MongoDB returned (``complete`` compares it with the
     rows landed)."""
@@ -277,7 +278,7 @@ def extract_result(context: AssetExecutionContext, postgres: PostgresResource, e
                    check_personal_data(conn, postgres.schema, params),
                    check_complete(conn, postgres.schema, params, expected)]
     reasons = extract.reasons()
-    results.append(check_rejection_rate(extract.kept, reasons))
+    results.append(check_rejection_rate(extract.kept, reasons, config.max_rejection_rate))
     handled = extract.kept + len(extract.rejected)
     context.log.info(
         f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "

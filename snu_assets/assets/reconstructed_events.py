@@ -2,12 +2,11 @@
 just before and just after it, rebuilt from the whole patch log and the current document,
 and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
 
-import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from itertools import groupby
 
 import orjson
@@ -21,6 +20,7 @@ from dagster import (
 )
 
 from snu_assets import source
+from snu_assets.assets.daily_config import DailyLoadConfig
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.raw_patches import (
     MODELS_IN_ORDER,
@@ -48,8 +48,6 @@ from snu_assets.resources import PostgresResource
 EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
                  "occurred_at", "partition_date", "before", "after", "age")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
-#: share of anchored values contradicted by the later state above which the check fails
-MAX_DISAGREEMENT_RATE = float(os.environ.get("SNU_MAX_DISAGREEMENT_RATE", "0.05"))
 
 
 def birth_day(value) -> date | None:
@@ -75,28 +73,15 @@ def age_at(birth: date | str | None, day: date) -> int | None:
 
 
 WINDOW_PROJECTION = {"ref": 1, "date": 1}
-#: records whose whole logs are held in memory at once
-RECORDS_PER_BATCH = int(os.environ.get("SNU_RECORDS_PER_BATCH", "500"))
-
-
-def log_read(start: datetime, end: datetime) -> str:
-    """How the record logs of a window are read (``SNU_LOG_READ``):
-
-    - ``records``: scan the window (``ref`` and ``date`` only), then read the logs of the
-      records it patches through the ``ref`` index, a batch of records at a time;
-    - ``walk``: read the whole patch collection once, record after record (``ref`` order),
-      keeping the records with a patch in the window: no window scan, and no lookup per
-      record; it reads the patches of records the window does not touch too, so it pays off
-      when the window covers much of the log (long backfills);
-    - ``auto`` (default): ``walk`` for windows of ``SNU_WALK_MIN_DAYS`` days or more (14),
-      ``records`` otherwise (the nightly days, the late-data sensor's days)."""
-    mode = os.environ.get("SNU_LOG_READ", "auto")
-    if mode in ("records", "walk"):
-        return mode
-    if mode != "auto":
-        raise ValueError(f"SNU_LOG_READ={mode!r}: expected auto, records or walk")
-    min_days = float(os.environ.get("SNU_WALK_MIN_DAYS", "14"))
-    return "walk" if end - start >= timedelta(days=min_days) else "records"
+# How the record logs of a window are read (``DailyLoadConfig.read_mode``):
+# - ``records``: scan the window (``ref`` and ``date`` only), then read the logs of the
+#   records it patches through the ``ref`` index, a batch of records at a time;
+# - ``walk``: read the whole patch collection once, record after record (``ref`` order),
+#   keeping the records with a patch in the window: no window scan, and no lookup per
+#   record; it reads the patches of records the window does not touch too, so it pays off
+#   when the window covers much of the log (long backfills);
+# - ``auto`` (default): ``walk`` for windows of ``walk_min_days`` days or more (14),
+#   ``records`` otherwise (the nightly days, the late-data sensor's days).
 
 
 _NOT_PENDING = object()
@@ -133,22 +118,23 @@ class WindowIndex:
 
 class Reconstruction:
     """The events of every usable patch of ``[start, end)``, streamed record batch by record
-    batch (memory bounded by ``RECORDS_PER_BATCH`` records' logs, not by the window):
+    batch (memory bounded by ``config.records_per_batch`` records' logs, not by the window):
     iterate :meth:`rows`, then read ``stats``, ``names`` and ``in_window``.
 
     The record logs hold every patch of the window; with an ``extract``, each of those is
     handed to it as it is met (scrubbed once for both layers), so that one read of MongoDB
-    feeds ``raw_patches`` and ``reconstructed_events``. The logs are read (:func:`log_read`)
+    feeds ``raw_patches`` and ``reconstructed_events``. The logs are read (``read_mode``)
     in a background thread, one batch ahead of the reconstruction."""
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime, log=None,
-                 extract=None, mode: str | None = None):
+    def __init__(self, db, pseudonymize, start: datetime, end: datetime,
+                 config: DailyLoadConfig, log=None, extract=None):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
         self.log = log
         self.extract = extract
-        self.mode = mode or log_read(start, end)
+        self.mode = config.read_mode(start, end)
+        self.records_per_batch = config.records_per_batch
         #: patches of the window MongoDB returned (both collections)
         self.in_window = 0
 
@@ -161,7 +147,7 @@ class Reconstruction:
             else:
                 window = self._window(model)
                 batches = (self._read(model, refs)
-                           for refs in source.chunks(window.refs, RECORDS_PER_BATCH))
+                           for refs in source.chunks(window.refs, self.records_per_batch))
             done = 0
             for batch in source.in_background(batches):
                 work = rebuild_batch(*self._job(model, batch, window),
@@ -237,7 +223,7 @@ class Reconstruction:
                 continue
             refs.append(ref)
             log.extend(patches)
-            if len(refs) >= RECORDS_PER_BATCH:
+            if len(refs) >= self.records_per_batch:
                 yield self._read(model, refs, log)
                 refs, log = [], []
         if log:
@@ -356,8 +342,9 @@ CHECKS = [
     AssetCheckSpec("consistent_with_documents", asset=ASSET,
                    description="The after state of each record's last patch equals its "
                                "allow-listed current document, and the values patches wrote "
-                               f"are contradicted by later states in at most "
-                               f"{MAX_DISAGREEMENT_RATE:.0%} of ops (gaps in the log)."),
+                               "are contradicted by later states in at most the run "
+                               "config's max_disagreement_rate of ops (gaps in the log; "
+                               "SNU_MAX_DISAGREEMENT_RATE, 5 % by default)."),
 ]
 
 
@@ -376,14 +363,15 @@ def check_events_personal_data(conn, schema, table, params, extra_columns=()) ->
                             passed=report.passed, metadata=report.metadata())
 
 
-def check_consistency(stats: Counter) -> AssetCheckResult:
+def check_consistency(stats: Counter, threshold: float) -> AssetCheckResult:
     rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
     return AssetCheckResult(
         asset_key=ASSET, check_name="consistent_with_documents",
-        passed=rate <= MAX_DISAGREEMENT_RATE,
+        passed=rate <= threshold,
         severity=AssetCheckSeverity.WARN,
         metadata={
             "disagreement_rate": round(rate, 5),
+            "threshold": threshold,
             "disagreements": stats["disagreements"],
             "records_whose_last_state_differs_from_document":
                 stats["last_state_differs_from_document"],
@@ -408,27 +396,29 @@ SPEC = AssetSpec(
 )
 
 
-def reconstruct_window(context: AssetExecutionContext, db, postgres: PostgresResource,
-                       pseudonymize) -> MaterializeResult:
+def reconstruct_window(context: AssetExecutionContext, config: DailyLoadConfig, db,
+                       postgres: PostgresResource, pseudonymize) -> MaterializeResult:
     """``reconstructed_events`` alone (when ``raw_patches`` is not materialised in the same
     run, see ``extract_and_reconstruct``)."""
     window = context.partition_time_window
     started = time.perf_counter()
-    work = Reconstruction(db, pseudonymize, window.start, window.end, context.log.info)
+    work = Reconstruction(db, pseudonymize, window.start, window.end, config, context.log.info)
     count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW,
                                   window_params(context))
-    return reconstruction_result(context, postgres, work, count, time.perf_counter() - started)
+    return reconstruction_result(context, config, postgres, work, count,
+                                 time.perf_counter() - started)
 
 
-def reconstruction_result(context: AssetExecutionContext, postgres: PostgresResource,
-                          work: Reconstruction, count: int, elapsed: float) -> MaterializeResult:
+def reconstruction_result(context: AssetExecutionContext, config: DailyLoadConfig,
+                          postgres: PostgresResource, work: Reconstruction, count: int,
+                          elapsed: float) -> MaterializeResult:
     """The materialisation of ``reconstructed_events`` and its checks, once loaded."""
     params = window_params(context)
     stats, names = work.stats, work.names
     with postgres.connect() as conn:
         results = [check_duplicate_ids(conn, postgres.schema, ASSET, params),
                    check_events_personal_data(conn, postgres.schema, ASSET, params),
-                   check_consistency(stats)]
+                   check_consistency(stats, config.max_disagreement_rate)]
     context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
                      f"{context.partition_key_range.end}: {count} events of "
                      f"{stats['records']} records in {elapsed:.1f}s")

@@ -319,23 +319,23 @@ def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, windo
 
 
 def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, mongo_resource,
-                                                             pseudonyms, monkeypatch):
+                                                             pseudonyms):
     """raw_patches and reconstructed_events come from one read of MongoDB when they run
     together (the pipeline fixture: a range long enough to walk the whole log in record
     order). Each can be materialised alone, with its own read; reconstructed_events alone is
-    read the other way here (``SNU_LOG_READ=records``: scan the window, then each record's log
+    read the other way here (run config ``log_read: records``: scan the window, then each record's log
     through the ``ref`` index). The tables must be the same either way, and each run reports
     only what it was asked for."""
     from dagster import materialize
 
     from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.assets.reconstructed_events import log_read
+    from snu_assets.assets.daily_config import DailyLoadConfig
     from snu_assets.resources import PostgresResource
 
     start, end = (datetime.combine(day, datetime.min.time(), timezone())
                   for day in (window[0], window[1] + timedelta(days=1)))
-    assert log_read(start, end) == "walk"  # how the pipeline fixture read it
-    monkeypatch.setenv("SNU_LOG_READ", "records")
+    assert DailyLoadConfig().read_mode(start, end) == "walk"  # how the pipeline fixture read it
+    records = {"ops": {"extract_and_reconstruct": {"config": {"log_read": "records"}}}}
     alone = PostgresResource(url=pipeline.url, schema_name=f"{pipeline.schema}_alone")
     resources = {"mongo": mongo_resource, "postgres": alone, "pseudonyms": pseudonyms}
     tags = {"dagster/asset_partition_range_start": window[0].isoformat(),
@@ -344,7 +344,7 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, 
         with DagsterInstance.ephemeral() as instance:
             for key in ("raw_patches", "reconstructed_events"):
                 result = materialize(DAILY_ASSETS, selection=[key], resources=resources,
-                                     instance=instance, tags=tags)
+                                     instance=instance, tags=tags, run_config=records)
                 assert result.success
                 materialized = {e.asset_key.to_user_string()
                                 for e in result.get_asset_materialization_events()}
