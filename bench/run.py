@@ -730,7 +730,7 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
     ``SNU_ID_SLACK_HOURS`` and confirmed with ``date``; (c) (a) with an index on ``date``
     (created here, dropped right after). Median of ``repeat`` reads; the plan is the server's
     ``explain`` for ``young_patches``."""
-    from snu_assets.source import ID_SLACK, window_filters
+    from snu_assets.source import id_slack, window_filters
 
     rows = []
     with servers.mongo() as client:
@@ -754,7 +754,7 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
             print(f"  · {day} {method}: {row['seconds']:.2f}s, {count:,} patches, {row['plan']}")
             rows.append(row)
 
-        slack = f"±{ID_SLACK.total_seconds() / 3600:g} h"
+        slack = f"±{id_slack().total_seconds() / 3600:g} h"
         for label, day in days:
             start, end = day_window(day, day)
             timed(label, day, "(a) date range, no index", window_filters(start, end, "date")[0])

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from snu_assets import settings
 from snu_assets.settings import state_dir
 
 ANALYTICS_DB = "snu"
@@ -124,7 +125,7 @@ def ensure_mongo(timeout: float = 60.0) -> EmbeddedMongo:
             sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
             "--storage-path", str(data),
         ]
-        if os.environ.get("SNU_MONGO_TEST_COMMANDS"):
+        if settings.Settings.from_env().mongo_test_commands:  # read now: tests set it late
             cmd.append("--enable-test-commands")
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

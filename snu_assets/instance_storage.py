@@ -6,16 +6,15 @@ the URL is ``postgres_url`` when configured, else ``SNU_DAGSTER_POSTGRES_URL``, 
 embedded PostgreSQL's ``dagster`` database (separate from the analytics database).
 """
 
-import os
-
 from dagster import Field, StringSource
 from dagster_postgres import DagsterPostgresStorage
 
 from snu_assets import embedded
+from snu_assets.settings import current
 
 
 def dagster_postgres_url() -> str:
-    url = os.environ.get("SNU_DAGSTER_POSTGRES_URL") or embedded.postgres_uri(embedded.DAGSTER_DB)
+    url = current().dagster_postgres_url or embedded.postgres_uri(embedded.DAGSTER_DB)
     # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
     return url.replace("postgresql://", "postgresql+psycopg2://", 1).replace(
         "postgres://", "postgresql+psycopg2://", 1)

@@ -7,7 +7,6 @@ same start date (dagster#19625: ranged backfills split oddly otherwise).
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 
 from dagster import (
@@ -41,7 +40,7 @@ weekly_partitions = WeeklyPartitionsDefinition(
 #: assets handle any range, and `dagster asset materialize --partition-range` requires it.
 #: ``SNU_BACKFILL_DAYS_PER_RUN=N`` switches to ranged runs of at most N days (``multi_run``),
 #: for year-long histories on production volumes: smaller runs, each retried on its own.
-DAYS_PER_RUN = int(os.environ.get("SNU_BACKFILL_DAYS_PER_RUN") or 0) or None
+DAYS_PER_RUN = settings.current().backfill_days_per_run or None
 daily_backfill_policy = (
     BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
     if DAYS_PER_RUN else BackfillPolicy.single_run()

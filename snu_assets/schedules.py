@@ -6,15 +6,14 @@ the regulator's (Paris) days, so "yesterday" is computed in that calendar, acros
 changes included.
 """
 
-import os
 from datetime import datetime, timedelta
 
 from dagster import (
     AssetKey,
     DagsterRunStatus,
-    RunsFilter,
     DefaultScheduleStatus,
     RunRequest,
+    RunsFilter,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
@@ -22,10 +21,10 @@ from dagster import (
 
 from snu_assets.jobs import daily_job
 from snu_assets.partitions import daily_partitions
-from snu_assets.settings import timezone, timezone_name
+from snu_assets.settings import current, timezone, timezone_name
 
-NIGHTLY_CRON = os.environ.get("SNU_NIGHTLY_CRON", "0 2 * * *")
-CATCH_UP_DAYS = int(os.environ.get("SNU_CATCH_UP_DAYS", "7"))
+NIGHTLY_CRON = current().nightly_cron
+CATCH_UP_DAYS = current().catch_up_days
 #: a day counts as done once the last daily layer has materialised it
 LAST_DAILY_ASSET = AssetKey("enriched_events")
 #: a day whose run is still queued or running is not requested again by the next tick

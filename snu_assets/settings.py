@@ -199,8 +199,9 @@ def reload() -> Settings:
 
 
 def state_dir() -> Path:
-    """Local, git-ignored folder of the embedded servers (``SNU_STATE_DIR`` or ``./.snu``)."""
-    path = Path(os.environ.get("SNU_STATE_DIR") or current().state_path)
+    """Local, git-ignored folder of the embedded servers (``SNU_STATE_DIR`` or ``./.snu``),
+    read at each call: tests and the CLI point it elsewhere at run time."""
+    path = Settings.from_env().state_path
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -4,7 +4,6 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,12 +14,11 @@ from typing import TypeVar
 from bson import ObjectId
 from pymongo.database import Database
 
-from snu_assets.settings import MODELS
+from snu_assets.settings import MODELS, current
 
 BATCH_SIZE = 5_000
-#: ids per ``$in`` query: small chunks keep each index lookup cheap (measured on SecantusDB:
-#: 1,000 refs per query took 10x longer than 40 queries of 25)
-REF_CHUNK = int(os.environ.get("SNU_MONGO_REF_CHUNK", "25"))
+# ids per ``$in`` query (``SNU_MONGO_REF_CHUNK``): small chunks keep each index lookup cheap
+# (measured on SecantusDB: 1,000 refs per query took 10x longer than 40 queries of 25)
 
 
 def patch_collection(db: Database, model: str):
@@ -31,11 +29,13 @@ def document_collection(db: Database, model: str):
     return db[MODELS[model][0]]
 
 
-#: how a window's patches are selected: "date" (a range on ``date``; add an index on it) or
-#: "id" (through the ``_id`` index every MongoDB has: ObjectIds carry their creation second,
-#: widened by ``SNU_ID_SLACK_HOURS`` and confirmed with ``date``)
-DAY_SELECTION = os.environ.get("SNU_DAY_SELECTION", "date")
-ID_SLACK = timedelta(hours=float(os.environ.get("SNU_ID_SLACK_HOURS", "48")))
+# how a window's patches are selected (``SNU_DAY_SELECTION``): "date" (a range on ``date``;
+# add an index on it) or "id" (through the ``_id`` index every MongoDB has: ObjectIds carry
+# their creation second, widened by ``SNU_ID_SLACK_HOURS`` and confirmed with ``date``)
+
+
+def id_slack() -> timedelta:
+    return timedelta(hours=current().id_slack_hours)
 
 
 def _id_range(start: datetime, end: datetime) -> dict:
@@ -53,8 +53,9 @@ def window_filters(start: datetime, end: datetime, selection: str | None = None)
       placed by the creation second carried by their ``_id``.
     """
     dated = {"date": {"$gte": start, "$lt": end}}
-    if (selection or DAY_SELECTION) == "id":
-        dated = {"_id": _id_range(start - ID_SLACK, end + ID_SLACK), **dated}
+    if (selection or current().day_selection) == "id":
+        slack = id_slack()
+        dated = {"_id": _id_range(start - slack, end + slack), **dated}
     return [dated, {"_id": _id_range(start, end), "date": {"$not": {"$type": "date"}}}]
 
 
@@ -140,7 +141,9 @@ def in_background(items: Iterable[T], ahead: int = 1) -> Iterator[T]:
         thread.join(timeout=READ_AHEAD_STOP_S)
 
 
-def chunks(items: Iterable, size: int = REF_CHUNK) -> Iterator[list]:
+def chunks(items: Iterable, size: int | None = None) -> Iterator[list]:
+    """Lists of ``size`` items (``SNU_MONGO_REF_CHUNK`` by default)."""
+    size = size or current().mongo_ref_chunk
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
