@@ -4,6 +4,7 @@ schedules, sensors and resources (extract → reconstruct → enrich → views).
 from dagster import Definitions
 
 from snu_assets.assets import ALL_ASSETS
+from snu_assets.distributed import executor_from_env
 from snu_assets.jobs import daily_job, weekly_job
 from snu_assets.resources import build_resources
 from snu_assets.schedules import nightly_schedule
@@ -15,4 +16,6 @@ defs = Definitions(
     schedules=[nightly_schedule],
     sensors=[late_patches_sensor, weekly_views_sensor, failed_runs_sensor],
     resources=build_resources(),
+    # None (Dagster's default) unless SNU_EXECUTOR=celery: steps on Celery workers
+    executor=executor_from_env(),
 )
