@@ -34,3 +34,7 @@ servers-stop: $(STAMP)
 
 clean: servers-stop
 	rm -rf .snu
+
+## Coverage-guided fuzzing of the scrubber (atheris, fuzz/fuzz_scrub.py), 60 s; crashes in fuzz/.
+.PHONY: fuzz
+fuzz: $(STAMP) ; $(PY) fuzz/fuzz_scrub.py -max_total_time=60 -artifact_prefix=fuzz/
