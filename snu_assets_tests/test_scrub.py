@@ -256,3 +256,17 @@ def test_impersonation_keeps_both_roles_and_nothing_else():
     assert (result.author_role, result.impersonator_role) == ("referent_department", "admin")
     plain = scrub_patch(doc([], user={"role": "admin"}), "young", P)
     assert (plain.author_role, plain.impersonator_role) == ("admin", None)
+
+
+@pytest.mark.parametrize("value", [612345678, 1850578006084, 612345678.0, "612345678",
+                                   "+33612345678", "tel 0612345678"])
+def test_phone_or_nir_typed_without_separators_or_as_a_number_is_redacted(value):
+    result = scrub_patch(doc([{"op": "replace", "path": "/academy", "value": value}]), "young", P)
+    assert result.ops[0]["value"] == "[redacted]"
+    assert findings({"academy": value}, 2025)  # and the audit sees it too
+
+
+@pytest.mark.parametrize("value", [0, 17, 2025, 99_999_999, 3.5, True, "20250106"])
+def test_small_numbers_stay(value):
+    result = scrub_patch(doc([{"op": "replace", "path": "/academy", "value": value}]), "young", P)
+    assert result.ops[0]["value"] == value and not findings({"academy": value}, 2025)

@@ -33,6 +33,11 @@ NIR = re.compile(
     r"(?:\s?\d{2})?(?!\w)"
 )
 MONGO_ID = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{24}(?![0-9a-fA-F])")
+#: a number of nine digits or more: a phone, a NIR or an id written without separators,
+#: never a category (whole value only: a hex pseudonym often holds nine digits in a row)
+LONG_NUMBER = re.compile(r"[+-]?\d{9,}(?:\.\d*)?")
+#: a JSON number this large in a statistical field is one of those too
+MAX_CATEGORY_NUMBER = 10**8
 ISO_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(?!\d)")
 FR_DATE = re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/((?:19|20)\d{2})(?!\d)")
 
@@ -86,6 +91,8 @@ def _kinds(value: str, reference_year: int | None) -> tuple[str, ...]:
         found.append("social-security number")
     if MONGO_ID.search(value):
         found.append("MongoDB id")
+    elif LONG_NUMBER.fullmatch(value):
+        found.append("long number")
     if reference_year is not None and _has_old_date(value, reference_year):
         found.append("exact birth date")
     return tuple(found)
@@ -127,8 +134,16 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 break
             elif isinstance(item, datetime | date):
                 yield where, item.isoformat()
+            elif is_long_number(item):
+                yield where, str(item)
         else:
             stack.pop()
+
+
+def is_long_number(value: Any) -> bool:
+    """A JSON number too large to be a statistical value (a phone or NIR typed as a number)."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and abs(value) >= MAX_CATEGORY_NUMBER)
 
 
 def _elements(path: str, value: list | tuple) -> Iterator[tuple[str, Any, bool]]:

@@ -20,7 +20,7 @@ import bson
 from bson import ObjectId
 
 from snu_assets.privacy.allowlist import ALLOWED_FIELDS, AUTHOR_ROLES, Rule, allowed
-from snu_assets.privacy.detectors import kinds_of_personal_data
+from snu_assets.privacy.detectors import is_long_number, kinds_of_personal_data
 from snu_assets.privacy.pseudonym import Pseudonymizer
 from snu_assets.settings import timezone
 
@@ -192,7 +192,7 @@ class ValueScrubber:
             day = calendar_day(value) if isinstance(value, str) else None
             return f"{day:%Y-%m}" if day else self.redact("not a date")
         if isinstance(value, int | float):
-            return value
+            return self.redact("long number") if is_long_number(value) else value
         if isinstance(value, str):
             if kinds := kinds_of_personal_data(value, self.reference_year):
                 return self.redact(", ".join(kinds))
