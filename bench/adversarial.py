@@ -56,10 +56,19 @@ QUICK_SHORT_SIZES = [16, 20, 24, 28]
 DEPTH = 100
 YEAR = 2025
 MODEL = "young"
-FIELDS = {"cohort": "scrub /cohort", "cohortId": "scrub /cohortId",
-          "birthdateAt": "scrub /birthdateAt"}
-JUDGES = ["detectors", *FIELDS.values(), "audit scrubbed", "audit raw ops", "audit raw state",
-          "reconstruct"]
+FIELDS = {
+    "cohort": "scrub /cohort",
+    "cohortId": "scrub /cohortId",
+    "birthdateAt": "scrub /birthdateAt",
+}
+JUDGES = [
+    "detectors",
+    *FIELDS.values(),
+    "audit scrubbed",
+    "audit raw ops",
+    "audit raw state",
+    "reconstruct",
+]
 P = Pseudonymizer("adversarial-bench-key-0123456789")
 OCCURRED = datetime(YEAR, 3, 1, 12, 0, tzinfo=UTC)
 UNICODE_LETTERS = "éàüßøñçÆœЖжλδΩąęłșțğışžčřůőű中文日本語한국어"
@@ -99,18 +108,33 @@ def _many_ops(size: int, field: str = "cohort") -> list[dict]:
     ops, used, index = [], 0, 0
     while used < size:
         if index % 3 == 2:
-            op = {"op": "replace", "path": f"/parent1Phone/{index}",
-                  "value": "06 12 34 56 78", "originalValue": "lea.martin@gmail.com"}
+            op = {
+                "op": "replace",
+                "path": f"/parent1Phone/{index}",
+                "value": "06 12 34 56 78",
+                "originalValue": "lea.martin@gmail.com",
+            }
         elif field == "cohortId":
-            op = {"op": "replace", "path": f"/cohortId/k{index}/v",
-                  "value": f"{index:024x}", "originalValue": f"{index + 1:024x}"}
+            op = {
+                "op": "replace",
+                "path": f"/cohortId/k{index}/v",
+                "value": f"{index:024x}",
+                "originalValue": f"{index + 1:024x}",
+            }
         elif field == "birthdateAt":
-            op = {"op": "replace", "path": f"/birthdateAt/k{index}/v",
-                  "value": f"20{index % 10:02d}-03-14T00:00:00Z",
-                  "originalValue": "2009-04-01T00:00:00Z"}
+            op = {
+                "op": "replace",
+                "path": f"/birthdateAt/k{index}/v",
+                "value": f"20{index % 10:02d}-03-14T00:00:00Z",
+                "originalValue": "2009-04-01T00:00:00Z",
+            }
         else:
-            op = {"op": "replace", "path": f"/cohort/k{index}/v{index % 7}",
-                  "value": f"Juillet {2000 + index % 30}", "originalValue": "Juin 2025"}
+            op = {
+                "op": "replace",
+                "path": f"/cohort/k{index}/v{index % 7}",
+                "value": f"Juillet {2000 + index % 30}",
+                "originalValue": "Juin 2025",
+            }
         ops.append(op)
         used += 40 + len(op["path"]) + len(op["value"]) + len(op["originalValue"])
         index += 1
@@ -137,32 +161,53 @@ FAMILIES = {
 
 
 def _doc(ops: list[dict]) -> dict:
-    return {"_id": ObjectId("65a0f0f0f0f0f0f0f0f0f0f1"), "__v": 0,
-            "ref": ObjectId("65a0f0f0f0f0f0f0f0f0f0f0"), "modelName": MODEL,
-            "date": OCCURRED.replace(tzinfo=None), "user": {"role": "admin", "_id": "x"},
-            "ops": ops}
+    return {
+        "_id": ObjectId("65a0f0f0f0f0f0f0f0f0f0f1"),
+        "__v": 0,
+        "ref": ObjectId("65a0f0f0f0f0f0f0f0f0f0f0"),
+        "modelName": MODEL,
+        "date": OCCURRED.replace(tzinfo=None),
+        "user": {"role": "admin", "_id": "x"},
+        "ops": ops,
+    }
 
 
 def _value_doc(field: str, value) -> dict:
-    return _doc([{"op": "replace", "path": f"/{field}", "value": value,
-                  "originalValue": "Juillet 2025"}])
+    return _doc(
+        [{"op": "replace", "path": f"/{field}", "value": value, "originalValue": "Juillet 2025"}]
+    )
 
 
 def _raw_state(family: str, value, size: int):
     if FAMILIES[family][1] == "ops":
-        return {"cohort": {op["path"].split("/")[2]: {op["path"].split("/")[3]: op["value"]}
-                           for op in value if op["path"].startswith("/cohort/")}}
+        return {
+            "cohort": {
+                op["path"].split("/")[2]: {op["path"].split("/")[3]: op["value"]}
+                for op in value
+                if op["path"].startswith("/cohort/")
+            }
+        }
     return {"status": "VALIDATED", "cohort": value}
 
 
 def _patch(ops: list[dict], order: str, when: datetime) -> reconstruction.Patch:
-    return reconstruction.Patch(patch_id=f"p{order}", model=MODEL, record_id="r",
-                                occurred_at=when, order=order, ops=ops, young_id="r")
+    return reconstruction.Patch(
+        patch_id=f"p{order}",
+        model=MODEL,
+        record_id="r",
+        occurred_at=when,
+        order=order,
+        ops=ops,
+        young_id="r",
+    )
 
 
 def _clear_caches() -> None:
-    for cached in (getattr(detectors, "_kinds", None), getattr(scrub, "_target", None),
-                   getattr(scrub, "_pointer_tokens", None)):
+    for cached in (
+        getattr(detectors, "_kinds", None),
+        getattr(scrub, "_target", None),
+        getattr(scrub, "_pointer_tokens", None),
+    ):
         if cached is not None and hasattr(cached, "cache_clear"):
             cached.cache_clear()
 
@@ -175,8 +220,11 @@ def build(family: str, judge: str, size: int):
         return lambda: detectors.findings(value, YEAR)
     field_of = {label: name for name, label in FIELDS.items()}
     if judge in field_of:
-        doc = _doc(_many_ops(size, field_of[judge])) if kind == "ops" else _value_doc(
-            field_of[judge], value)
+        doc = (
+            _doc(_many_ops(size, field_of[judge]))
+            if kind == "ops"
+            else _value_doc(field_of[judge], value)
+        )
         return lambda: scrub.scrub_patch(doc, MODEL, P)
     if judge == "audit scrubbed":
         outputs = []
@@ -190,6 +238,7 @@ def build(family: str, judge: str, size: int):
                     audit.audit_ops(MODEL, result.ops, YEAR)
                     state = {op["path"].split("/")[1]: op.get("value") for op in result.ops}
                     audit.audit_state(MODEL, state, YEAR)
+
         return audit_scrubbed
     if judge == "audit raw ops":
         ops = value if kind == "ops" else _value_doc("cohort", value)["ops"]
@@ -198,19 +247,36 @@ def build(family: str, judge: str, size: int):
         state = _raw_state(family, value, size)
         return lambda: audit.audit_state(MODEL, state, YEAR)
     if judge == "reconstruct":
-        creation = _patch([{"op": "add", "path": "/createdAt", "value": "2025-01-02T10:00:00.000Z"},
-                           {"op": "add", "path": "/status", "value": "IN_PROGRESS"}],
-                          "65a0f0f0f0f0f0f0f0f0f0f0", datetime(2025, 1, 2, 10, tzinfo=UTC))
+        creation = _patch(
+            [
+                {"op": "add", "path": "/createdAt", "value": "2025-01-02T10:00:00.000Z"},
+                {"op": "add", "path": "/status", "value": "IN_PROGRESS"},
+            ],
+            "65a0f0f0f0f0f0f0f0f0f0f0",
+            datetime(2025, 1, 2, 10, tzinfo=UTC),
+        )
         if kind == "ops":
             patches = [creation, _patch(value, "65a0f0f0f0f0f0f0f0f0f0f1", OCCURRED)]
             current = None
         else:
-            change = _patch([{"op": "replace", "path": "/cohort", "value": value,
-                              "originalValue": "Juillet 2025"}],
-                            "65a0f0f0f0f0f0f0f0f0f0f1", OCCURRED)
+            change = _patch(
+                [
+                    {
+                        "op": "replace",
+                        "path": "/cohort",
+                        "value": value,
+                        "originalValue": "Juillet 2025",
+                    }
+                ],
+                "65a0f0f0f0f0f0f0f0f0f0f1",
+                OCCURRED,
+            )
             patches = [creation, change]
-            current = {"createdAt": "2025-01-02T10:00:00.000Z", "status": "IN_PROGRESS",
-                       "cohort": value}
+            current = {
+                "createdAt": "2025-01-02T10:00:00.000Z",
+                "status": "IN_PROGRESS",
+                "cohort": value,
+            }
         return lambda: reconstruction.reconstruct_record(patches, current)
     raise ValueError(judge)
 
@@ -325,8 +391,11 @@ def run(args) -> list[dict]:
     judges = [j for j in JUDGES if not args.judge or any(s in j for s in args.judge)]
     for family in families:
         short = FAMILIES[family][2] == "short"
-        sizes = (QUICK_SHORT_SIZES if args.quick else SHORT_SIZES) if short else (
-            QUICK_SIZES if args.quick else SIZES)
+        sizes = (
+            (QUICK_SHORT_SIZES if args.quick else SHORT_SIZES)
+            if short
+            else (QUICK_SIZES if args.quick else SIZES)
+        )
         for judge in judges:
             outcomes = []
             for size in sizes:
@@ -350,8 +419,9 @@ def replay(args) -> list[dict]:
         elif line.startswith("  ") and ": " in line:
             family, judge, size, outcome = _parse_progress(line)
             by_cell.setdefault((family, judge), []).append((size, outcome))
-    return [_row(family, judge, outcomes, args.ceiling)
-            for (family, judge), outcomes in by_cell.items()]
+    return [
+        _row(family, judge, outcomes, args.ceiling) for (family, judge), outcomes in by_cell.items()
+    ]
 
 
 def exponent(points, stopped, ceiling) -> str:
@@ -372,11 +442,20 @@ def exponent(points, stopped, ceiling) -> str:
 def code_under_test() -> str:
     where = Path(detectors.__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(["git", "-C", str(where), "log", "-1", "--format=%h %s"],
-                                capture_output=True, text=True, timeout=10, check=False).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "snu_assets"],
-                               capture_output=True, text=True, timeout=10,
-                               check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(where), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(where), "status", "--porcelain", "snu_assets"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "?", ""
     return f"`{where}` at {commit}" + (" (+ uncommitted changes in snu_assets/)" if dirty else "")
@@ -388,17 +467,24 @@ def markdown(rows, args, wall: float) -> str:
         f"# Adversarial inputs: {args.label}",
         "",
         f"- code: {args.code}",
-        (f"- re-rendered from `{args.replay.name}` (the progress log of the run)" if args.replay
-         else f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
-         f"{platform.python_version()}, {os.cpu_count()} CPUs, load "
-         f"{os.getloadavg()[0]:.1f} at the end (2 shared cores: other work running), "
-         f"wall {wall / 60:.1f} min; progress log: `adversarial-{args.label}.log`"),
-        (f"- sizes: {', '.join(human(s) for s in sizes)} (the `<= 120 B` family: "
-         f"{', '.join(str(s) for s in (QUICK_SHORT_SIZES if args.quick else SHORT_SIZES))} "
-         f"bytes); ceiling {args.ceiling:g} s per measurement (child process killed after it)"),
-        ("- `s/MB`: seconds per MB at the largest size that finished under the ceiling; "
-         "`k`: growth exponent between the last two sizes done (1 linear, 2 quadratic; "
-         "`> k`: lower bound when only one size finished before the ceiling)"),
+        (
+            f"- re-rendered from `{args.replay.name}` (the progress log of the run)"
+            if args.replay
+            else f"- run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+            f"{platform.python_version()}, {os.cpu_count()} CPUs, load "
+            f"{os.getloadavg()[0]:.1f} at the end (2 shared cores: other work running), "
+            f"wall {wall / 60:.1f} min; progress log: `adversarial-{args.label}.log`"
+        ),
+        (
+            f"- sizes: {', '.join(human(s) for s in sizes)} (the `<= 120 B` family: "
+            f"{', '.join(str(s) for s in (QUICK_SHORT_SIZES if args.quick else SHORT_SIZES))} "
+            f"bytes); ceiling {args.ceiling:g} s per measurement (child process killed after it)"
+        ),
+        (
+            "- `s/MB`: seconds per MB at the largest size that finished under the ceiling; "
+            "`k`: growth exponent between the last two sizes done (1 linear, 2 quadratic; "
+            "`> k`: lower bound when only one size finished before the ceiling)"
+        ),
         "",
         "| family | judge | largest size done | seconds | s/MB | k | stopped at |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -415,11 +501,17 @@ def markdown(rows, args, wall: float) -> str:
         else:
             cells = ["none", "-", "-"]
         stop = f"{human(stopped[0])}: {stopped[1]}" if stopped else "-"
-        lines.append(f"| {row['family']} | {row['judge']} | {' | '.join(cells)} | "
-                     f"{exponent(done, stopped, args.ceiling)} | {stop} |")
-    lines += ["", "Largest size done per family and judge (`-`: not even the first):", "",
-              "| family | " + " | ".join(JUDGES) + " |",
-              "| --- |" + " --- |" * len(JUDGES)]
+        lines.append(
+            f"| {row['family']} | {row['judge']} | {' | '.join(cells)} | "
+            f"{exponent(done, stopped, args.ceiling)} | {stop} |"
+        )
+    lines += [
+        "",
+        "Largest size done per family and judge (`-`: not even the first):",
+        "",
+        "| family | " + " | ".join(JUDGES) + " |",
+        "| --- |" + " --- |" * len(JUDGES),
+    ]
     by_family: dict[str, dict[str, str]] = {}
     for row in rows:
         done = [p for p in row["points"] if p[1] <= args.ceiling]
@@ -436,15 +528,22 @@ def markdown(rows, args, wall: float) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", default="latest", help="results/adversarial-<label>.md")
-    parser.add_argument("--ceiling", type=float, default=20.0,
-                        help="seconds: a family stops at the first size over it (default 20)")
+    parser.add_argument(
+        "--ceiling",
+        type=float,
+        default=20.0,
+        help="seconds: a family stops at the first size over it (default 20)",
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 4 KB .. 256 KB")
     parser.add_argument("--family", action="append", help="only families containing this")
     parser.add_argument("--judge", action="append", help="only judges containing this")
     parser.add_argument("--results", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--replay", type=Path,
-                        help="re-render the table of an earlier run from its progress log "
-                             "(same --ceiling and --quick)")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        help="re-render the table of an earlier run from its progress log "
+        "(same --ceiling and --quick)",
+    )
     args = parser.parse_args(argv)
     args.log, args.code = [], code_under_test()
     args.results.mkdir(parents=True, exist_ok=True)

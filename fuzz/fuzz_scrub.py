@@ -57,14 +57,35 @@ IGNORE = {c.strip() for c in os.environ.get("FUZZ_IGNORE", "").split(",") if c.s
 P = Pseudonymizer("fuzz-scrub-key-0123456789abcdef")
 YEAR = 2025
 PERSONAL = [
-    "lea.martin@gmail.com", "j-p.dupont+snu@ac-paris.gouv.fr", "06 12 34 56 78", "0612345678",
-    "+33 6 12 34 56 78", "06.12.34.56.78", "1 85 05 78 006 084 36", "185057800608436",
-    "2 94 12 2A 123 456", "12 rue de la Paix", "3 bis, avenue Foch", "27 allée des Tilleuls",
-    "65a0f0f0f0f0f0f0f0f0f0f0", "5F3E2D1C0B0A090807060504", "2009-03-14", "14/03/2009",
+    "lea.martin@gmail.com",
+    "j-p.dupont+snu@ac-paris.gouv.fr",
+    "06 12 34 56 78",
+    "0612345678",
+    "+33 6 12 34 56 78",
+    "06.12.34.56.78",
+    "1 85 05 78 006 084 36",
+    "185057800608436",
+    "2 94 12 2A 123 456",
+    "12 rue de la Paix",
+    "3 bis, avenue Foch",
+    "27 allée des Tilleuls",
+    "65a0f0f0f0f0f0f0f0f0f0f0",
+    "5F3E2D1C0B0A090807060504",
+    "2009-03-14",
+    "14/03/2009",
     "1998-12-01",
 ]
-STATISTICAL = ["VALIDATED", "Juillet 2025", "2025 HTS 02 - Juin", "Île-de-France", "75", "2A",
-               "3eme", "female", ""]
+STATISTICAL = [
+    "VALIDATED",
+    "Juillet 2025",
+    "2025 HTS 02 - Juin",
+    "Île-de-France",
+    "75",
+    "2A",
+    "3eme",
+    "female",
+    "",
+]
 SEPARATORS = [" ", ", ", " : ", " (", ") ", " - ", "\n"]
 UNITS = ["a", "1", ".", "-", "@", "a.a-a@a.", "a-", "é", "中", " ", "_", "a.", "'"]
 NOT_ALLOWED = ["email", "firstName", "parent1Phone", "address", "files"]
@@ -76,15 +97,22 @@ MAX_REPEAT = 1 << 20
 
 
 def _has_unbounded_repeat(pattern: re.Pattern) -> bool:
-    repeats = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT,
-               getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
+    repeats = {
+        sre_constants.MAX_REPEAT,
+        sre_constants.MIN_REPEAT,
+        getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT),
+    }
 
     def walk(node) -> bool:
         if isinstance(node, sre_parse.SubPattern):
             return any(walk(item) for item in node)
         if isinstance(node, list | tuple):
-            if (len(node) == 2 and node[0] in repeats and isinstance(node[1], tuple)
-                    and node[1][1] == sre_constants.MAXREPEAT):
+            if (
+                len(node) == 2
+                and node[0] in repeats
+                and isinstance(node[1], tuple)
+                and node[1][1] == sre_constants.MAXREPEAT
+            ):
                 return True
             return any(walk(item) for item in node)
         return False
@@ -97,8 +125,9 @@ class LongScan(AssertionError):
 
 
 class Guarded:
-    _SCANS = frozenset({"search", "match", "fullmatch", "finditer", "findall", "sub", "subn",
-                        "split"})
+    _SCANS = frozenset(
+        {"search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split"}
+    )
 
     def __init__(self, name, pattern):
         self._name, self._pattern = name, pattern
@@ -123,9 +152,14 @@ def guard_patterns() -> None:
             if isinstance(value, re.Pattern):
                 setattr(module, name, Guarded(f"{module.__name__}.{name}", value))
             elif isinstance(value, tuple | list) and any(isinstance(v, re.Pattern) for v in value):
-                setattr(module, name, type(value)(Guarded(f"{name}[{i}]", v)
-                                                  if isinstance(v, re.Pattern) else v
-                                                  for i, v in enumerate(value)))
+                setattr(
+                    module,
+                    name,
+                    type(value)(
+                        Guarded(f"{name}[{i}]", v) if isinstance(v, re.Pattern) else v
+                        for i, v in enumerate(value)
+                    ),
+                )
 
 
 # ------------------------------------------------------------------ building a document
@@ -158,8 +192,11 @@ class Builder:
             value = self.pick(PERSONAL)
             self.planted.append(value)
             left, right = self.pick(STATISTICAL), self.pick(STATISTICAL)
-            return ((left + self.pick(SEPARATORS)) if left else "") + value + (
-                (self.pick(SEPARATORS) + right) if right else "")
+            return (
+                ((left + self.pick(SEPARATORS)) if left else "")
+                + value
+                + ((self.pick(SEPARATORS) + right) if right else "")
+            )
         if shape == 3:
             return self.pick(STATISTICAL)
         if shape == 4 and depth < 2:
@@ -187,8 +224,10 @@ class Builder:
 
     def op(self, model: str) -> dict:
         fields = sorted(ALLOWED_FIELDS[model]) + NOT_ALLOWED
-        tokens = [self.pick(fields)] + [self.string() if self.fdp.ConsumeBool() else self.text(8)
-                                        for _ in range(self.fdp.ConsumeIntInRange(0, 2))]
+        tokens = [self.pick(fields)] + [
+            self.string() if self.fdp.ConsumeBool() else self.text(8)
+            for _ in range(self.fdp.ConsumeIntInRange(0, 2))
+        ]
         path = self.string() if self.rarely() else scrub.join_pointer(tokens)
         op = {"op": self.text(10) if self.rarely() else self.pick(OP_KINDS), "path": path}
         if not self.rarely():
@@ -207,13 +246,22 @@ class Builder:
             size = len(orjson.dumps(template, default=str, option=orjson.OPT_NON_STR_KEYS))
             count = self.fdp.ConsumeIntInRange(0, min(20_000, (8 << 20) // size))
             ops += [dict(template, path=f"{template['path']}/{i}") for i in range(count)]
-        user = self.pick([None, {"role": "admin"}, {"role": self.string()},
-                          {"firstName": self.string(), "email": self.string(), "_id": ObjectId()}])
-        doc = {"_id": self.string() if self.rarely() else ObjectId(),
-               "ref": self.value() if self.rarely() else ObjectId(),
-               "modelName": self.text(10) if self.rarely() else model,
-               "date": self.string() if self.rarely() else "2025-03-01T12:30:00Z",
-               "user": user, "ops": ops}
+        user = self.pick(
+            [
+                None,
+                {"role": "admin"},
+                {"role": self.string()},
+                {"firstName": self.string(), "email": self.string(), "_id": ObjectId()},
+            ]
+        )
+        doc = {
+            "_id": self.string() if self.rarely() else ObjectId(),
+            "ref": self.value() if self.rarely() else ObjectId(),
+            "modelName": self.text(10) if self.rarely() else model,
+            "date": self.string() if self.rarely() else "2025-03-01T12:30:00Z",
+            "user": user,
+            "ops": ops,
+        }
         doc["date"] = scrub.to_utc(doc["date"]) or doc["date"]
         young_ref = ObjectId() if self.fdp.ConsumeBool() else self.value()
         try:

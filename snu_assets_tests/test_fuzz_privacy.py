@@ -61,9 +61,14 @@ WHEN = datetime(YEAR, 3, 1, 12, 30)
 #: CPU seconds one pattern call may take on a string under the cap (normal: microseconds)
 PATTERN_CPU_BUDGET = 0.2
 
-FUZZ = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded time
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: bounded time
+    suppress_health_check=list(HealthCheck),
+)
 
 
 # ----------------------------------------------------------------- the pattern guard
@@ -77,8 +82,12 @@ def _has_unbounded_repeat(pattern: re.Pattern) -> bool:
         if isinstance(node, sre_parse.SubPattern):
             return any(walk(item) for item in node)
         if isinstance(node, list | tuple):
-            if (len(node) == 2 and node[0] in repeats and isinstance(node[1], tuple)
-                    and node[1][1] == sre_constants.MAXREPEAT):
+            if (
+                len(node) == 2
+                and node[0] in repeats
+                and isinstance(node[1], tuple)
+                and node[1][1] == sre_constants.MAXREPEAT
+            ):
                 return True
             return any(walk(item) for item in node)
         return False
@@ -104,8 +113,9 @@ class PatternLog:
 class GuardedPattern:
     """A compiled pattern that reports (and refuses) the calls that could be super-linear."""
 
-    _SCANS = frozenset({"search", "match", "fullmatch", "finditer", "findall", "sub", "subn",
-                        "split"})
+    _SCANS = frozenset(
+        {"search", "match", "fullmatch", "finditer", "findall", "sub", "subn", "split"}
+    )
 
     def __init__(self, name: str, pattern: re.Pattern, log: PatternLog):
         self._name, self._pattern, self._log = name, pattern, log
@@ -130,16 +140,23 @@ class GuardedPattern:
                     result = target(string, *args, **kwargs)
                     return iter(list(result)) if attr == "finditer" else result
             except _TooSlow:
-                log.violations.append(f"{self._name}.{attr} took > {PATTERN_CPU_BUDGET} s CPU "
-                                      f"on {len(text)} characters: {text[:40]!r}...")
+                log.violations.append(
+                    f"{self._name}.{attr} took > {PATTERN_CPU_BUDGET} s CPU "
+                    f"on {len(text)} characters: {text[:40]!r}..."
+                )
                 return self._no_match(attr, string)
 
         return call
 
     @staticmethod
     def _no_match(attr, string):
-        return {"sub": string, "split": [string], "subn": (string, 0), "finditer": iter(()),
-                "findall": []}.get(attr)
+        return {
+            "sub": string,
+            "split": [string],
+            "subn": (string, 0),
+            "finditer": iter(()),
+            "findall": [],
+        }.get(attr)
 
 
 class _cpu_budget:
@@ -185,12 +202,15 @@ def patterns():
             if isinstance(value, re.Pattern):
                 guarded = GuardedPattern(f"{module.__name__.rsplit('.', 1)[-1]}.{name}", value, log)
             elif isinstance(value, tuple | list) and any(isinstance(v, re.Pattern) for v in value):
-                guarded = type(value)(GuardedPattern(f"{name}[{i}]", v, log)
-                                      if isinstance(v, re.Pattern) else v
-                                      for i, v in enumerate(value))
+                guarded = type(value)(
+                    GuardedPattern(f"{name}[{i}]", v, log) if isinstance(v, re.Pattern) else v
+                    for i, v in enumerate(value)
+                )
             elif isinstance(value, dict) and any(isinstance(v, re.Pattern) for v in value.values()):
-                guarded = {k: GuardedPattern(f"{name}[{k!r}]", v, log)
-                           if isinstance(v, re.Pattern) else v for k, v in value.items()}
+                guarded = {
+                    k: GuardedPattern(f"{name}[{k!r}]", v, log) if isinstance(v, re.Pattern) else v
+                    for k, v in value.items()
+                }
             else:
                 continue
             saved.append((module, name, value))
@@ -211,9 +231,25 @@ def _clear_caches():
 
 # ----------------------------------------------------------------- strategies
 
-STATISTICAL = ["VALIDATED", "WAITING_VALIDATION", "IN_PROGRESS", "Juillet 2025",
-               "2025 HTS 02 - Juin", "CLE 2025 Mai", "Île-de-France", "Bourgogne-Franche-Comté",
-               "Paris", "75", "2A", "3eme", "1ereGT", "female", "AFFECTED", "Lycée", "rural"]
+STATISTICAL = [
+    "VALIDATED",
+    "WAITING_VALIDATION",
+    "IN_PROGRESS",
+    "Juillet 2025",
+    "2025 HTS 02 - Juin",
+    "CLE 2025 Mai",
+    "Île-de-France",
+    "Bourgogne-Franche-Comté",
+    "Paris",
+    "75",
+    "2A",
+    "3eme",
+    "1ereGT",
+    "female",
+    "AFFECTED",
+    "Lycée",
+    "rural",
+]
 SEPARATORS = [" ", ", ", " : ", " (", ") ", " - ", "\n", "; "]
 RUN_CHARS = ["a", "Z", "é", "_", "1", "9", ".", "-", "@", "+", " ", "ж", "中", "'", "/"]
 ALTERNATION_UNITS = ["a", ".", "-", "@", "1", "_", "+", " ", "é"]
@@ -225,50 +261,93 @@ def _repeat(unit: str, size: int) -> str:
 
 runs = st.builds(lambda c, n: c * n, st.sampled_from(RUN_CHARS), st.integers(1, 4000))
 alternations = st.builds(
-    _repeat, st.lists(st.sampled_from(ALTERNATION_UNITS), min_size=1, max_size=8).map("".join),
-    st.integers(1, 4000))
+    _repeat,
+    st.lists(st.sampled_from(ALTERNATION_UNITS), min_size=1, max_size=8).map("".join),
+    st.integers(1, 4000),
+)
 #: the exponential shape of a nested quantifier, below and around the category cap
 backtrackers = st.builds(
     lambda head, sep, n, tail: head + sep * n + tail,
-    st.sampled_from(["a", "ab", "é", "a-b"]), st.sampled_from([".", "-", " ", "'", ".-", "()"]),
-    st.integers(10, 130), st.sampled_from(["1", "@", "9", "@a", "_1"]))
-word_then_at = st.builds(lambda c, n: c * n + "@", st.sampled_from(["a", "a.", "a-", "1"]),
-                         st.integers(1, 4000))
-unicode_text = st.text(st.characters(categories=["Lu", "Ll", "Lo", "Nd", "Pd", "Po", "Zs"]),
-                       max_size=300)
-hostile_strings = st.one_of(runs, alternations, backtrackers, word_then_at, unicode_text,
-                            st.sampled_from(STATISTICAL))
+    st.sampled_from(["a", "ab", "é", "a-b"]),
+    st.sampled_from([".", "-", " ", "'", ".-", "()"]),
+    st.integers(10, 130),
+    st.sampled_from(["1", "@", "9", "@a", "_1"]),
+)
+word_then_at = st.builds(
+    lambda c, n: c * n + "@", st.sampled_from(["a", "a.", "a-", "1"]), st.integers(1, 4000)
+)
+unicode_text = st.text(
+    st.characters(categories=["Lu", "Ll", "Lo", "Nd", "Pd", "Po", "Zs"]), max_size=300
+)
+hostile_strings = st.one_of(
+    runs, alternations, backtrackers, word_then_at, unicode_text, st.sampled_from(STATISTICAL)
+)
 
 emails = st.builds(
     lambda user, n, domain, tld: f"{user}{n}@{domain}.{tld}",
     st.sampled_from(["lea.martin", "jean-pierre", "ines", "m.dupont+snu", "chloe_b"]),
     st.integers(0, 999).map(lambda n: "" if n < 300 else str(n)),
     st.sampled_from(["gmail", "orange", "laposte", "free", "hotmail", "ac-paris"]),
-    st.sampled_from(["fr", "com", "net", "gouv.fr"]))
+    st.sampled_from(["fr", "com", "net", "gouv.fr"]),
+)
 phones = st.builds(
     lambda prefix, first, pairs, sep: prefix + str(first) + "".join(sep + p for p in pairs),
-    st.sampled_from(["0", "+33 ", "+33", "0033 "]), st.integers(1, 9),
+    st.sampled_from(["0", "+33 ", "+33", "0033 "]),
+    st.integers(1, 9),
     st.lists(st.integers(0, 99).map("{:02d}".format), min_size=4, max_size=4),
-    st.sampled_from(["", " ", ".", "-"]))
+    st.sampled_from(["", " ", ".", "-"]),
+)
 nirs = st.builds(
     lambda sex, yy, mm, dept, commune, order, key, sep: sep.join(
         [str(sex), f"{yy:02d}", f"{mm:02d}", dept, f"{commune:03d}", f"{order:03d}"]
-        + ([f"{key:02d}"] if key is not None else [])),
-    st.sampled_from([1, 2]), st.integers(0, 99), st.integers(1, 12),
-    st.sampled_from(["01", "13", "2A", "2B", "59", "75", "93", "97"]), st.integers(1, 999),
-    st.integers(1, 999), st.none() | st.integers(1, 97), st.sampled_from(["", " "]))
+        + ([f"{key:02d}"] if key is not None else [])
+    ),
+    st.sampled_from([1, 2]),
+    st.integers(0, 99),
+    st.integers(1, 12),
+    st.sampled_from(["01", "13", "2A", "2B", "59", "75", "93", "97"]),
+    st.integers(1, 999),
+    st.integers(1, 999),
+    st.none() | st.integers(1, 97),
+    st.sampled_from(["", " "]),
+)
 streets = st.builds(
     lambda n, bis, comma, kind, name: f"{n}{bis}{comma} {kind} {name}",
-    st.integers(1, 9999), st.sampled_from(["", " bis", " ter", "bis"]), st.sampled_from(["", ","]),
-    st.sampled_from(["rue", "avenue", "boulevard", "bd", "chemin", "allée", "impasse", "place",
-                     "route", "quai", "cours", "résidence", "lieu-dit", "faubourg"]),
-    st.sampled_from(["de la Paix", "Foch", "des Tilleuls", "Victor Hugo", "du Moulin"]))
-mongo_ids = st.binary(min_size=12, max_size=12).map(bytes.hex).flatmap(
-    lambda h: st.sampled_from([h, h.upper()]))
+    st.integers(1, 9999),
+    st.sampled_from(["", " bis", " ter", "bis"]),
+    st.sampled_from(["", ","]),
+    st.sampled_from(
+        [
+            "rue",
+            "avenue",
+            "boulevard",
+            "bd",
+            "chemin",
+            "allée",
+            "impasse",
+            "place",
+            "route",
+            "quai",
+            "cours",
+            "résidence",
+            "lieu-dit",
+            "faubourg",
+        ]
+    ),
+    st.sampled_from(["de la Paix", "Foch", "des Tilleuls", "Victor Hugo", "du Moulin"]),
+)
+mongo_ids = (
+    st.binary(min_size=12, max_size=12)
+    .map(bytes.hex)
+    .flatmap(lambda h: st.sampled_from([h, h.upper()]))
+)
 old_dates = st.builds(
     lambda y, m, d, iso: f"{y}-{m:02d}-{d:02d}" if iso else f"{d:02d}/{m:02d}/{y}",
-    st.integers(1950, YEAR - detectors.BIRTH_DATE_MIN_AGE_YEARS), st.integers(1, 12),
-    st.integers(1, 28), st.booleans())
+    st.integers(1950, YEAR - detectors.BIRTH_DATE_MIN_AGE_YEARS),
+    st.integers(1, 12),
+    st.integers(1, 28),
+    st.booleans(),
+)
 personal_values = st.one_of(emails, phones, nirs, streets, mongo_ids, old_dates)
 
 
@@ -278,8 +357,11 @@ def embedded(draw, personal=personal_values):
     planted = draw(personal)
     left = draw(st.sampled_from(["", *STATISTICAL]))
     right = draw(st.sampled_from(["", *STATISTICAL]))
-    text = ((left + draw(st.sampled_from(SEPARATORS))) if left else "") + planted + (
-        (draw(st.sampled_from(SEPARATORS)) + right) if right else "")
+    text = (
+        ((left + draw(st.sampled_from(SEPARATORS))) if left else "")
+        + planted
+        + ((draw(st.sampled_from(SEPARATORS)) + right) if right else "")
+    )
     return text, planted
 
 
@@ -291,13 +373,22 @@ def nest(value, keys: list[str]):
 
 deep_values = st.builds(
     lambda leaf, depth, key: nest(leaf, [f"{key}{i}" for i in range(depth)]),
-    hostile_strings, st.integers(1, 100),
-    st.one_of(st.just("k"), runs.map(lambda s: s[:2000])))
+    hostile_strings,
+    st.integers(1, 100),
+    st.one_of(st.just("k"), runs.map(lambda s: s[:2000])),
+)
 hostile_values = st.one_of(
-    hostile_strings, hostile_strings, deep_values, st.none(), st.booleans(),
-    st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False),
-    st.lists(hostile_strings, max_size=5), st.builds(ObjectId),
-    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2030, 1, 1)))
+    hostile_strings,
+    hostile_strings,
+    deep_values,
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.lists(hostile_strings, max_size=5),
+    st.builds(ObjectId),
+    st.datetimes(min_value=datetime(1950, 1, 1), max_value=datetime(2030, 1, 1)),
+)
 
 NOT_ALLOWED = ["email", "firstName", "parent1Phone", "address", "files", "location", "notes"]
 OP_KINDS = ["add", "replace", "remove", "move", "copy", "test", "_get", "destroy"]
@@ -315,13 +406,21 @@ def mostly(good, bad, one_in: int = 8):
 
 @st.composite
 def hostile_ops(draw, model):
-    kind = draw(mostly(st.sampled_from(["add", "replace", "remove"]),
-                       st.sampled_from(OP_KINDS) | hostile_strings.map(lambda s: s[:50])))
+    kind = draw(
+        mostly(
+            st.sampled_from(["add", "replace", "remove"]),
+            st.sampled_from(OP_KINDS) | hostile_strings.map(lambda s: s[:50]),
+        )
+    )
     field = draw(mostly(st.sampled_from(_fields(model)), st.sampled_from(NOT_ALLOWED), 3))
-    tokens = [field] + draw(mostly(st.just([]), st.lists(hostile_strings.map(lambda s: s[:60]),
-                                                         min_size=1, max_size=3), 3))
-    path = draw(mostly(st.just(scrub.join_pointer(tokens)),
-                       hostile_strings | st.integers() | st.none(), 12))
+    tokens = [field] + draw(
+        mostly(
+            st.just([]), st.lists(hostile_strings.map(lambda s: s[:60]), min_size=1, max_size=3), 3
+        )
+    )
+    path = draw(
+        mostly(st.just(scrub.join_pointer(tokens)), hostile_strings | st.integers() | st.none(), 12)
+    )
     op = {"op": kind, "path": path}
     if kind != "remove" or draw(st.integers(0, 9)) == 0:
         op["value"] = draw(hostile_values)
@@ -339,18 +438,32 @@ def hostile_docs(draw):
     ops = draw(st.lists(hostile_ops(model), max_size=8))
     if draw(st.integers(0, 4)) == 0:  # many ops: one drawn op repeated on distinct paths
         template, count = draw(hostile_ops(model)), draw(st.integers(100, 3000))
-        ops += [dict(template, path=f"{template['path']}/{i}")
-                if isinstance(template["path"], str) else template for i in range(count)]
-    doc = {"_id": draw(mostly(st.builds(ObjectId), hostile_strings)), "__v": 0,
-           "ref": draw(mostly(st.builds(ObjectId) | st.builds(ObjectId).map(str),
-                              hostile_values)),
-           "modelName": draw(mostly(st.sampled_from([model, None]), st.just("other"))),
-           "date": draw(mostly(st.sampled_from([WHEN, WHEN.isoformat() + "Z"]), hostile_values)),
-           "user": draw(st.one_of(st.none(), st.fixed_dictionaries(
-               {"role": hostile_strings | st.sampled_from(["admin", "young"])}),
-               st.fixed_dictionaries({"firstName": hostile_strings, "email": emails,
-                                      "_id": st.builds(ObjectId)}), deep_values)),
-           "ops": draw(mostly(st.just(ops), hostile_values, 20))}
+        ops += [
+            dict(template, path=f"{template['path']}/{i}")
+            if isinstance(template["path"], str)
+            else template
+            for i in range(count)
+        ]
+    doc = {
+        "_id": draw(mostly(st.builds(ObjectId), hostile_strings)),
+        "__v": 0,
+        "ref": draw(mostly(st.builds(ObjectId) | st.builds(ObjectId).map(str), hostile_values)),
+        "modelName": draw(mostly(st.sampled_from([model, None]), st.just("other"))),
+        "date": draw(mostly(st.sampled_from([WHEN, WHEN.isoformat() + "Z"]), hostile_values)),
+        "user": draw(
+            st.one_of(
+                st.none(),
+                st.fixed_dictionaries(
+                    {"role": hostile_strings | st.sampled_from(["admin", "young"])}
+                ),
+                st.fixed_dictionaries(
+                    {"firstName": hostile_strings, "email": emails, "_id": st.builds(ObjectId)}
+                ),
+                deep_values,
+            )
+        ),
+        "ops": draw(mostly(st.just(ops), hostile_values, 20)),
+    }
     for key in [k for k in doc if k != "ops" and draw(st.integers(0, 29)) == 0]:
         del doc[key]
     return doc, model, draw(st.none() | st.builds(ObjectId) | hostile_strings)
@@ -362,11 +475,17 @@ def long_value_docs(draw):
     inside them) receive the hostile strings: what reaches the detectors."""
     model = draw(st.sampled_from(["young", "application"]))
     strings = st.one_of(runs, alternations, word_then_at, backtrackers, unicode_text)
-    ops = [{"op": draw(st.sampled_from(["add", "replace"])),
-            "path": scrub.join_pointer([field] + draw(st.lists(strings.map(lambda s: s[:60]),
-                                                               max_size=1))),
-            "value": draw(strings), "originalValue": draw(strings)}
-           for field in draw(st.lists(st.sampled_from(_fields(model)), min_size=1, max_size=6))]
+    ops = [
+        {
+            "op": draw(st.sampled_from(["add", "replace"])),
+            "path": scrub.join_pointer(
+                [field] + draw(st.lists(strings.map(lambda s: s[:60]), max_size=1))
+            ),
+            "value": draw(strings),
+            "originalValue": draw(strings),
+        }
+        for field in draw(st.lists(st.sampled_from(_fields(model)), min_size=1, max_size=6))
+    ]
     doc = {"_id": ObjectId(), "ref": ObjectId(), "modelName": model, "date": WHEN, "ops": ops}
     return doc, model, None
 
@@ -406,19 +525,36 @@ def planted_docs(draw, in_paths=False):
         current[field] = deal(i + 2)
         if in_paths:
             tokens = [field] + [deal(i + 3 + k) for k in range(1 + (i + shift) % 2)]
-            ops.append({"op": "replace", "path": scrub.join_pointer(tokens),
-                        "value": STATISTICAL[i % len(STATISTICAL)]})
+            ops.append(
+                {
+                    "op": "replace",
+                    "path": scrub.join_pointer(tokens),
+                    "value": STATISTICAL[i % len(STATISTICAL)],
+                }
+            )
     ops.append({"op": "remove", "path": f"/{fields[shift]}", "originalValue": deal(shift)})
     ops = draw(st.permutations(ops))
-    user = {"firstName": deal(0), "lastName": deal(1), "email": draw(emails),
-            "phone": draw(phones), "role": draw(st.sampled_from(["admin", "young", None])),
-            "_id": ObjectId()}
+    user = {
+        "firstName": deal(0),
+        "lastName": deal(1),
+        "email": draw(emails),
+        "phone": draw(phones),
+        "role": draw(st.sampled_from(["admin", "young", None])),
+        "_id": ObjectId(),
+    }
     planted += [user["email"], user["phone"]]
     ref: object = ObjectId()
     if draw(st.integers(0, 4)) == 0:
         ref = deal(shift)
-    doc = {"_id": ObjectId(), "__v": 0, "ref": ref, "modelName": model, "date": WHEN,
-           "user": user, "ops": ops}
+    doc = {
+        "_id": ObjectId(),
+        "__v": 0,
+        "ref": ref,
+        "modelName": model,
+        "date": WHEN,
+        "user": user,
+        "ops": ops,
+    }
     return doc, model, draw(st.none() | st.builds(ObjectId)), current, planted
 
 
@@ -448,9 +584,15 @@ def _assert_clean(output, planted: list[str], year: int = YEAR):
 
 
 def _as_patch(result: ScrubbedPatch) -> Patch:
-    return Patch(patch_id=result.patch_id, model=result.model, record_id=result.record_id,
-                 occurred_at=result.occurred_at, order="0" * 24, ops=result.ops,
-                 young_id=result.young_id)
+    return Patch(
+        patch_id=result.patch_id,
+        model=result.model,
+        record_id=result.record_id,
+        occurred_at=result.occurred_at,
+        order="0" * 24,
+        ops=result.ops,
+        young_id=result.young_id,
+    )
 
 
 def _input_size(doc) -> int:
@@ -466,9 +608,16 @@ def test_the_guard_sees_the_detectors(patterns):
     _clear_caches()
     before = patterns.calls
     assert detectors.kinds_of_personal_data("écrire à lea.martin@gmail.com", YEAR)
-    result = scrub_patch({"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": [
-        {"op": "replace", "path": "/cohort", "value": "Juillet 2025 lea@gmail.com"}]},
-        "young", P)
+    result = scrub_patch(
+        {
+            "_id": ObjectId(),
+            "ref": ObjectId(),
+            "date": WHEN,
+            "ops": [{"op": "replace", "path": "/cohort", "value": "Juillet 2025 lea@gmail.com"}],
+        },
+        "young",
+        P,
+    )
     assert result.ops[0]["value"] == scrub.REDACTED
     assert patterns.calls > before, "no pattern call intercepted: update the guard"
 
@@ -568,8 +717,16 @@ def test_audit_flags_planted_values_in_raw_rows(patterns, case):
 
 
 @FUZZ
-@given(st.one_of(runs, alternations, word_then_at, unicode_text, deep_values,
-                 st.builds(lambda s: {s: "x"}, runs)))
+@given(
+    st.one_of(
+        runs,
+        alternations,
+        word_then_at,
+        unicode_text,
+        deep_values,
+        st.builds(lambda s: {s: "x"}, runs),
+    )
+)
 def test_audit_of_hostile_raw_values_is_linear(patterns, value):
     _clear_caches()
     patterns.reset()
@@ -579,14 +736,25 @@ def test_audit_of_hostile_raw_values_is_linear(patterns, value):
 
 
 @FUZZ
-@given(st.sampled_from(sorted(ALLOWED_FIELDS["young"])),
-       st.one_of(phones, nirs, mongo_ids).map(lambda s: re.sub(r"\D", "", s)).filter(
-           lambda s: 9 <= len(s) <= 18))
+@given(
+    st.sampled_from(sorted(ALLOWED_FIELDS["young"])),
+    st.one_of(phones, nirs, mongo_ids)
+    .map(lambda s: re.sub(r"\D", "", s))
+    .filter(lambda s: 9 <= len(s) <= 18),
+)
 def test_personal_numbers_do_not_survive_as_numbers(patterns, field, digits):
     """A phone or NIR typed as a JSON number (``612345678``) in an allow-listed field."""
     number = int(digits)
-    result = scrub_patch({"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": [
-        {"op": "replace", "path": f"/{field}", "value": number}]}, "young", P)
+    result = scrub_patch(
+        {
+            "_id": ObjectId(),
+            "ref": ObjectId(),
+            "date": WHEN,
+            "ops": [{"op": "replace", "path": f"/{field}", "value": number}],
+        },
+        "young",
+        P,
+    )
     assert str(number) not in _dump(result)
 
 
@@ -597,30 +765,63 @@ HUGE = 1 << 20
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("value", [
-    "a" * HUGE, "1" * HUGE, _repeat("a.a-a@a.", HUGE), _repeat("a-", HUGE), "a" * HUGE + "@",
-    "a" + "." * HUGE + "1", _repeat("éàüßøñЖжλ中", HUGE), "a" + "." * 118 + "1",
-    "a" + "." * 117 + "@", nest("a" * HUGE, [f"k{i}" for i in range(100)]),
-    nest("x", ["a" * (HUGE // 100) + str(i) for i in range(100)]),
-], ids=["letters", "digits", "a.a-a@a.", "a-a-", "word@", "dots1", "unicode", "dots1-cap",
-        "dots@-cap", "deep", "long-keys"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * HUGE,
+        "1" * HUGE,
+        _repeat("a.a-a@a.", HUGE),
+        _repeat("a-", HUGE),
+        "a" * HUGE + "@",
+        "a" + "." * HUGE + "1",
+        _repeat("éàüßøñЖжλ中", HUGE),
+        "a" + "." * 118 + "1",
+        "a" + "." * 117 + "@",
+        nest("a" * HUGE, [f"k{i}" for i in range(100)]),
+        nest("x", ["a" * (HUGE // 100) + str(i) for i in range(100)]),
+    ],
+    ids=[
+        "letters",
+        "digits",
+        "a.a-a@a.",
+        "a-a-",
+        "word@",
+        "dots1",
+        "unicode",
+        "dots1-cap",
+        "dots@-cap",
+        "deep",
+        "long-keys",
+    ],
+)
 def test_megabyte_values_in_every_kind_of_field(patterns, value):
-    ops = [{"op": "replace", "path": f"/{field}", "value": value, "originalValue": value}
-           for field in ("cohort", "cohortId", "birthdateAt", "status")]
+    ops = [
+        {"op": "replace", "path": f"/{field}", "value": value, "originalValue": value}
+        for field in ("cohort", "cohortId", "birthdateAt", "status")
+    ]
     _clear_caches()
     patterns.reset()
-    result = scrub_patch({"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": ops},
-                         "young", P)
+    result = scrub_patch(
+        {"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": ops}, "young", P
+    )
     assert isinstance(result, ScrubbedPatch)
     assert audit_ops("young", result.ops, YEAR) == []
     assert patterns.violations == [], patterns.violations[:5]
 
 
 def _many_ops(count: int) -> list[dict]:
-    ops = [{"op": "replace", "path": f"/cohort/k{i}/v", "value": f"Juillet {2000 + i % 30}",
-            "originalValue": "Juin 2025"} for i in range(count)]
-    return ops + [{"op": "replace", "path": f"/email/{i}", "value": "lea@gmail.com"}
-                  for i in range(count)]
+    ops = [
+        {
+            "op": "replace",
+            "path": f"/cohort/k{i}/v",
+            "value": f"Juillet {2000 + i % 30}",
+            "originalValue": "Juin 2025",
+        }
+        for i in range(count)
+    ]
+    return ops + [
+        {"op": "replace", "path": f"/email/{i}", "value": "lea@gmail.com"} for i in range(count)
+    ]
 
 
 @pytest.mark.timeout(30)
@@ -629,8 +830,9 @@ def test_many_ops_on_nested_paths_scrub_in_linear_time(patterns):
     (quadratic: minutes)."""
     _clear_caches()
     patterns.reset()
-    result = scrub_patch({"_id": ObjectId(), "ref": ObjectId(), "date": WHEN,
-                          "ops": _many_ops(20_000)}, "young", P)
+    result = scrub_patch(
+        {"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": _many_ops(20_000)}, "young", P
+    )
     assert isinstance(result, ScrubbedPatch)
     assert patterns.violations == []
 
@@ -640,7 +842,8 @@ def test_many_ops_on_nested_paths_reconstruct_in_linear_time():
     """A scrubbed patch of 5,000 ops on nested allow-listed paths (``/cohort/k1/v``), no
     current document: the forward replay and the backward walk take well under a second
     when linear; a step costing the size of the state per op takes tens of seconds."""
-    result = scrub_patch({"_id": ObjectId(), "ref": ObjectId(), "date": WHEN,
-                          "ops": _many_ops(5_000)}, "young", P)
+    result = scrub_patch(
+        {"_id": ObjectId(), "ref": ObjectId(), "date": WHEN, "ops": _many_ops(5_000)}, "young", P
+    )
     report = reconstruct_record([_as_patch(result)], None)
     assert len(report.states) == 1
