@@ -236,6 +236,18 @@ def failed_partitions(tags: dict) -> str:
     return f"{start}...{tags.get('dagster/asset_partition_range_end')}" if start else "unpartitioned"
 
 
+def failed_assets(instance, run) -> list[AssetKey]:
+    """The assets the run was to materialise: its asset selection, or for a run of a job
+    (nightly schedule, late-data sensor: no asset selection) the assets it planned."""
+    if run.asset_selection:
+        return sorted(run.asset_selection, key=AssetKey.to_user_string)
+    planned = instance.all_logs(run.run_id,
+                                of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return sorted({entry.dagster_event.asset_key for entry in planned
+                   if entry.dagster_event and entry.dagster_event.asset_key},
+                  key=AssetKey.to_user_string)
+
+
 def load_notifier():
     """The user's notifier (Slack, e-mail ...), ``SNU_FAILURE_NOTIFIER=module:function``."""
     target = os.environ.get("SNU_FAILURE_NOTIFIER")
@@ -260,7 +272,7 @@ def failed_runs_sensor(context: RunFailureSensorContext):
     context.log.error(f"run {run.run_id} ({run.job_name}) failed for partition(s) {partitions}: "
                       f"{message}")
     partition = run.tags.get("dagster/partition")
-    for key in run.asset_selection or []:
+    for key in failed_assets(context.instance, run):
         context.instance.report_runless_asset_event(AssetObservation(
             asset_key=key, partition=partition,
             metadata={"failed_run_id": run.run_id, "failed_partitions": partitions,
