@@ -4,12 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test dev servers-stop status clean install
+.PHONY: demo test unit lint format dev servers-stop status clean install
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,lint]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +21,22 @@ demo: $(STAMP)
 ## The whole test suite (real servers: embedded SecantusDB + PostgreSQL, and the system PostgreSQL when it answers).
 test: $(STAMP)
 	$(PY) -m pytest
+
+## The quick loop: pure functions and Dagster definitions only, no server (well under a minute).
+unit: $(STAMP)
+	$(PY) -m pytest -m "not integration and not reliability and not e2e and not distributed" -q
+
+## Lint, format check, type check and the import-layer contracts (CI runs it before the tests).
+lint: $(STAMP)
+	$(VENV)/bin/ruff check snu_assets snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff format --check snu_assets snu_assets_tests bench fuzz
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+## Apply the linter's safe fixes and the formatter.
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix snu_assets snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff format snu_assets snu_assets_tests bench fuzz
 
 ## Dagster webserver + daemon on the embedded servers.
 dev: $(STAMP)

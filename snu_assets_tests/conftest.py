@@ -91,3 +91,15 @@ def postgres_resource(postgres_url):
 @pytest.fixture(scope="session")
 def pseudonyms():
     return PseudonymResource(key=TEST_KEY)
+
+
+#: the marker of each folder of tests that talks to servers (``make unit`` deselects them)
+FOLDER_MARKERS = {"integration": "integration", "reliability": "reliability", "e2e": "e2e",
+                  "e2e_ui": "e2e", "distributed": "distributed"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = item.path.parent.name
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])

@@ -4,6 +4,7 @@ preview of the first rows of the slice just written (scrubbed data only)."""
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from snu_assets.privacy.audit import AuditReport
 from snu_assets.resources import PostgresResource
 
 #: JSONB columns are summarised in previews (a preview is for eyes, not for analysis)
@@ -51,3 +52,10 @@ def table_metadata(postgres: PostgresResource, table: str, columns: list[str], w
         "dagster/column_schema": column_schema(postgres, table),
         "preview": preview(postgres, table, columns, where, params, order_by),
     }
+
+
+def audit_metadata(report: AuditReport) -> dict:
+    """A PII audit's findings as check metadata: counts, problem kinds, examples (never a
+    value: the examples name a column, a pointer, a kind and a row)."""
+    summary = report.summary()
+    return {**summary, "examples": MetadataValue.md(summary["examples"])}

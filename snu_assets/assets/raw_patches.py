@@ -20,7 +20,7 @@ from dagster import (
 
 from snu_assets import source
 from snu_assets.assets.daily_config import DailyLoadConfig
-from snu_assets.assets.metadata import table_metadata
+from snu_assets.assets.metadata import audit_metadata, table_metadata
 from snu_assets.partitions import OWNERS
 from snu_assets.privacy.audit import audit_table
 from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
@@ -202,7 +202,7 @@ def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
                          ops_column="ops", plain_columns=("author_role",))
     return AssetCheckResult(
         asset_key=ASSET, check_name="no_personal_data", passed=report.passed,
-        metadata=report.metadata())
+        metadata=audit_metadata(report))
 
 
 def check_rejection_rate(kept: int, rejected: dict[str, int], threshold: float) -> AssetCheckResult:

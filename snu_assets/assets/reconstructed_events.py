@@ -21,7 +21,7 @@ from dagster import (
 
 from snu_assets import source
 from snu_assets.assets.daily_config import DailyLoadConfig
-from snu_assets.assets.metadata import table_metadata
+from snu_assets.assets.metadata import audit_metadata, table_metadata
 from snu_assets.assets.raw_patches import (
     MODELS_IN_ORDER,
     Outcome,
@@ -360,7 +360,7 @@ def check_events_personal_data(conn, schema, table, params, extra_columns=()) ->
     report = audit_table(conn, f'"{schema}".{table}', WINDOW, params, id_column="event_id",
                          state_columns=("before", "after"), plain_columns=extra_columns)
     return AssetCheckResult(asset_key=table, check_name="no_personal_data",
-                            passed=report.passed, metadata=report.metadata())
+                            passed=report.passed, metadata=audit_metadata(report))
 
 
 def check_consistency(stats: Counter, threshold: float) -> AssetCheckResult:

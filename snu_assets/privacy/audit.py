@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from dagster import MetadataValue
 
 from snu_assets.privacy.allowlist import allowed
 from snu_assets.privacy.detectors import findings, pointer_token
@@ -35,11 +34,10 @@ class AuditReport:
     def passed(self) -> bool:
         return not self.problems
 
-    def metadata(self) -> dict:
+    def summary(self) -> dict:
         """What an asset check shows: counts, problem kinds, examples (never a value)."""
         return {"rows_scanned": self.rows, "problems": dict(self.problems),
-                "examples": MetadataValue.md("\n".join(f"- {e}" for e in self.examples)
-                                            or "none")}
+                "examples": "\n".join(f"- {e}" for e in self.examples) or "none"}
 
 
 def audit_ops(model: str, ops: Any, year: int) -> list[tuple[str, str]]:
