@@ -91,7 +91,7 @@ def day_window(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]
     start = dt.datetime(first.year, first.month, first.day, tzinfo=zone)
     end_day = last + dt.timedelta(days=1)
     end = dt.datetime(end_day.year, end_day.month, end_day.day, tzinfo=zone)
-    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def patch_collections() -> dict[str, str]:

@@ -12,17 +12,17 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
-from psycopg.types.json import set_json_loads
 import pymongo
 import sqlalchemy as sa
 from dagster import ConfigurableResource, EnvVar
+from psycopg.types.json import set_json_loads
 from pydantic import PrivateAttr
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -262,7 +262,7 @@ class PostgresResource(ConfigurableResource):
         """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``."""
         return self.replace_slices([Slice(table, columns, rows, delete_where, params, upsert_key)])[0]
 
-    def replace_slices(self, slices: Sequence["Slice"]) -> list[int]:
+    def replace_slices(self, slices: Sequence[Slice]) -> list[int]:
         """Atomically replace a slice of one or more tables (all or nothing).
 
         Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may

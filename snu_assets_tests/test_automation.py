@@ -4,19 +4,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dagster import (
-    DagsterRun,
-    DagsterRunStatus,
     AssetKey,
     AssetMaterialization,
-    instance_for_test,
+    DagsterRun,
+    DagsterRunStatus,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
+    instance_for_test,
 )
 
 from snu_assets.definitions import defs
 from snu_assets.schedules import nightly_partitions, nightly_schedule
-from snu_assets.sensors import audit_days, failed_partitions, weeks_to_refresh, weekly_views_sensor
+from snu_assets.sensors import audit_days, failed_partitions, weekly_views_sensor, weeks_to_refresh
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -37,7 +37,10 @@ def test_nightly_just_after_midnight_paris_is_still_the_previous_day_in_utc():
 def test_nightly_across_dst_changes():
     spring = datetime(2025, 3, 31, 2, 0, tzinfo=PARIS)   # the night after the 23-hour day
     autumn = datetime(2025, 10, 27, 2, 0, tzinfo=PARIS)  # the night after the 25-hour day
-    done = lambda month, last: {f"2025-{month:02d}-{d:02d}" for d in range(1, last)}
+
+    def done(month, last):
+        return {f"2025-{month:02d}-{d:02d}" for d in range(1, last)}
+
     assert nightly_partitions(spring, done(3, 30)) == ["2025-03-30"]
     assert nightly_partitions(autumn, done(10, 26)) == ["2025-10-26"]
 

@@ -252,7 +252,7 @@ def test_pre_log_youngs_have_no_creation_in_the_log(data):
     chains = [data.truth.of(ref) for ref in data.truth.pre_log_young_ids]
     first = [chain[0] for chain in chains if chain]
     assert first and all(t.before is not None and not t.is_creation for t in first)
-    start = dt.datetime(2025, 1, 5, 23, tzinfo=dt.timezone.utc)  # Paris midnight of start
+    start = dt.datetime(2025, 1, 5, 23, tzinfo=dt.UTC)  # Paris midnight of start
     assert all(p["date"] >= start for p in data.young_patches)
 
 
@@ -355,7 +355,7 @@ def test_young_documents(data):
 
 def test_inscription_goals_and_cohorts(data):
     current = [c for c in data.cohorts if c["inscriptionStartDate"] >= dt.datetime(
-        2025, 1, 5, tzinfo=dt.timezone.utc)]  # fmt: skip
+        2025, 1, 5, tzinfo=dt.UTC)]  # fmt: skip
     assert [c["name"] for c in current] == [
         "Février 2025 - C", "Avril 2025 - A", "Juin 2025 - B", "Juillet 2025"]
     departments = {g["department"] for g in data.inscriptiongoals}
@@ -364,7 +364,7 @@ def test_inscription_goals_and_cohorts(data):
         assert goal["max"] >= 1 and goal["cohortId"] in {str(c["_id"]) for c in current}
     for cohort in current:
         assert cohort["inscriptionStartDate"] < cohort["inscriptionEndDate"] < cohort["dateStart"]
-        assert cohort["inscriptionEndDate"] <= dt.datetime(2025, 4, 6, tzinfo=dt.timezone.utc)
+        assert cohort["inscriptionEndDate"] <= dt.datetime(2025, 4, 6, tzinfo=dt.UTC)
 
 
 def test_personal_values(data):
@@ -384,6 +384,6 @@ def test_personal_values(data):
 def test_default_start_and_period():
     assert DEFAULT_START == dt.date(2025, 1, 6)
     one = generate_all(seed=2, youngs=20, days=10, applications=False)
-    end = dt.datetime(2025, 1, 15, 23, tzinfo=dt.timezone.utc)
+    end = dt.datetime(2025, 1, 15, 23, tzinfo=dt.UTC)
     assert all(p["date"] < end for p in one.young_patches)
     assert not one.applications

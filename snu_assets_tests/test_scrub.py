@@ -8,7 +8,13 @@ from bson import ObjectId
 from snu_assets.privacy.audit import audit_ops, audit_state
 from snu_assets.privacy.detectors import MAX_CATEGORY_LENGTH, findings, kinds_of_personal_data
 from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
-from snu_assets.privacy.scrub import Rejection, ScrubbedPatch, author_role, scrub_document, scrub_patch
+from snu_assets.privacy.scrub import (
+    Rejection,
+    ScrubbedPatch,
+    author_role,
+    scrub_document,
+    scrub_patch,
+)
 
 P = Pseudonymizer("unit-test-key-0123456789")
 REF = ObjectId("65a0f0f0f0f0f0f0f0f0f0f0")

@@ -4,13 +4,13 @@ extract (raw_patches) → reconstruct (reconstructed_events) → enrich (enriche
 
 from snu_assets.assets.enriched_events import enriched_events
 from snu_assets.assets.extract_and_reconstruct import extract_and_reconstruct
+from snu_assets.assets.weekly_report import weekly_report
 from snu_assets.assets.weekly_views import (
     cohorts,
     inscription_goals,
     weekly_funnel,
     weekly_funnel_national,
 )
-from snu_assets.assets.weekly_report import weekly_report
 
 #: raw_patches and reconstructed_events are the two outputs of one step that reads
 #: MongoDB once (extract_and_reconstruct); each can still be materialised alone

@@ -15,11 +15,11 @@ from dagster import (
     asset,
 )
 
+from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.reconstructed_events import (
     check_duplicate_ids,
     check_events_personal_data,
 )
-from snu_assets.assets.metadata import table_metadata
 from snu_assets.partitions import OWNERS, daily_backfill_policy, daily_partitions
 from snu_assets.reference.geography import csv_path
 from snu_assets.resources import PostgresResource

@@ -21,6 +21,7 @@ import time
 from dagster import AssetExecutionContext, Failure, MaterializeResult, multi_asset
 
 from snu_assets.assets import raw_patches, reconstructed_events
+from snu_assets.assets.daily_config import DailyLoadConfig
 from snu_assets.assets.raw_patches import (
     RAW_COLUMNS,
     REJECTED_COLUMNS,
@@ -36,7 +37,6 @@ from snu_assets.assets.reconstructed_events import (
     reconstruct_window,
     reconstruction_result,
 )
-from snu_assets.assets.daily_config import DailyLoadConfig
 from snu_assets.partitions import DAILY_MONGO_STEP
 from snu_assets.resources import (
     LazyRows,

@@ -118,9 +118,11 @@ def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
                 "group by 2, 3, 4, 5", params):
             for pointer, kind in audit_state(model, {key: value}, ref_year):
                 report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
-        for row_id, model in conn.execute(
-                f"select min({id_column}), model from {table} where {where} and {column} "
-                f"is not null and jsonb_typeof({column}) <> 'object' group by 2", params):
+        for (row_id,) in conn.execute(
+                f"select min({id_column}) from {table} where {where} and {column} "
+                f"is not null and jsonb_typeof({column}) <> 'object'", params):
+            if row_id is None:
+                continue
             report.add(f"{name}.{column} (row {row_id})", "state is not an object")
     if plain_columns:  # one pass over the table for all of them
         values = ", ".join(f"('{column}', {column}::text)" for column in plain_columns)

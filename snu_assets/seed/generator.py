@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 PARIS = ZoneInfo("Europe/Paris")  # the applicants' clock, whatever SNU_TIMEZONE says
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DEFAULT_START = dt.date(2025, 1, 6)
 
 # --------------------------------------------------------------------------- contract

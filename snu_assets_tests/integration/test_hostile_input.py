@@ -13,14 +13,16 @@ from bson import ObjectId
 from snu_assets.privacy.allowlist import APPLICATION_FIELDS, YOUNG_FIELDS
 from snu_assets_tests.integration.test_rewrites_and_bad_input import (
     CREATED,
-    P,
     DAY,
+    P,
     T,
     patch_doc,
     plugin_ops,
     q,
     run_day,
-    world,  # noqa: F401 (the fixture)
+)
+from snu_assets_tests.integration.test_rewrites_and_bad_input import (
+    world as world,  # the fixture
 )
 
 SIZE = 64 * 1024

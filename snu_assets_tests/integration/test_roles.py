@@ -6,7 +6,6 @@ import psycopg
 import pytest
 
 
-
 @pytest.fixture()
 def roles(pipeline):
     suffix = uuid.uuid4().hex[:6]

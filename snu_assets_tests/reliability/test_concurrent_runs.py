@@ -18,8 +18,6 @@ from collections import Counter
 
 import pytest
 
-from snu_assets_tests.truth import expected_events
-from snu_assets_tests.reliability.run_partition import BARRIER_TABLES
 from snu_assets_tests.reliability.helpers import (
     DAILY_TABLES,
     child_command,
@@ -32,6 +30,8 @@ from snu_assets_tests.reliability.helpers import (
     spawn,
     wait_for,
 )
+from snu_assets_tests.reliability.run_partition import BARRIER_TABLES
+from snu_assets_tests.truth import expected_events
 
 TIMEOUT = 150
 
