@@ -2,7 +2,7 @@
 
 import psycopg
 import pytest
-from dagster import Failure
+from dagster import DagsterExecutionInterruptedError, Failure
 from pymongo.errors import AutoReconnect
 
 from snu_assets.resources import ServerUnavailable
@@ -29,3 +29,19 @@ def test_other_errors_fail_fast_without_retry():
         step()
     assert caught.value.allow_retries is False
     assert "KeyError" in caught.value.description
+
+
+@pytest.mark.parametrize("interrupt", [DagsterExecutionInterruptedError, KeyboardInterrupt])
+def test_an_interrupted_step_is_not_retried(interrupt):
+    # Dagster turns an interrupt into a retry when the op has a retry policy: a step told to
+    # stop (run terminated or timed out, SIGTERM) would start over
+    @retry_transient_only
+    def step():
+        yield 1
+        raise interrupt()
+
+    with pytest.raises(Failure) as caught:
+        list(step())
+    assert caught.value.allow_retries is False
+    assert "interrupted" in caught.value.description
+    assert isinstance(caught.value.__cause__, interrupt)

@@ -33,9 +33,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import AssetKey, DagsterEventType, DagsterRunStatus, RunsFilter
-from dagster import build_run_status_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterRunStatus,
+    RunsFilter,
+    build_run_status_sensor_context,
+)
 
+from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.reliability.helpers import (
     STEP_TABLES,
     child_command,
@@ -51,7 +57,6 @@ from snu_assets_tests.reliability.helpers import (
     unique,
     wait_for,
 )
-from snu_assets_tests.conftest import TEST_KEY
 
 HELD_LOCATION = Path(__file__).with_name("held_location.py")
 STOP_CEILING_S = 30  # the promise
@@ -150,6 +155,9 @@ def blocked_behind(url: str, holder_pid: int) -> list[int]:
 @pytest.mark.parametrize("where", ["copy", "swap", "lock-wait"])
 def test_sigterm_stops_the_step_process_wherever_it_is(where, loaded, tmp_path):
     url, source = loaded.url, loaded.source
+    if where == "copy" and server_name(url) == "system":
+        pytest.skip("mid-COPY runs on the embedded server; the system one runs the swap and "
+                    "the lock wait (the suite stays short)")
     marker, result, log = tmp_path / "marker.json", tmp_path / "result.json", tmp_path / "child.log"
     holder = None
     if where == "lock-wait":  # another session holds the first lock of the swap
