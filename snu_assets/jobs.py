@@ -2,21 +2,20 @@
 
 Runs of the daily job (nightly schedule, late-data sensor, launchpad) carry Dagster's
 ``dagster/max_runtime`` tag: run monitoring (``dagster.yaml``) fails a run still going after
-``SNU_DAILY_MAX_RUNTIME_S`` seconds (default 4 h; 0 = no ceiling), which frees its run slot and
+``SNU_DAILY_MAX_RUNTIME_S`` seconds (default 4 h), which frees its run slot and
 its pool slot, and the failure sensor names it. Weekly runs and asset backfills carry no
 ceiling unless given the tag (e.g. in the backfill dialog).
 """
 
-import os
-
 from dagster import AssetSelection, define_asset_job
 
+from snu_assets import settings
 from snu_assets.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
 from snu_assets.partitions import daily_partitions, weekly_partitions
 
 #: Dagster's run tag read by run monitoring (``dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG``)
 MAX_RUNTIME_TAG = "dagster/max_runtime"
-DAILY_MAX_RUNTIME_S = int(os.environ.get("SNU_DAILY_MAX_RUNTIME_S") or 4 * 3600)
+DAILY_MAX_RUNTIME_S = settings.current().daily_max_runtime_s
 
 DAILY_SELECTION = AssetSelection.assets(*DAILY_ASSETS)
 WEEKLY_SELECTION = AssetSelection.assets(*WEEKLY_ASSETS)
