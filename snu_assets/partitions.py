@@ -54,11 +54,3 @@ MONGO_RETRY = RetryPolicy(max_retries=3, delay=5, backoff=Backoff.EXPONENTIAL)
 
 #: who answers for the assets (shown in the UI)
 OWNERS = ["team:snu-data"]
-
-#: settings of the daily step that reads MongoDB (``extract_and_reconstruct``)
-DAILY_MONGO_STEP = dict(
-    partitions_def=daily_partitions,
-    backfill_policy=daily_backfill_policy,
-    pool=MONGO_POOL,
-    retry_policy=MONGO_RETRY,
-)

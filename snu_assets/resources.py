@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 import psycopg
@@ -35,6 +35,14 @@ SQL_DIR = Path(__file__).parent / "assets" / "sql"
 def redact_url(url: str) -> str:
     """A URL without its password, safe for error messages and logs."""
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def scalar(conn: psycopg.Connection, query: str, params: Any = None) -> Any:
+    """The first column of the one row ``query`` returns."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row for: {query}")
+    return row[0]
 
 
 class LazyRows:
@@ -121,7 +129,7 @@ class MongoResource(ConfigurableResource):
     def client(self) -> pymongo.MongoClient:
         if self._client is None:
             uri = self.resolved_uri()
-            client = pymongo.MongoClient(
+            client: pymongo.MongoClient = pymongo.MongoClient(
                 uri, serverSelectionTimeoutMS=self.timeout_ms, tz_aware=False,
                 appname="snu-assets",
             )
@@ -171,7 +179,7 @@ class PostgresResource(ConfigurableResource):
         return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
 
     @property
-    def schema(self) -> str:
+    def schema(self) -> str:  # type: ignore[override]  # shadows pydantic's deprecated schema()
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema_name):
             raise ValueError(f"schema {self.schema_name!r} is not a plain lower-case identifier")
         return self.schema_name
@@ -200,14 +208,14 @@ class PostgresResource(ConfigurableResource):
                 "server runs and SNU_POSTGRES_URL is right; unset it to use the embedded "
                 "PostgreSQL."
             ) from None
+        conn: psycopg.Connection = raw.driver_connection  # type: ignore[assignment]
         try:
-            conn: psycopg.Connection = raw.driver_connection
             set_json_loads(orjson.loads, conn)  # JSON columns parsed with orjson: much faster
             yield conn
             conn.commit()
         except Exception:
             with contextlib.suppress(Exception):
-                raw.driver_connection.rollback()
+                conn.rollback()
             raise
         except BaseException:
             # interrupted (run terminated or timed out, SIGTERM/SIGINT of the step): the
@@ -238,7 +246,7 @@ class PostgresResource(ConfigurableResource):
         version = self.ddl_version()
         marker = f'"{self.schema}"._snu_schema_version'
         with self.connect() as conn:
-            found = conn.execute("select to_regclass(%s)", (marker,)).fetchone()[0]
+            found = scalar(conn, "select to_regclass(%s)", (marker,))
             if found and conn.execute(f"select version from {marker}").fetchone() == (version,):
                 return
         with self.connect() as conn, conn.transaction():
@@ -344,7 +352,13 @@ def _env_or_none(name: str):
     return EnvVar(name) if os.environ.get(name) else None
 
 
-def build_resources() -> dict[str, ConfigurableResource]:
+class SnuResources(TypedDict):
+    mongo: MongoResource
+    postgres: PostgresResource
+    pseudonyms: PseudonymResource
+
+
+def build_resources() -> SnuResources:
     """The resources of the code location, from the contract's environment variables."""
     return {
         "mongo": MongoResource(uri=_env_or_none("SNU_MONGO_URI"), database=settings.mongo_db_name()),

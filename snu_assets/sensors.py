@@ -24,6 +24,7 @@ import importlib
 import json
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,7 +47,7 @@ from snu_assets import source
 from snu_assets.jobs import daily_job, weekly_job
 from snu_assets.partitions import daily_partitions, weekly_partitions
 from snu_assets.privacy.scrub import patch_key, to_utc
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource, scalar
 from snu_assets.settings import timezone
 
 LATE_DATA_INTERVAL_S = int(os.environ.get("SNU_LATE_DATA_INTERVAL_S", "300"))
@@ -101,10 +102,11 @@ def counts_disagree(db, postgres: PostgresResource, day: str) -> bool:
     start, end = day_window(day)
     in_mongo = sum(source.count_window_patches(db, m, start, end) for m in ("young", "application"))
     with postgres.connect() as conn:
-        landed = conn.execute(
+        landed = scalar(
+            conn,
             f'select (select count(*) from "{postgres.schema}".raw_patches where partition_date = %(d)s)'
             f' + (select count(*) from "{postgres.schema}".rejected_patches where partition_date = %(d)s)',
-            {"d": day}).fetchone()[0]
+            {"d": day})
     return in_mongo != landed
 
 
@@ -160,7 +162,8 @@ def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
 # ----------------------------------------------------------------------------- weekly
 
 
-def weeks_to_refresh(daily: dict[str, int], weekly: dict[str, int], weeks: list[str]) -> list[tuple[str, int]]:
+def weeks_to_refresh(daily: Mapping[str, int], weekly: Mapping[str, int],
+                     weeks: Sequence[str]) -> list[tuple[str, int]]:
     """Weeks whose seven days are materialised and whose view is older than the newest day
     materialisation up to the week's end: ``[(week, newest day storage id)]``."""
     due, newest = [], -1
@@ -229,7 +232,7 @@ def exceeded_max_runtime(instance, run_id: str, message: str) -> int | None:
     return None
 
 
-def failed_partitions(tags: dict) -> str:
+def failed_partitions(tags: Mapping[str, str]) -> str:
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     start = tags.get("dagster/asset_partition_range_start")

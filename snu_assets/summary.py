@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 
 from snu_assets import source
-from snu_assets.resources import build_resources
+from snu_assets.resources import build_resources, scalar
 from snu_assets.settings import timezone
 
 
@@ -32,14 +32,14 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
     resources = build_resources()
     mongo, postgres = resources["mongo"], resources["postgres"]
     lo, hi = _window(start, end)
-    in_mongo = sum(source.count_window_patches(mongo.db(), m, lo, hi)
-                   for m in ("young", "application"))
+    in_mongo: int = sum(source.count_window_patches(mongo.db(), m, lo, hi)
+                        for m in ("young", "application"))
     schema = postgres.schema
     with postgres.connect() as conn:
-        raw = conn.execute(f'select count(*) from "{schema}".raw_patches where partition_date '
-                           "between %s and %s", (start, end)).fetchone()[0]
-        rejected = conn.execute(f'select count(*) from "{schema}".rejected_patches where '
-                                "partition_date between %s and %s", (start, end)).fetchone()[0]
+        raw = scalar(conn, f'select count(*) from "{schema}".raw_patches where partition_date '
+                     "between %s and %s", (start, end))
+        rejected = scalar(conn, f'select count(*) from "{schema}".rejected_patches where '
+                          "partition_date between %s and %s", (start, end))
     events = pd.read_sql(
         f'select event_name, count(*) as events from "{schema}".reconstructed_events '
         "group by event_name order by events desc", postgres.engine())

@@ -22,7 +22,7 @@ from snu_assets.assets.reconstructed_events import (
 )
 from snu_assets.partitions import OWNERS, daily_backfill_policy, daily_partitions
 from snu_assets.reference.geography import csv_path
-from snu_assets.resources import PostgresResource
+from snu_assets.resources import PostgresResource, scalar
 
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PLAIN_TEXT_COLUMNS = ("status_before", "status_after", "cohort", "gender", "age_band",
@@ -96,9 +96,9 @@ def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) 
                                      WINDOW, params)
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
-        unmatched = conn.execute(
-            f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
-            "and model = 'young' and department_code is null", params).fetchone()[0]
+        unmatched = scalar(
+            conn, f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
+            "and model = 'young' and department_code is null", params)
         results = [check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
                    check_events_personal_data(conn, postgres.schema, "enriched_events", params,
                                               PLAIN_TEXT_COLUMNS)]

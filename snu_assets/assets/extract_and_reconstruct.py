@@ -37,7 +37,12 @@ from snu_assets.assets.reconstructed_events import (
     reconstruct_window,
     reconstruction_result,
 )
-from snu_assets.partitions import DAILY_MONGO_STEP
+from snu_assets.partitions import (
+    MONGO_POOL,
+    MONGO_RETRY,
+    daily_backfill_policy,
+    daily_partitions,
+)
 from snu_assets.resources import (
     LazyRows,
     MongoResource,
@@ -53,7 +58,10 @@ from snu_assets.retries import retry_transient_only
     specs=[raw_patches.SPEC, reconstructed_events.SPEC],
     check_specs=[*raw_patches.CHECKS, *reconstructed_events.CHECKS],
     can_subset=True,
-    **DAILY_MONGO_STEP,
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    pool=MONGO_POOL,
+    retry_policy=MONGO_RETRY,
 )
 @retry_transient_only
 def extract_and_reconstruct(
@@ -90,19 +98,29 @@ def one_read(context: AssetExecutionContext, config: DailyLoadConfig, db,
     window = context.partition_time_window
     started = time.perf_counter()
     params = window_params(context)
-    extract = Extract(db, pseudonymize, window.start, window.end, spill=SpilledRows())
+    spill = SpilledRows()
+    extract = Extract(db, pseudonymize, window.start, window.end, spill=spill)
     work = Reconstruction(db, pseudonymize, window.start, window.end, config, context.log.info,
                           extract=extract)
+
+    def after_the_events(rows):
+        """The raw and rejected rows are complete only once the events have streamed (the
+        reconstruction hands each window patch to the extract as it meets it)."""
+        if not work.finished:
+            raise RuntimeError("raw_patches/rejected_patches read before reconstructed_events "
+                               "was streamed: the events' slice must come first")
+        return rows
+
     try:
         events, _, _ = postgres.replace_slices([
             Slice("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params),
-            Slice("raw_patches", RAW_COLUMNS, extract.spill, WINDOW, params,
-                  upsert_key="patch_id"),
-            Slice("rejected_patches", REJECTED_COLUMNS, LazyRows(lambda: extract.rejected),
-                  WINDOW, params),
+            Slice("raw_patches", RAW_COLUMNS, LazyRows(lambda: after_the_events(spill)), WINDOW,
+                  params, upsert_key="patch_id"),
+            Slice("rejected_patches", REJECTED_COLUMNS,
+                  LazyRows(lambda: after_the_events(extract.rejected)), WINDOW, params),
         ])
     finally:
-        extract.spill.close()
+        spill.close()
     elapsed = time.perf_counter() - started
     # ``complete`` compares the rows landed with the window's patches MongoDB returned: from
     # a scan independent of the record logs (records mode), or from the walk itself (walk mode)
@@ -115,7 +133,7 @@ def selected_checks_only(context: AssetExecutionContext,
     """``result`` without the results of checks the run did not select."""
     wanted = context.selected_asset_check_keys
     checks = [check for check in result.check_results or []
-              if any(key.asset_key.to_user_string() == check.asset_key.to_user_string()
-                     and key.name == check.check_name for key in wanted)]
+              if any(key.asset_key == check.asset_key and key.name == check.check_name
+                     for key in wanted)]
     return MaterializeResult(asset_key=result.asset_key, metadata=result.metadata,
                              check_results=checks)

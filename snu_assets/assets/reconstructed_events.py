@@ -137,6 +137,8 @@ class Reconstruction:
         self.records_per_batch = config.records_per_batch
         #: patches of the window MongoDB returned (both collections)
         self.in_window = 0
+        #: every record batch rebuilt and every window patch handed to the extract
+        self.finished = False
 
     def rows(self) -> Iterator[tuple]:
         began = time.perf_counter()
@@ -161,6 +163,7 @@ class Reconstruction:
                              f"events_per_s={self.stats['events'] / elapsed:.0f}")
             if window.pending:
                 self._extract_leftovers(model, list(window.pending.values()))
+        self.finished = True
 
     def _job(self, model: str, batch: RecordBatch, window: WindowIndex) -> tuple:
         """The arguments of :func:`rebuild_batch` for one batch: the days of its window
