@@ -41,6 +41,7 @@ from dagster import (
     build_run_status_sensor_context,
 )
 
+from snu_assets import settings
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.reliability.helpers import (
     STEP_TABLES,
@@ -243,6 +244,7 @@ class Site:
                "SNU_FAILURE_NOTIFIER": f"{__name__}:collect_report"}
         self.saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # inherited by the code server and the processes it starts
+        settings.reload()  # the failure sensor, evaluated here, reads the notifier setting
         self.stack = []
         (root / "home").mkdir()
         instance_cm = instance_for_test(temp_dir=str(root / "home"), overrides={
@@ -279,6 +281,7 @@ class Site:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        settings.reload()
 
     def graphql(self, query: str, variables: dict) -> dict:
         from dagster_graphql.test.utils import execute_dagster_graphql
