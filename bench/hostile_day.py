@@ -27,18 +27,10 @@ from snu_assets import embedded
 from snu_assets.assets import DAILY_ASSETS
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 from snu_assets.seed import seed_mongo
+from snu_assets_tests.adversarial import FAMILIES, nested
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hostile-day.md"
 DAY = dt.date(2025, 3, 12)
-FAMILIES = {
-    "letters": lambda n: "a" * n,
-    "digits": lambda n: "7" * n,
-    "dot-dash-at": lambda n: ("a.a-a@a." * (n // 8 + 1))[:n],
-    "dashes": lambda n: ("a-" * (n // 2 + 1))[:n],
-    "dots-then-digit": lambda n: "a" + "." * (n - 2) + "1",
-    "word-then-at": lambda n: "w" * (n - 1) + "@",
-    "unicode letters": lambda n: "é" * (n // 2),
-}
 FIELDS = ("cohort", "grade", "situation", "status", "department", "cohortId", "birthdateAt")
 
 
@@ -53,9 +45,7 @@ def hostile_patches(db, size: int) -> list[dict]:
                      "date": at, "user": {"role": "admin", "firstName": make(1000)},
                      "ops": [{"op": "replace", "path": f"/{field}", "value": make(size),
                               "originalValue": "x"}], "family": name})
-    deep: object = "leaf"
-    for level in range(100):
-        deep = {f"{level}" + "k" * 1000: deep}
+    deep = nested(100, 1000)
     at = when + dt.timedelta(minutes=5)
     docs.append({"_id": ObjectId.from_datetime(at), "ref": refs[-1], "modelName": "young",
                  "date": at, "ops": [{"op": "add", "path": "/qpv", "value": deep}]})

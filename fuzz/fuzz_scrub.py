@@ -46,12 +46,7 @@ with atheris.instrument_imports(include=["snu_assets"]):
     from snu_assets.privacy.allowlist import ALLOWED_FIELDS
     from snu_assets.privacy.pseudonym import Pseudonymizer
 
-try:  # Python 3.11+
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants
-    import sre_parse
+from snu_assets_tests.adversarial import has_unbounded_repeat
 
 IGNORE = {c.strip() for c in os.environ.get("FUZZ_IGNORE", "").split(",") if c.strip()}
 P = Pseudonymizer("fuzz-scrub-key-0123456789abcdef")
@@ -96,30 +91,6 @@ MAX_REPEAT = 1 << 20
 # ------------------------------------------------------------------ the pattern guard
 
 
-def _has_unbounded_repeat(pattern: re.Pattern) -> bool:
-    repeats = {
-        sre_constants.MAX_REPEAT,
-        sre_constants.MIN_REPEAT,
-        getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT),
-    }
-
-    def walk(node) -> bool:
-        if isinstance(node, sre_parse.SubPattern):
-            return any(walk(item) for item in node)
-        if isinstance(node, list | tuple):
-            if (
-                len(node) == 2
-                and node[0] in repeats
-                and isinstance(node[1], tuple)
-                and node[1][1] == sre_constants.MAXREPEAT
-            ):
-                return True
-            return any(walk(item) for item in node)
-        return False
-
-    return walk(sre_parse.parse(pattern.pattern, pattern.flags))
-
-
 class LongScan(AssertionError):
     pass
 
@@ -131,7 +102,7 @@ class Guarded:
 
     def __init__(self, name, pattern):
         self._name, self._pattern = name, pattern
-        self._unbounded = _has_unbounded_repeat(pattern)
+        self._unbounded = has_unbounded_repeat(pattern)
 
     def __getattr__(self, attr):
         target = getattr(self._pattern, attr)

@@ -47,13 +47,7 @@ from snu_assets.privacy.scrub import (
     scrub_patch,
 )
 from snu_assets.reconstruction import Patch, reconstruct_record
-
-try:  # Python 3.11+
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants
-    import sre_parse
+from snu_assets_tests.adversarial import has_unbounded_repeat
 
 P = Pseudonymizer("fuzz-privacy-test-key-0123456789")
 YEAR = 2025
@@ -72,27 +66,6 @@ FUZZ = settings(
 
 
 # ----------------------------------------------------------------- the pattern guard
-
-
-def _has_unbounded_repeat(pattern: re.Pattern) -> bool:
-    repeats = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
-    repeats |= {getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
-
-    def walk(node) -> bool:
-        if isinstance(node, sre_parse.SubPattern):
-            return any(walk(item) for item in node)
-        if isinstance(node, list | tuple):
-            if (
-                len(node) == 2
-                and node[0] in repeats
-                and isinstance(node[1], tuple)
-                and node[1][1] == sre_constants.MAXREPEAT
-            ):
-                return True
-            return any(walk(item) for item in node)
-        return False
-
-    return walk(sre_parse.parse(pattern.pattern, pattern.flags))
 
 
 class _TooSlow(Exception):
@@ -119,7 +92,7 @@ class GuardedPattern:
 
     def __init__(self, name: str, pattern: re.Pattern, log: PatternLog):
         self._name, self._pattern, self._log = name, pattern, log
-        self._unbounded = _has_unbounded_repeat(pattern)
+        self._unbounded = has_unbounded_repeat(pattern)
 
     def __getattr__(self, attr):
         target = getattr(self._pattern, attr)

@@ -11,6 +11,8 @@ from datetime import timedelta
 from bson import ObjectId
 
 from snu_assets.privacy.allowlist import APPLICATION_FIELDS, YOUNG_FIELDS
+from snu_assets_tests import adversarial
+from snu_assets_tests.adversarial import nested
 from snu_assets_tests.integration.test_rewrites_and_bad_input import (
     CREATED,
     DAY,
@@ -26,29 +28,10 @@ from snu_assets_tests.integration.test_rewrites_and_bad_input import (
 )
 
 SIZE = 64 * 1024
-#: the adversarial families: runs of one character class, alternations that tease the
-#: e-mail / phone / date patterns, runs that split several ways ("a" + dots + "1")
-FAMILIES = {
-    "letters": lambda n: "a" * n,
-    "digits": lambda n: "7" * n,
-    "dot-dash-at": lambda n: ("a.a-a@a." * (n // 8 + 1))[:n],
-    "dashes": lambda n: ("a-" * (n // 2 + 1))[:n],
-    "dots-then-digit": lambda n: "a" + "." * (n - 2) + "1",
-    "word-then-at": lambda n: "w" * (n - 1) + "@",
-    "unicode": lambda n: ("é" * n),
-}
 
 
 def hostile(index: int, n: int = SIZE) -> str:
-    names = list(FAMILIES)
-    return FAMILIES[names[index % len(names)]](n)
-
-
-def nested(depth: int, key_length: int) -> dict:
-    value: object = "leaf"
-    for level in range(depth):
-        value = {f"{level}" + "k" * key_length: value}
-    return value  # type: ignore[return-value]
+    return adversarial.hostile(index, n)
 
 
 def test_a_hostile_day_is_used_redacted_or_quarantined(world):
