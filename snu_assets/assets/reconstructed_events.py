@@ -5,9 +5,8 @@ and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import groupby
 
 import orjson
 from dagster import (
@@ -32,7 +31,6 @@ from snu_assets.assets.raw_patches import (
     young_ref_of,
 )
 from snu_assets.partitions import OWNERS
-from snu_assets.privacy.allowlist import ALLOWED_FIELDS
 from snu_assets.privacy.audit import audit_table
 from snu_assets.privacy.scrub import (
     ScrubbedPatch,
@@ -42,6 +40,7 @@ from snu_assets.privacy.scrub import (
     scrub_patch,
     to_utc,
 )
+from snu_assets.read_plan import LogReader, RecordBatch
 from snu_assets.reconstruction import Patch, events_of, reconstruct_record
 from snu_assets.resources import PostgresResource
 
@@ -72,48 +71,9 @@ def age_at(birth: date | str | None, day: date) -> int | None:
     return day.year - year - ((day.month, day.day) < (month, birth_day))
 
 
-WINDOW_PROJECTION = {"ref": 1, "date": 1}
-# How the record logs of a window are read (``DailyLoadConfig.read_mode``):
-# - ``records``: scan the window (``ref`` and ``date`` only), then read the logs of the
-#   records it patches through the ``ref`` index, a batch of records at a time;
-# - ``walk``: read the whole patch collection once, record after record (``ref`` order),
-#   keeping the records with a patch in the window: no window scan, and no lookup per
-#   record; it reads the patches of records the window does not touch too, so it pays off
-#   when the window covers much of the log (long backfills);
-# - ``auto`` (default): ``walk`` for windows of ``walk_min_days`` days or more (14),
-#   ``records`` otherwise (the nightly days, the late-data sensor's days).
-
-
-_NOT_PENDING = object()
-
-
 def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
     return Patch(result.patch_id, result.model, result.record_id, result.occurred_at,
                  patch_key(doc), result.ops, result.young_id)
-
-
-@dataclass
-class RecordBatch:
-    """What MongoDB holds for a batch of records: their whole patch logs, their current
-    documents and (applications) their youngs."""
-
-    refs: list
-    young_refs: dict
-    log: list[dict]
-    documents: list[dict]
-    #: (applications) ``{young id hex: birthdateAt}`` of their youngs, for ages
-    births: dict = field(default_factory=dict)
-
-
-@dataclass
-class WindowIndex:
-    """The window's patches met so far: the day of each (by patch key) and, for an extract,
-    the patches it has not been handed yet (with their raw ``_id``, to fetch those no record
-    log brought: no ``ref``, or written meanwhile)."""
-
-    days: dict[str, date] = field(default_factory=dict)
-    pending: dict[str, object] = field(default_factory=dict)
-    refs: list = field(default_factory=list)
 
 
 class Reconstruction:
@@ -123,8 +83,9 @@ class Reconstruction:
 
     The record logs hold every patch of the window; with an ``extract``, each of those is
     handed to it as it is met (scrubbed once for both layers), so that one read of MongoDB
-    feeds ``raw_patches`` and ``reconstructed_events``. The logs are read (``read_mode``)
-    in a background thread, one batch ahead of the reconstruction."""
+    feeds ``raw_patches`` and ``reconstructed_events``. The logs are read by
+    :class:`~snu_assets.read_plan.LogReader` (``config.read_mode``) in a background thread,
+    one batch ahead of the reconstruction."""
 
     def __init__(self, db, pseudonymize, start: datetime, end: datetime,
                  config: DailyLoadConfig, log=None, extract=None):
@@ -143,16 +104,15 @@ class Reconstruction:
     def rows(self) -> Iterator[tuple]:
         began = time.perf_counter()
         for model in MODELS_IN_ORDER:
-            if self.mode == "walk":
-                window = WindowIndex()
-                batches = self._walk(model, window)
-            else:
-                window = self._window(model)
-                batches = (self._read(model, refs)
-                           for refs in source.chunks(window.refs, self.records_per_batch))
+            reader = LogReader(
+                self.db, model, self.start, self.end, mode=self.mode,
+                records_per_batch=self.records_per_batch, track_pending=self.extract is not None,
+                day_of=lambda doc: partition_day(doc, to_utc(doc.get("date")), self.start,
+                                                 self.end))
             done = 0
-            for batch in source.in_background(batches):
-                work = rebuild_batch(*self._job(model, batch, window),
+            for batch in source.in_background(reader.batches()):
+                days, handed = reader.handed(batch)
+                work = rebuild_batch(model, batch, days, handed, self.start, self.end,
                                      pseudonymize=self.pseudonymize)
                 yield from self._account(work)
                 done += work.records
@@ -161,22 +121,13 @@ class Reconstruction:
                     self.log(f"progress model={model} read={self.mode} records={done} "
                              f"events={self.stats['events']} "
                              f"events_per_s={self.stats['events'] / elapsed:.0f}")
-            if window.pending:
-                self._extract_leftovers(model, list(window.pending.values()))
+            if self.extract is not None:
+                # window patches no record log brought (no ``ref``, or a ``ref`` changed
+                # meanwhile): to the extract, by ``_id``
+                for row in self.extract.rows_of(model, reader.leftovers()):
+                    self.extract.spill.append(row)
+            self.in_window += reader.window.met
         self.finished = True
-
-    def _job(self, model: str, batch: RecordBatch, window: WindowIndex) -> tuple:
-        """The arguments of :func:`rebuild_batch` for one batch: the days of its window
-        patches, and those to hand to the extract (taken out of ``window.pending``)."""
-        days, handed = {}, set()
-        for doc in batch.log:
-            key = patch_key(doc)
-            day = window.days.get(key)
-            if day is not None:
-                days[key] = day
-            if window.pending and window.pending.pop(key, _NOT_PENDING) is not _NOT_PENDING:
-                handed.add(key)
-        return model, batch, days, handed, self.start, self.end
 
     def _account(self, work: "BatchWork") -> Iterator[tuple]:
         self.stats.update(work.stats)
@@ -186,72 +137,6 @@ class Reconstruction:
             if row is not None:
                 self.extract.spill.append(row)
         yield from work.events
-
-    def _met(self, window: WindowIndex, doc: dict) -> None:
-        """Record a patch of the window."""
-        key = patch_key(doc)
-        window.days[key] = partition_day(doc, to_utc(doc.get("date")), self.start, self.end)
-        if self.extract is not None:
-            window.pending[key] = doc.get("_id")
-        self.in_window += 1
-
-    def _window(self, model: str) -> WindowIndex:
-        """The window's patches from a scan (``ref`` and ``date`` only: the logs carry the ops)."""
-        window = WindowIndex()
-        refs = {}
-        for doc in source.window_patches(self.db, model, self.start, self.end,
-                                         projection=WINDOW_PROJECTION):
-            self._met(window, doc)
-            ref = doc.get("ref")
-            if ref is not None:
-                refs[str(ref)] = ref
-        window.refs = list(refs.values())
-        return window
-
-    def _walk(self, model: str, window: WindowIndex) -> Iterator[RecordBatch]:
-        """Record batches from one read of the whole log in record order, keeping the records
-        with a patch in the window (noted in ``window`` before their batch is handed over)."""
-        refs: list = []
-        log: list[dict] = []
-        for ref, group in groupby(source.patches_in_record_order(self.db, model),
-                                  key=lambda doc: doc.get("ref")):
-            patches = list(group)
-            inside = [doc for doc in patches if source.in_window(doc, self.start, self.end)]
-            if not inside:
-                continue
-            for doc in inside:
-                self._met(window, doc)
-            if ref is None:  # no record to rebuild: the extract rejects them
-                log.extend(inside)
-                continue
-            refs.append(ref)
-            log.extend(patches)
-            if len(refs) >= self.records_per_batch:
-                yield self._read(model, refs, log)
-                refs, log = [], []
-        if log:
-            yield self._read(model, refs, log)
-
-    def _read(self, model: str, refs: list, log: list[dict] | None = None) -> RecordBatch:
-        """A batch of records: their logs (unless already read), current documents, youngs."""
-        db = self.db
-        projection = {name: 1 for name in ALLOWED_FIELDS[model]}
-        young_refs = source.application_young_refs(db, refs) if model == "application" else {}
-        return RecordBatch(
-            refs=refs,
-            young_refs=young_refs,
-            log=list(source.record_logs(db, model, refs)) if log is None else log,
-            documents=list(source.current_documents(db, model, refs, projection)),
-            births=source.birth_dates(db, young_refs.values()) if young_refs else {},
-        )
-
-    def _extract_leftovers(self, model: str, ids: list) -> None:
-        """Window patches no record log brought (no ``ref``, or a ``ref`` changed meanwhile):
-        to the extract, by ``_id``."""
-        docs = list(source.patches_by_id(self.db, model, ids))
-        for row in self.extract.rows_of(model, docs):
-            self.extract.spill.append(row)
-
 
 
 @dataclass
