@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check snu_assets snu_assets_tests bench fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/dg check defs
 
 ## Apply the linter's safe fixes and the formatter.
 format: $(STAMP)
