@@ -78,6 +78,8 @@ class Settings:
     late_data_audit_days: int = _env("SNU_LATE_DATA_AUDIT_DAYS", 7)
     weekly_sensor_interval_s: int = _env("SNU_WEEKLY_SENSOR_INTERVAL_S", 120)
     failure_notifier: str | None = _env("SNU_FAILURE_NOTIFIER")
+    daily_deadline_cron: str = _env("SNU_DAILY_DEADLINE_CRON", "0 7 * * *")
+    weekly_deadline_cron: str = _env("SNU_WEEKLY_DEADLINE_CRON", "0 9 * * 1")
     # -- scale-out and tests --------------------------------------------------------------
     executor: str = _env("SNU_EXECUTOR", "in_process")
     celery_broker_url: str | None = _env("SNU_CELERY_BROKER_URL", secret=True)
