@@ -8,7 +8,10 @@ nightly run failed, the daemon was down, the schedule is off).
   (default Monday 09:00).
 
 Dagster's own time-partition freshness checks, evaluated by their sensor
-(``freshness_checks_sensor``, on by default). The late-data sensor stays hand-written:
+(``freshness_checks_sensor``, on by default). Dagster 1.13 calls them superseded by
+``FreshnessPolicy``, but that policy is judged per asset (any recent materialisation, a
+backfill of an old day included, makes it fresh), not per partition, and it is off unless
+``freshness: enabled`` is set: the checks say exactly "yesterday's partition is missing". The late-data sensor stays hand-written:
 freshness says a partition is missing or late, nothing in Dagster re-runs an old day whose
 patches changed afterwards.
 """
