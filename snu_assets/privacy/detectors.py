@@ -134,8 +134,8 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
                 break
             elif isinstance(item, datetime | date):
                 yield where, item.isoformat()
-            elif is_long_number(item):
-                yield where, str(item)
+            elif is_long_number(item):  # as digits, which LONG_NUMBER recognises
+                yield where, f"{item:.0f}" if isinstance(item, float) else str(item)
         else:
             stack.pop()
 
