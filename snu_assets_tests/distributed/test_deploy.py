@@ -225,7 +225,7 @@ def test_dockerfile_values_and_manifests_agree():
     for name in [*secret["stringData"], *config["data"]]:
         assert f'"{name}"' in sources, f"{name} is read nowhere in snu_assets"
     assert {"SNU_PSEUDONYM_KEY", "SNU_MONGO_URI", "SNU_POSTGRES_URL",
-            "SNU_DAGSTER_POSTGRES_URL"} <= set(secret["stringData"])
+            "SNU_CELERY_BROKER_URL"} <= set(secret["stringData"])
     assert not {"SNU_PSEUDONYM_KEY", "SNU_MONGO_URI", "SNU_POSTGRES_URL"} & set(config["data"])
 
 
