@@ -42,8 +42,11 @@ class RecordBatch:
     young_refs: dict
     log: list[dict]
     documents: list[dict]
-    #: (applications) ``{young id hex: birthdateAt}`` of their youngs, for ages
-    births: dict = field(default_factory=dict)
+    #: (applications) their youngs' whole patch logs and current documents: the young's
+    #: state at each application event is rebuilt from them (an as-of join done here, in the
+    #: same batch, so it never depends on which days are already materialised)
+    young_log: list[dict] = field(default_factory=list)
+    young_documents: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -148,10 +151,14 @@ class LogReader:
         db, model = self.db, self.model
         projection = {name: 1 for name in ALLOWED_FIELDS[model]}
         young_refs = source.application_young_refs(db, refs) if model == "application" else {}
+        youngs = source.object_ids(young_refs.values())
         return RecordBatch(
             refs=refs,
             young_refs=young_refs,
             log=list(source.record_logs(db, model, refs)) if log is None else log,
             documents=list(source.current_documents(db, model, refs, projection)),
-            births=source.birth_dates(db, young_refs.values()) if young_refs else {},
+            young_log=list(source.record_logs(db, "young", youngs)) if youngs else [],
+            young_documents=list(source.current_documents(
+                db, "young", youngs, {name: 1 for name in ALLOWED_FIELDS["young"]}))
+            if youngs else [],
         )

@@ -159,14 +159,15 @@ def application_young_refs(db: Database, application_ids: Iterable) -> dict[str,
     return found
 
 
-def birth_dates(db: Database, young_ids: Iterable) -> dict[str, object]:
-    """``{young id hex: birthdateAt}`` of the youngs that still exist (read in memory to
-    compute ages, never stored)."""
-    ids = {str(i): i for i in young_ids if isinstance(i, ObjectId)}
-    found: dict[str, object] = {}
-    for doc in current_documents(db, "young", list(ids.values()), {"birthdateAt": 1}):
-        found[str(doc["_id"])] = doc.get("birthdateAt")
-    return found
+def object_ids(values: Iterable) -> list[ObjectId]:
+    """The distinct ObjectIds among ``values`` (ObjectIds or their hex spelling)."""
+    found: dict[str, ObjectId] = {}
+    for value in values:
+        if isinstance(value, str) and ObjectId.is_valid(value):
+            value = ObjectId(value)
+        if isinstance(value, ObjectId):
+            found[str(value)] = value
+    return list(found.values())
 
 
 def record_logs(db: Database, model: str, refs: Iterable[ObjectId]) -> Iterator[dict]:

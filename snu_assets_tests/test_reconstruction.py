@@ -218,3 +218,21 @@ def test_ages_count_in_the_calendar_of_snu_timezone(stored):
     assert age_at(birth_day(stored), date(2025, 12, 31)) == 15
     assert age_at(birth_day(stored), date(2026, 1, 1)) == 16
     assert age_at("2010-01", date(2026, 1, 1)) == 16
+
+
+def test_a_young_state_at_any_moment_for_its_applications():
+    """An application's event reads its young's state at that moment: after the young's last
+    patch up to then, before its first patch, or the current document without a log."""
+    from snu_assets.assets.reconstructed_events import YoungHistory
+
+    s1 = dict(CREATED, status="WAITING_VALIDATION", department="Ain")
+    s2 = dict(s1, department="Rhône")  # moved: a change with no event of its own
+    report = reconstruct_record([patch(0, diff({}, CREATED)), patch(1, diff(CREATED, s1)),
+                                 patch(2, diff(s1, s2))], s2)
+    history = YoungHistory([s.patch.occurred_at for s in report.states], report.states, s2)
+    t = report.states[1].patch.occurred_at
+    assert history.at(t - timedelta(seconds=1))["status"] == "IN_PROGRESS"
+    assert history.at(t)["department"] == "Ain"
+    assert history.at(report.states[2].patch.occurred_at + timedelta(days=9))["department"] == "Rhône"
+    assert history.at(report.states[0].patch.occurred_at - timedelta(days=1)) is None  # unborn
+    assert YoungHistory([], [], s2).at(t) == s2

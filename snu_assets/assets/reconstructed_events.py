@@ -3,6 +3,7 @@ just before and just after it, rebuilt from the whole patch log and the current 
 and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
 
 import time
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,11 +42,11 @@ from snu_assets.privacy.scrub import (
     to_utc,
 )
 from snu_assets.read_plan import LogReader, RecordBatch
-from snu_assets.reconstruction import Patch, events_of, reconstruct_record
+from snu_assets.reconstruction import Patch, PatchStates, events_of, reconstruct_record
 from snu_assets.resources import PostgresResource
 
 EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
-                 "occurred_at", "partition_date", "before", "after", "age")
+                 "occurred_at", "partition_date", "before", "after", "age", "young_state")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 
 
@@ -167,11 +168,8 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
             window_patches.append(outcome(doc, result, start, end))
         if isinstance(result, ScrubbedPatch):
             logs[str(doc.get("ref"))].append(_to_patch(result, doc))
-    currents, births = {}, {}
-    for doc in batch.documents:
-        ref = str(doc["_id"])
-        currents[ref] = scrub_document(model, doc, pseudonymize, start.year)
-        births[ref] = doc.get("birthdateAt")
+    currents, births = _current_states(model, batch.documents, pseudonymize, start.year)
+    youngs = _young_histories(batch, pseudonymize, start.year) if model == "application" else {}
     events = []
     for ref, patches in logs.items():
         report = reconstruct_record(patches, currents.get(ref))
@@ -186,15 +184,69 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
             day = days.get(states.patch.order)
             if day is None:
                 continue  # a patch of another day: context only
-            age = (_age(states, births.get(ref)) if model == "young" else
-                   _application_age(states, batch.births.get(str(batch.young_refs.get(ref)))))
+            young_state = None
+            if model == "young":
+                age = _age(states, births.get(ref))
+            else:
+                young = youngs.get(str(batch.young_refs.get(ref)))
+                young_state = young.at(states.patch.occurred_at) if young else None
+                age = _application_age(states, young.birth if young else None)
             for event in events_of(states):
                 names[event.event_name] += 1
                 stats["events"] += 1
                 events.append((event.event_id, event.event_name, event.model, event.record_id,
                                event.young_id, event.patch_id, event.occurred_at, day,
-                               _json(event.before), _json(event.after), age))
+                               _json(event.before), _json(event.after), age,
+                               _json(young_state)))
     return BatchWork(events, window_patches, stats, names, len(batch.refs))
+
+
+def _current_states(model: str, documents: list[dict], pseudonymize,
+                    year: int) -> tuple[dict[str, dict], dict[str, object]]:
+    """The allow-listed current state of each document, and its raw birth date (read in
+    memory for ages, never stored)."""
+    currents, births = {}, {}
+    for doc in documents:
+        ref = str(doc["_id"])
+        currents[ref] = scrub_document(model, doc, pseudonymize, year)
+        births[ref] = doc.get("birthdateAt")
+    return currents, births
+
+
+@dataclass
+class YoungHistory:
+    """A young's reconstructed states in time order, to read the state at any moment."""
+
+    moments: list[datetime]
+    states: list[PatchStates]
+    current: dict | None
+    birth: object = None
+
+    def at(self, moment: datetime) -> dict | None:
+        """The young's state at ``moment``: after its last patch up to then, else before its
+        first patch (nothing changed in between), else its current document."""
+        index = bisect_right(self.moments, moment)
+        if index:
+            last = self.states[index - 1]
+            return last.after if last.after is not None else last.before
+        return self.states[0].before if self.states else self.current
+
+
+def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, YoungHistory]:
+    """(An application batch) each of its youngs' states over time, rebuilt like a young's
+    own events: from the young's whole log and current document."""
+    logs: dict[str, list[Patch]] = defaultdict(list)
+    for doc in batch.young_log:
+        result = scrub_patch(doc, "young", pseudonymize)
+        if isinstance(result, ScrubbedPatch):
+            logs[str(doc.get("ref"))].append(_to_patch(result, doc))
+    currents, births = _current_states("young", batch.young_documents, pseudonymize, year)
+    histories = {}
+    for ref in logs.keys() | currents.keys():
+        states = reconstruct_record(logs[ref], currents.get(ref)).states if ref in logs else []
+        histories[ref] = YoungHistory([s.patch.occurred_at for s in states], states,
+                                      currents.get(ref), births.get(ref))
+    return histories
 
 
 def _age(states, birth) -> int | None:
@@ -244,9 +296,10 @@ def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
                             metadata={"duplicate_event_ids": dupes})
 
 
-def check_events_personal_data(conn, schema, table, params, extra_columns=()) -> AssetCheckResult:
+def check_events_personal_data(conn, schema, table, params, extra_columns=(),
+                               state_columns=("before", "after")) -> AssetCheckResult:
     report = audit_table(conn, f'"{schema}".{table}', WINDOW, params, id_column="event_id",
-                         state_columns=("before", "after"), plain_columns=extra_columns)
+                         state_columns=state_columns, plain_columns=extra_columns)
     return AssetCheckResult(asset_key=table, check_name="no_personal_data",
                             passed=report.passed, metadata=audit_metadata(report))
 
@@ -305,7 +358,8 @@ def reconstruction_result(context: AssetExecutionContext, config: DailyLoadConfi
     stats, names = work.stats, work.names
     with postgres.connect() as conn:
         results = [check_duplicate_ids(conn, postgres.schema, ASSET, params),
-                   check_events_personal_data(conn, postgres.schema, ASSET, params),
+                   check_events_personal_data(conn, postgres.schema, ASSET, params,
+                                              state_columns=("before", "after", "young_state")),
                    check_consistency(stats, config.max_disagreement_rate)]
     context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
                      f"{context.partition_key_range.end}: {count} events of "

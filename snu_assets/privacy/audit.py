@@ -112,8 +112,11 @@ def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
                 report.add(f"{name}.{ops_column}/*{pointer.removeprefix('/0')} "
                            f"(row {row_id})", kind)
     for column in state_columns:
+        # a state column holds its row's model, but young_state (an application's young) a
+        # young's: its keys are judged against the young allow-list
+        model_of = "'young'" if column == "young_state" else "model"
         for row_id, model, ref_year, key, value in conn.execute(
-                f"select min({id_column}), model, {year}, f.key, f.value from {table}, "
+                f"select min({id_column}), {model_of}, {year}, f.key, f.value from {table}, "
                 f"jsonb_each({column}) f where {where} and jsonb_typeof({column}) = 'object' "
                 "group by 2, 3, 4, 5", params):
             for pointer, kind in audit_state(model, {key: value}, ref_year):

@@ -10,10 +10,11 @@ create table if not exists "{schema}".reconstructed_events (
     partition_date  date not null,
     before          jsonb,                     -- null when the record did not exist yet
     after           jsonb,                     -- null once the record is destroyed
-    age             smallint                   -- years at the event (birth date never stored)
+    age             smallint,                  -- years at the event (birth date never stored)
+    young_state     jsonb                      -- (applications) the young's allow-listed state then
 );
+alter table "{schema}".reconstructed_events add column if not exists young_state jsonb;
 create index if not exists reconstructed_events_partition_date_idx
     on "{schema}".reconstructed_events (partition_date);
--- the as-of join of enrich_events.sql: a young's latest state at an application's event
-create index if not exists reconstructed_events_young_asof_idx
-    on "{schema}".reconstructed_events (young_id, occurred_at) where model = 'young';
+-- an application's young is now carried in young_state: the as-of index is not needed
+drop index if exists "{schema}".reconstructed_events_young_asof_idx;

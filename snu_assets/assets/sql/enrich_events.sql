@@ -1,8 +1,8 @@
 -- enriched_events for one window of days, set-based, from reconstructed_events.
 -- The key fields come from the young's state: for a young's event, the state after it
 -- (before it, for a deletion); for an application's event, the young's state as it was at
--- that moment (as-of join: the young's latest reconstructed state at or before the event,
--- else the state just before the young's next event), not today's document.
+-- that moment (young_state: rebuilt at reconstruction from the young's whole log, so it
+-- never depends on which days are already materialised), not today's document.
 insert into "{schema}".enriched_events
 select
     e.event_id, e.event_name, e.model, e.record_id, e.young_id, e.patch_id, e.occurred_at,
@@ -32,20 +32,8 @@ select
     r.impersonator_role
 from "{schema}".reconstructed_events e
 cross join lateral (select coalesce(e.after, e.before, '{}'::jsonb) as state) s
-left join lateral (
-    select coalesce(
-        (select p.after from "{schema}".reconstructed_events p
-          where p.model = 'young' and p.young_id = e.young_id
-            and p.occurred_at <= e.occurred_at and p.after is not null
-          order by p.occurred_at desc, p.event_id desc limit 1),
-        (select n.before from "{schema}".reconstructed_events n
-          where n.model = 'young' and n.young_id = e.young_id
-            and n.occurred_at > e.occurred_at and n.before is not null
-          order by n.occurred_at, n.event_id limit 1)) as state
-    where e.model <> 'young' and e.young_id is not null
-) asof on true
 cross join lateral (
-    select case when e.model = 'young' then s.state else coalesce(asof.state, '{}'::jsonb) end
+    select case when e.model = 'young' then s.state else coalesce(e.young_state, '{}'::jsonb) end
            as state) y
 -- the age: computed at reconstruction from the exact birth date (read in memory, never
 -- stored), else from the birth month of the state (birthday taken on the 1st)
