@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(worker_config())
         return 0
     if args[:1] == ["worker-command"]:
-        print(" ".join(worker_command(*(args[1:2] or [None]))))
+        print(" ".join(worker_command(args[1] if len(args) > 1 else None)))
         return 0
     print("usage: python -m snu_assets.distributed worker-config | worker-command [NAME]",
           file=sys.stderr)
