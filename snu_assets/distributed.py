@@ -28,8 +28,9 @@ not hold a queue of others hostage.
 
 from __future__ import annotations
 
-import os
 import sys
+
+from snu_assets.settings import current
 
 DEFAULT_BROKER = "pyamqp://guest@localhost//"
 DEFAULT_QUEUE = "dagster"
@@ -45,14 +46,14 @@ CELERY_SETTINGS = {
 
 
 def enabled() -> bool:
-    return os.environ.get("SNU_EXECUTOR", "").strip().lower() == "celery"
+    return current().executor == "celery"
 
 
 def executor_config() -> dict:
     """The ``celery_executor`` config of the code location (the same block as the workers')."""
     return {
-        "broker": os.environ.get("SNU_CELERY_BROKER_URL") or DEFAULT_BROKER,
-        "backend": os.environ.get("SNU_CELERY_BACKEND") or "rpc://",
+        "broker": current().celery_broker_url or DEFAULT_BROKER,
+        "backend": current().celery_backend or "rpc://",
         "config_source": dict(CELERY_SETTINGS),
     }
 
@@ -60,11 +61,8 @@ def executor_config() -> dict:
 def executor_from_env():
     """The executor of the code location: ``None`` (Dagster's default) unless
     ``SNU_EXECUTOR=celery``."""
-    value = os.environ.get("SNU_EXECUTOR", "").strip().lower()
-    if not value:
+    if not enabled():  # SNU_EXECUTOR is validated by the Settings object
         return None
-    if value != "celery":
-        raise ValueError(f"SNU_EXECUTOR={value!r}: only 'celery' is known (unset: the default)")
     from dagster_celery import celery_executor
 
     return celery_executor.configured(executor_config(), name="snu_celery")

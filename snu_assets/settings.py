@@ -81,7 +81,7 @@ class Settings:
     daily_deadline_cron: str = _env("SNU_DAILY_DEADLINE_CRON", "0 7 * * *")
     weekly_deadline_cron: str = _env("SNU_WEEKLY_DEADLINE_CRON", "0 9 * * 1")
     # -- scale-out and tests --------------------------------------------------------------
-    executor: str = _env("SNU_EXECUTOR", "in_process")
+    executor: str = _env("SNU_EXECUTOR", "default")
     celery_broker_url: str | None = _env("SNU_CELERY_BROKER_URL", secret=True)
     celery_backend: str | None = _env("SNU_CELERY_BACKEND")
     mongo_test_commands: bool = _env("SNU_MONGO_TEST_COMMANDS", False)
@@ -144,7 +144,7 @@ def _parse(variable: str, raw: str, kind: type, annotation: Any) -> Any:
 
 #: values a setting can take, checked once
 CHOICES = {"day_selection": ("date", "id"), "log_read": ("auto", "records", "walk"),
-           "executor": ("in_process", "multiprocess", "celery")}
+           "executor": ("default", "celery")}
 POSITIVE = ("id_slack_hours", "mongo_ref_chunk", "walk_min_days", "records_per_batch",
             "small_cell_k", "daily_max_runtime_s", "late_data_interval_s",
             "late_data_scan_limit", "late_data_audit_days", "weekly_sensor_interval_s")
