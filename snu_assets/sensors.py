@@ -22,7 +22,6 @@
 
 import importlib
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,12 +47,10 @@ from snu_assets.jobs import daily_job, weekly_job
 from snu_assets.partitions import daily_partitions, weekly_partitions
 from snu_assets.privacy.scrub import patch_key, to_utc
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource, scalar
-from snu_assets.settings import timezone
+from snu_assets.settings import current, timezone
 
-LATE_DATA_INTERVAL_S = int(os.environ.get("SNU_LATE_DATA_INTERVAL_S", "300"))
-LATE_DATA_SCAN_LIMIT = int(os.environ.get("SNU_LATE_DATA_SCAN_LIMIT", "20000"))
-LATE_DATA_AUDIT_DAYS = int(os.environ.get("SNU_LATE_DATA_AUDIT_DAYS", "7"))
-WEEKLY_INTERVAL_S = int(os.environ.get("SNU_WEEKLY_SENSOR_INTERVAL_S", "120"))
+LATE_DATA_INTERVAL_S = current().late_data_interval_s
+WEEKLY_INTERVAL_S = current().weekly_sensor_interval_s
 MAX_WEEKS_PER_TICK = 10
 
 RAW = AssetKey("raw_patches")
@@ -137,12 +134,13 @@ def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
         if model not in cursor:  # first tick: watch from now on; the audit covers the past
             cursor[model] = latest_id(db, model)
             continue
-        found, cursor[model] = new_patch_days(db, model, cursor[model], LATE_DATA_SCAN_LIMIT)
+        found, cursor[model] = new_patch_days(db, model, cursor[model],
+                                              current().late_data_scan_limit)
         candidates = {pseudonymize("patch", key): day for key, day in found.items()
                       if day in materialized}
         for patch_id in missing_in_postgres(postgres, list(candidates)):
             late[candidates[patch_id]] = "new patches"
-    audited = audit_days(materialized, cursor.get("audit"), LATE_DATA_AUDIT_DAYS)
+    audited = audit_days(materialized, cursor.get("audit"), current().late_data_audit_days)
     for day in audited:
         if day not in late and counts_disagree(db, postgres, day):
             late[day] = "count differs"
@@ -253,7 +251,7 @@ def failed_assets(instance, run) -> list[AssetKey]:
 
 def load_notifier():
     """The user's notifier (Slack, e-mail ...), ``SNU_FAILURE_NOTIFIER=module:function``."""
-    target = os.environ.get("SNU_FAILURE_NOTIFIER")
+    target = current().failure_notifier
     if not target:
         return None
     module, _, name = target.partition(":")
