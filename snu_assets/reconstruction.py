@@ -137,12 +137,16 @@ def _set(doc: dict, tokens: Sequence[str], value: Any) -> None:
     if len(tokens) == 1 and isinstance(doc, dict):  # a top-level field: the usual case
         doc[tokens[0]] = _own(value)
         return
-    pointer = jsonpointer.JsonPointer.from_parts(tokens).path
-    try:
-        jsonpatch.apply_patch(doc, [{"op": "add", "path": pointer, "value": value}], in_place=True)
-        return
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
-        pass
+    # the library only where the parent exists: its errors format the whole document, which
+    # would make a patch of many ops on missing paths quadratic
+    if isinstance(_get(doc, tokens[:-1]), dict | list):
+        pointer = jsonpointer.JsonPointer.from_parts(tokens).path
+        try:
+            jsonpatch.apply_patch(doc, [{"op": "add", "path": pointer, "value": value}],
+                                  in_place=True)
+            return
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+            pass
     node: Any = doc
     for token in tokens[:-1]:
         child = node.get(token) if isinstance(node, dict) else _MISSING
@@ -159,6 +163,9 @@ def _replace(doc: dict, tokens: Sequence[str], value: Any) -> None:
     if len(tokens) == 1 and isinstance(doc, dict):
         doc[tokens[0]] = _own(value)
         return
+    if _get(doc, tokens) is _MISSING:
+        _set(doc, tokens, value)
+        return
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
         jsonpatch.apply_patch(doc, [{"op": "replace", "path": pointer, "value": value}],
@@ -171,6 +178,8 @@ def _remove(doc: dict, tokens: Sequence[str]) -> None:
     if len(tokens) == 1 and isinstance(doc, dict):
         doc.pop(tokens[0], None)
         return
+    if _get(doc, tokens) is _MISSING:
+        return  # already absent
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
         jsonpatch.apply_patch(doc, [{"op": "remove", "path": pointer}], in_place=True)
@@ -184,15 +193,8 @@ def apply_ops(state: dict, ops: list[dict]) -> dict:
         kind, tokens = op["op"], pointer_tokens(op["path"])
         if not tokens:
             continue
-        if kind == "add" and len(tokens) == 1 and isinstance(state, dict):
-            state[tokens[0]] = _own(op.get("value"))
-        elif kind == "add":
-            pointer = jsonpointer.JsonPointer.from_parts(tokens).path
-            try:
-                jsonpatch.apply_patch(state, [{"op": "add", "path": pointer,
-                                               "value": op.get("value")}], in_place=True)
-            except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
-                _set(state, tokens, op.get("value"))
+        if kind == "add":
+            _set(state, tokens, op.get("value"))
         elif kind == "replace":
             _replace(state, tokens, op.get("value"))
         elif kind == "remove":
