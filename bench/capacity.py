@@ -38,12 +38,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def measured() -> dict:
     latest = json.loads((RESULTS / "latest.json").read_text())
-    line = next(entry for entry in latest["lines"] if entry["kind"] == "project"
-                and "range" in entry["line"])
-    costs = {"patches": line["patches"], "c_w": line["cpu_s"] / line["patches"],
-             "c_pg": line["pg_server_cpu_s"] / line["patches"],
-             "c_mongo_secantus": line["mongo_server_cpu_s"] / line["patches"],
-             "seconds": line["seconds"], "o": 20.0, "o_source": "assumed"}
+    line = next(
+        entry
+        for entry in latest["lines"]
+        if entry["kind"] == "project" and "range" in entry["line"]
+    )
+    costs = {
+        "patches": line["patches"],
+        "c_w": line["cpu_s"] / line["patches"],
+        "c_pg": line["pg_server_cpu_s"] / line["patches"],
+        "c_mongo_secantus": line["mongo_server_cpu_s"] / line["patches"],
+        "seconds": line["seconds"],
+        "o": 20.0,
+        "o_source": "assumed",
+    }
     scale = RESULTS / "scale-out.json"
     if scale.exists():
         report = json.loads(scale.read_text())
@@ -54,30 +62,46 @@ def measured() -> dict:
             runs = one["runs"]
             in_steps = sum(step["seconds"] for step in one["steps"].values())
             costs["o"] = max(0.0, (one["seconds"] - in_steps) / runs)
-            costs["o_source"] = (f"scale-out lab, 1 worker: ({one['seconds']} s wall - "
-                                 f"{in_steps:.0f} s in steps) / {runs} runs")
+            costs["o_source"] = (
+                f"scale-out lab, 1 worker: ({one['seconds']} s wall - "
+                f"{in_steps:.0f} s in steps) / {runs} runs"
+            )
     return costs
 
 
-def rebuild_seconds(patches: float, workers: int, mongo_rate: float, pg_cores: int,
-                    costs: dict, days: int = 730, days_per_run: int = 10,
-                    amplification: float = 1.5) -> tuple[float, str]:
-    rates = {"workers": workers / costs["c_w"], "MongoDB": mongo_rate / amplification,
-             "PostgreSQL": pg_cores / costs["c_pg"]}
+def rebuild_seconds(
+    patches: float,
+    workers: int,
+    mongo_rate: float,
+    pg_cores: int,
+    costs: dict,
+    days: int = 730,
+    days_per_run: int = 10,
+    amplification: float = 1.5,
+) -> tuple[float, str]:
+    rates = {
+        "workers": workers / costs["c_w"],
+        "MongoDB": mongo_rate / amplification,
+        "PostgreSQL": pg_cores / costs["c_pg"],
+    }
     bottleneck = min(rates, key=rates.get)
     runs = math.ceil(days / days_per_run)
     return patches / rates[bottleneck] + math.ceil(runs / workers) * costs["o"], bottleneck
 
 
 def table(costs: dict) -> str:
-    rows = ["| MongoDB reads/s | PostgreSQL cores | workers | 10 M patches | 50 M patches | "
-            "bottleneck |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| MongoDB reads/s | PostgreSQL cores | workers | 10 M patches | 50 M patches | "
+        "bottleneck |",
+        "|---|---|---|---|---|---|",
+    ]
     for mongo_rate, pg_cores in ((5_000, 4), (20_000, 4), (50_000, 4), (50_000, 16)):
         for workers in (1, 2, 4, 8, 16):
             t10, neck = rebuild_seconds(10e6, workers, mongo_rate, pg_cores, costs)
             t50, _ = rebuild_seconds(50e6, workers, mongo_rate, pg_cores, costs)
-            rows.append(f"| {mongo_rate:,} | {pg_cores} | {workers} | {_hm(t10)} | "
-                        f"{_hm(t50)} | {neck} |")
+            rows.append(
+                f"| {mongo_rate:,} | {pg_cores} | {workers} | {_hm(t10)} | {_hm(t50)} | {neck} |"
+            )
     return "\n".join(rows)
 
 
@@ -88,10 +112,14 @@ def _hm(seconds: float) -> str:
 
 if __name__ == "__main__":
     costs = measured()
-    print(f"c_w = {costs['c_w'] * 1e3:.3f} ms/patch (one worker: {1 / costs['c_w']:,.0f} "
-          f"patches/s), c_pg = {costs['c_pg'] * 1e3:.3f} ms/patch ({1 / costs['c_pg']:,.0f} "
-          f"patches/s per PostgreSQL core), SecantusDB {costs['c_mongo_secantus'] * 1e3:.3f} "
-          f"ms/patch; o = {costs['o']:.1f} s per run ({costs['o_source']})")
-    print("history of 730 days in ranged runs of 10 days (73 runs: below SNU_WALK_MIN_DAYS, so "
-          "records mode, f = 1.5)\n")
+    print(
+        f"c_w = {costs['c_w'] * 1e3:.3f} ms/patch (one worker: {1 / costs['c_w']:,.0f} "
+        f"patches/s), c_pg = {costs['c_pg'] * 1e3:.3f} ms/patch ({1 / costs['c_pg']:,.0f} "
+        f"patches/s per PostgreSQL core), SecantusDB {costs['c_mongo_secantus'] * 1e3:.3f} "
+        f"ms/patch; o = {costs['o']:.1f} s per run ({costs['o_source']})"
+    )
+    print(
+        "history of 730 days in ranged runs of 10 days (73 runs: below SNU_WALK_MIN_DAYS, so "
+        "records mode, f = 1.5)\n"
+    )
     print(table(costs))

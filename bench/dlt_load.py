@@ -67,17 +67,21 @@ def vmhwm_kib() -> int | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mongo-uri", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--start", required=True, help="ISO datetime with offset (inclusive)")
     parser.add_argument("--end", required=True, help="ISO datetime with offset (exclusive)")
     parser.add_argument("--postgres", required=True, help="postgresql:// URL")
     parser.add_argument("--dataset", default="bench_dlt")
-    parser.add_argument("--file-format", default=None,
-                        help="dlt loader_file_format (default: dlt's own for postgres, "
-                             "insert_values; 'csv' loads through COPY)")
+    parser.add_argument(
+        "--file-format",
+        default=None,
+        help="dlt loader_file_format (default: dlt's own for postgres, "
+        "insert_values; 'csv' loads through COPY)",
+    )
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     args = parser.parse_args()
@@ -108,16 +112,24 @@ def main() -> int:
             yield doc
 
     resources = [
-        dlt.resource(patches(name), name=name, write_disposition="merge", primary_key="_id",
-                     columns={"ops": {"data_type": "json"}, "date": {"data_type": "timestamp"}})
+        dlt.resource(
+            patches(name),
+            name=name,
+            write_disposition="merge",
+            primary_key="_id",
+            columns={"ops": {"data_type": "json"}, "date": {"data_type": "timestamp"}},
+        )
         for name in COLLECTIONS
     ]
     work_dir = tempfile.mkdtemp(prefix="bench_dlt_")
     try:
         pipeline = dlt.pipeline(
-            pipeline_name="bench_snu_patches", pipelines_dir=work_dir,
+            pipeline_name="bench_snu_patches",
+            pipelines_dir=work_dir,
             destination=dlt.destinations.postgres(credentials=dlt_credentials(args.postgres)),
-            dataset_name=args.dataset, progress=None)
+            dataset_name=args.dataset,
+            progress=None,
+        )
         began = time.perf_counter()
         info = pipeline.run(resources, loader_file_format=args.file_format)
         seconds = time.perf_counter() - began

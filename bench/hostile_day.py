@@ -41,26 +41,60 @@ def hostile_patches(db, size: int) -> list[dict]:
     for index, (name, make) in enumerate(FAMILIES.items()):
         field = FIELDS[index % len(FIELDS)]
         at = when + dt.timedelta(seconds=index)
-        docs.append({"_id": ObjectId.from_datetime(at), "ref": refs[index], "modelName": "young",
-                     "date": at, "user": {"role": "admin", "firstName": make(1000)},
-                     "ops": [{"op": "replace", "path": f"/{field}", "value": make(size),
-                              "originalValue": "x"}], "family": name})
+        docs.append(
+            {
+                "_id": ObjectId.from_datetime(at),
+                "ref": refs[index],
+                "modelName": "young",
+                "date": at,
+                "user": {"role": "admin", "firstName": make(1000)},
+                "ops": [
+                    {
+                        "op": "replace",
+                        "path": f"/{field}",
+                        "value": make(size),
+                        "originalValue": "x",
+                    }
+                ],
+                "family": name,
+            }
+        )
     deep = nested(100, 1000)
     at = when + dt.timedelta(minutes=5)
-    docs.append({"_id": ObjectId.from_datetime(at), "ref": refs[-1], "modelName": "young",
-                 "date": at, "ops": [{"op": "add", "path": "/qpv", "value": deep}]})
+    docs.append(
+        {
+            "_id": ObjectId.from_datetime(at),
+            "ref": refs[-1],
+            "modelName": "young",
+            "date": at,
+            "ops": [{"op": "add", "path": "/qpv", "value": deep}],
+        }
+    )
     at += dt.timedelta(seconds=1)
-    docs.append({"_id": ObjectId.from_datetime(at), "ref": refs[-2], "modelName": "young",
-                 "date": at, "ops": [{"op": "add", "path": f"/cohort/{i}", "value": "a" * 64}
-                                     for i in range(20_000)]})
+    docs.append(
+        {
+            "_id": ObjectId.from_datetime(at),
+            "ref": refs[-2],
+            "modelName": "young",
+            "date": at,
+            "ops": [
+                {"op": "add", "path": f"/cohort/{i}", "value": "a" * 64} for i in range(20_000)
+            ],
+        }
+    )
     return docs
 
 
 def materialise(resources: dict) -> float:
     started = time.perf_counter()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(DAILY_ASSETS, partition_key=DAY.isoformat(), resources=resources,
-                             instance=instance, raise_on_error=True)
+        result = materialize(
+            DAILY_ASSETS,
+            partition_key=DAY.isoformat(),
+            resources=resources,
+            instance=instance,
+            raise_on_error=True,
+        )
     assert result.success
     return time.perf_counter() - started
 
@@ -69,8 +103,15 @@ def best_of(repeat: int, mongo: MongoResource, url: str) -> tuple[float, Postgre
     times = []
     for _ in range(repeat):
         postgres = PostgresResource(url=url, schema_name=f"bench_hostile_{uuid.uuid4().hex[:6]}")
-        times.append(materialise({"mongo": mongo, "postgres": postgres,
-                                  "pseudonyms": PseudonymResource(key="bench-hostile-key-0123456789")}))
+        times.append(
+            materialise(
+                {
+                    "mongo": mongo,
+                    "postgres": postgres,
+                    "pseudonyms": PseudonymResource(key="bench-hostile-key-0123456789"),
+                }
+            )
+        )
     return min(times), postgres
 
 
@@ -85,8 +126,9 @@ def main(argv=None) -> int:
     url = embedded.postgres_uri()
     mongo = MongoResource(uri=mongo_server.uri, database="bench_hostile")
     db = mongo.db()
-    seed_mongo(db, seed=11, youngs=args.youngs, days=1, start=DAY, progress=False,
-               collect_truth=False)
+    seed_mongo(
+        db, seed=11, youngs=args.youngs, days=1, start=DAY, progress=False, collect_truth=False
+    )
     patches = db.young_patches.count_documents({}) + db.application_patches.count_documents({})
     clean, _ = best_of(args.repeat, mongo, url)
     docs = hostile_patches(db, int(args.mb * 1024 * 1024))
@@ -94,24 +136,31 @@ def main(argv=None) -> int:
     hostile, postgres = best_of(args.repeat, mongo, url)
     with postgres.connect() as conn:
         s = postgres.schema
-        raw = conn.execute(f'select count(*), count(*) filter (where redacted_values > 0), '
-                           f'max(length(ops::text)) from "{s}".raw_patches').fetchone()
+        raw = conn.execute(
+            f"select count(*), count(*) filter (where redacted_values > 0), "
+            f'max(length(ops::text)) from "{s}".raw_patches'
+        ).fetchone()
         rejected = conn.execute(f'select count(*) from "{s}".rejected_patches').fetchone()[0]
-        for schema in conn.execute("select nspname from pg_namespace "
-                                   "where nspname like 'bench_hostile_%'").fetchall():
+        for schema in conn.execute(
+            "select nspname from pg_namespace where nspname like 'bench_hostile_%'"
+        ).fetchall():
             conn.execute(f'drop schema "{schema[0]}" cascade')
     mongo.client().drop_database("bench_hostile")
     lines = [
-        f"# A day with hostile patches (bench/hostile_day.py, {dt.date.today()})", "",
+        f"# A day with hostile patches (bench/hostile_day.py, {dt.date.today()})",
+        "",
         f"Day {DAY}: {patches} seeded patches ({args.youngs} youngs), then {len(docs)} hostile "
         f"patches ({len(FAMILIES)} families of {args.mb:g} MB in allow-listed fields, one value "
         "nested 100 levels with 1,000-character keys, one patch of 20,000 writes inside a "
         "statistical field). Daily layers, one partition, embedded SecantusDB + PostgreSQL 18, "
-        f"best of {args.repeat}.", "",
-        "| day | seconds |", "| --- | --- |",
+        f"best of {args.repeat}.",
+        "",
+        "| day | seconds |",
+        "| --- | --- |",
         f"| without hostile patches | {clean:.2f} |",
         f"| with hostile patches | {hostile:.2f} |",
-        f"| ratio | {hostile / clean:.2f} |", "",
+        f"| ratio | {hostile / clean:.2f} |",
+        "",
         f"raw_patches: {raw[0]} rows, {raw[1]} with redacted values, longest ops "
         f"{raw[2]} characters; rejected_patches: {rejected}.",
     ]

@@ -142,8 +142,9 @@ class Servers:
         else:
             import re
 
-            self.pg_url = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://",
-                                 os.environ["SNU_POSTGRES_URL"])
+            self.pg_url = re.sub(
+                r"^postgres(ql)?(\+\w+)?://", "postgresql://", os.environ["SNU_POSTGRES_URL"]
+            )
             self.pg_pid = None
 
     def mongo(self):
@@ -157,8 +158,10 @@ class Servers:
         return psycopg.connect(self.pg_url, autocommit=True)
 
     def describe(self) -> dict:
-        info = {"mongo": "embedded SecantusDB" if self.mongo_embedded else "SNU_MONGO_URI",
-                "postgres": "embedded PostgreSQL" if self.pg_embedded else "SNU_POSTGRES_URL"}
+        info = {
+            "mongo": "embedded SecantusDB" if self.mongo_embedded else "SNU_MONGO_URI",
+            "postgres": "embedded PostgreSQL" if self.pg_embedded else "SNU_POSTGRES_URL",
+        }
         with contextlib.suppress(Exception), self.mongo() as client:
             build = client.admin.command("buildInfo")
             info["mongo_version"] = build.get("version")
@@ -285,15 +288,24 @@ def run_measured(name: str, argv: list[str], servers: Servers, env: dict | None 
     out.unlink(missing_ok=True)
     log = LOG_DIR / f"{name}.log"
     waited = wait_for_quiet()
-    print(f"  · {name} ..." + (f" (waited {waited:.0f}s for a quieter machine)" if waited > 1
-                              else ""), end="", flush=True)
+    print(
+        f"  · {name} ..."
+        + (f" (waited {waited:.0f}s for a quieter machine)" if waited > 1 else ""),
+        end="",
+        flush=True,
+    )
     load_before = os.getloadavg()
     busy_before = machine_busy_cpu()
     began = time.perf_counter()
     with open(log, "wb") as handle, ServerMeter(servers) as meter:
-        proc = subprocess.Popen([*argv, str(out)], stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [*argv, str(out)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **(env or {})},
+        )
         meter.child_pid = proc.pid
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -302,24 +314,33 @@ def run_measured(name: str, argv: list[str], servers: Servers, env: dict | None 
     # ru_maxrss of a child started by fork/vfork + exec counts the PARENT's RSS at exec time
     # (Linux keeps the old mm's high-water mark): kept for the record, but the peak reported
     # is the worker's own VmHWM (read in the worker at its end), else the polled tree RSS
-    result = {"name": name, "exit_code": proc.returncode, "process_wall_s": round(wall, 3),
-              "peak_rss_mib": None, "rusage_maxrss_mib": mib(usage.ru_maxrss),
-              "polled_rss_peak_mib": round(meter.child_rss_peak / 2**20, 1) or None,
-              "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-              "mongo_server_cpu_s": None if meter.mongo_cpu is None else round(meter.mongo_cpu, 2),
-              "pg_server_cpu_s": None if meter.pg_cpu is None else round(meter.pg_cpu, 2),
-              "mongo_server_rss_peak_mib": round(meter.mongo_rss_peak / 2**20, 1) or None,
-              "loadavg_before": [round(x, 2) for x in load_before],
-              "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-              "waited_for_quiet_s": waited, "log": str(log)}
+    result = {
+        "name": name,
+        "exit_code": proc.returncode,
+        "process_wall_s": round(wall, 3),
+        "peak_rss_mib": None,
+        "rusage_maxrss_mib": mib(usage.ru_maxrss),
+        "polled_rss_peak_mib": round(meter.child_rss_peak / 2**20, 1) or None,
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "mongo_server_cpu_s": None if meter.mongo_cpu is None else round(meter.mongo_cpu, 2),
+        "pg_server_cpu_s": None if meter.pg_cpu is None else round(meter.pg_cpu, 2),
+        "mongo_server_rss_peak_mib": round(meter.mongo_rss_peak / 2**20, 1) or None,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "waited_for_quiet_s": waited,
+        "log": str(log),
+    }
     if busy_before is not None and busy_after is not None:
         # CPU the machine spent on anything else during the step (other sessions, tests...)
-        ours = result["cpu_s"] + (result["mongo_server_cpu_s"] or 0) + (result["pg_server_cpu_s"] or 0)
+        ours = (
+            result["cpu_s"] + (result["mongo_server_cpu_s"] or 0) + (result["pg_server_cpu_s"] or 0)
+        )
         result["other_cpu_s"] = round(max(0.0, busy_after - busy_before - ours), 1)
     if proc.returncode == 0 and out.exists():
         result.update(json.loads(out.read_text()))
-    result["peak_rss_mib"] = (mib(result.get("vmhwm_kib")) or result["polled_rss_peak_mib"]
-                              or result["rusage_maxrss_mib"])
+    result["peak_rss_mib"] = (
+        mib(result.get("vmhwm_kib")) or result["polled_rss_peak_mib"] or result["rusage_maxrss_mib"]
+    )
     if proc.returncode == 0 and out.exists():
         print(f" {result.get('seconds', wall):.1f}s, peak RSS {result['peak_rss_mib']} MiB")
     else:
@@ -330,8 +351,13 @@ def run_measured(name: str, argv: list[str], servers: Servers, env: dict | None 
 
 
 def worker_argv(step: str, **kwargs) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--worker", step,
-            json.dumps(kwargs, default=str)]
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        step,
+        json.dumps(kwargs, default=str),
+    ]
 
 
 # ============================================================================ workers
@@ -364,8 +390,10 @@ class MongoCommandCounter:
 
     def summary(self) -> dict:
         skip = {"ping", "hello", "isMaster", "ismaster", "endSessions", "buildInfo"}
-        return {"mongo_commands": {k: v for k, v in sorted(self.counts.items()) if k not in skip},
-                "mongo_wait_s": round(self.wait_s, 2)}
+        return {
+            "mongo_commands": {k: v for k, v in sorted(self.counts.items()) if k not in skip},
+            "mongo_wait_s": round(self.wait_s, 2),
+        }
 
 
 def worker_seed(a: dict) -> dict:
@@ -383,16 +411,29 @@ def worker_seed(a: dict) -> dict:
     youngs = max(1, math.ceil(a["patches"] / per_young))
     client = pymongo.MongoClient(a["mongo_uri"])
     began = time.perf_counter()
-    stats = seed_mongo(client[a["db"]], seed=a["seed"], youngs=youngs, days=a["days"],
-                       start=start, progress=False, collect_truth=False, drop=a["drop"],
-                       collections=a.get("collections"))
+    stats = seed_mongo(
+        client[a["db"]],
+        seed=a["seed"],
+        youngs=youngs,
+        days=a["days"],
+        start=start,
+        progress=False,
+        collect_truth=False,
+        drop=a["drop"],
+        collections=a.get("collections"),
+    )
     seconds = time.perf_counter() - began
     client.close()
-    return {"seconds": seconds, "youngs": youngs, "patches_per_young_sample": round(per_young, 3),
-            "young_patches": stats.young_patches,
-            "application_patches": stats.application_patches,
-            "generated_patches": stats.total_patches, "final_youngs": stats.final_youngs,
-            "applications": stats.applications}
+    return {
+        "seconds": seconds,
+        "youngs": youngs,
+        "patches_per_young_sample": round(per_young, 3),
+        "young_patches": stats.young_patches,
+        "application_patches": stats.application_patches,
+        "generated_patches": stats.total_patches,
+        "final_youngs": stats.final_youngs,
+        "applications": stats.applications,
+    }
 
 
 def worker_floor(a: dict) -> dict:
@@ -410,19 +451,23 @@ def worker_floor(a: dict) -> dict:
     with psycopg.connect(a["pg_url"]) as conn:
         conn.execute(f'create schema if not exists "{a["schema"]}"')
         conn.execute(f"drop table if exists {table}")
-        conn.execute(f"create table {table} (patch_id text, model text, record_id text, "
-                     "young_id text, occurred_at timestamptz, partition_date date, ops jsonb, "
-                     "author_role text)")
+        conn.execute(
+            f"create table {table} (patch_id text, model text, record_id text, "
+            "young_id text, occurred_at timestamptz, partition_date date, ops jsonb, "
+            "author_role text)"
+        )
         conn.commit()
         read_s = 0.0
         rows = 0
         began = time.perf_counter()
         with conn.cursor().copy(
-                f"copy {table} (patch_id, model, record_id, young_id, occurred_at, "
-                "partition_date, ops, author_role) from stdin") as copy:
+            f"copy {table} (patch_id, model, record_id, young_id, occurred_at, "
+            "partition_date, ops, author_role) from stdin"
+        ) as copy:
             for model, collection in a["collections"].items():
-                cursor = db[collection].find({"date": {"$gte": start, "$lt": end}},
-                                             FLOOR_PROJECTION, batch_size=FLOOR_BATCH)
+                cursor = db[collection].find(
+                    {"date": {"$gte": start, "$lt": end}}, FLOOR_PROJECTION, batch_size=FLOOR_BATCH
+                )
                 while True:
                     t0 = time.perf_counter()
                     doc = next(cursor, None)
@@ -431,19 +476,31 @@ def worker_floor(a: dict) -> dict:
                         break
                     ref = str(doc.get("ref"))
                     when = doc["date"]
-                    copy.write_row((str(doc["_id"]), model, ref,
-                                    ref if model == "young" else None, when,
-                                    when.astimezone(zone).date(),
-                                    orjson.dumps(doc.get("ops"), default=str).decode(),
-                                    (doc.get("user") or {}).get("role")))
+                    copy.write_row(
+                        (
+                            str(doc["_id"]),
+                            model,
+                            ref,
+                            ref if model == "young" else None,
+                            when,
+                            when.astimezone(zone).date(),
+                            orjson.dumps(doc.get("ops"), default=str).decode(),
+                            (doc.get("user") or {}).get("role"),
+                        )
+                    )
                     rows += 1
         conn.commit()
         seconds = time.perf_counter() - began
         landed = conn.execute(f"select count(*) from {table}").fetchone()[0]
     client.close()
-    return {"seconds": seconds, "rows": landed, "rows_streamed": rows,
-            "mongo_read_s": round(read_s, 3), "other_s": round(seconds - read_s, 3),
-            **commands.summary()}
+    return {
+        "seconds": seconds,
+        "rows": landed,
+        "rows_streamed": rows,
+        "mongo_read_s": round(read_s, 3),
+        "other_s": round(seconds - read_s, 3),
+        **commands.summary(),
+    }
 
 
 def worker_project(a: dict) -> dict:
@@ -463,8 +520,12 @@ def worker_project(a: dict) -> dict:
     if a["first"] == a["last"]:
         kwargs = {"partition_key": a["first"]}
     else:
-        kwargs = {"tags": {"dagster/asset_partition_range_start": a["first"],
-                           "dagster/asset_partition_range_end": a["last"]}}
+        kwargs = {
+            "tags": {
+                "dagster/asset_partition_range_start": a["first"],
+                "dagster/asset_partition_range_end": a["last"],
+            }
+        }
     profiler = None
     if a.get("profile"):
         from pyinstrument import Profiler
@@ -472,11 +533,16 @@ def worker_project(a: dict) -> dict:
         profiler = Profiler(interval=0.005)
         profiler.start()
     began = time.perf_counter()
-    result = materialize(DAILY_ASSETS, resources=resources, instance=instance,
-                         raise_on_error=False, **kwargs)
+    result = materialize(
+        DAILY_ASSETS, resources=resources, instance=instance, raise_on_error=False, **kwargs
+    )
     seconds = time.perf_counter() - began
-    out = {"seconds": seconds, "success": result.success, "run_id": result.run_id,
-           **commands.summary()}
+    out = {
+        "seconds": seconds,
+        "success": result.success,
+        "run_id": result.run_id,
+        **commands.summary(),
+    }
     if profiler is not None:
         profiler.stop()
         out["profile"] = profile_summary(profiler, a["profile"])
@@ -490,25 +556,28 @@ def worker_project(a: dict) -> dict:
             steps.setdefault(event.step_key, {})["start"] = entry.timestamp
         elif event.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
             steps.setdefault(event.step_key, {})["end"] = entry.timestamp
-    out["steps_s"] = {k: round(v["end"] - v["start"], 3) for k, v in steps.items()
-                      if "start" in v and "end" in v}
+    out["steps_s"] = {
+        k: round(v["end"] - v["start"], 3) for k, v in steps.items() if "start" in v and "end" in v
+    }
     with contextlib.suppress(Exception):
         checks = result.get_asset_check_evaluations()
-        out["checks_failed"] = sorted(f"{c.asset_key.to_user_string()}:{c.check_name}"
-                                      for c in checks if not c.passed)
+        out["checks_failed"] = sorted(
+            f"{c.asset_key.to_user_string()}:{c.check_name}" for c in checks if not c.passed
+        )
     if not result.success:
-        failures = [str(e.event_specific_data.error.message)[:500]
-                    for e in result.get_step_failure_events()]
+        failures = [
+            str(e.event_specific_data.error.message)[:500] for e in result.get_step_failure_events()
+        ]
         out["error"] = "; ".join(failures) or "run failed"
     import psycopg
 
     with psycopg.connect(a["pg_url"]) as conn:
         counts = {}
-        for table in ("raw_patches", "rejected_patches", "reconstructed_events",
-                      "enriched_events"):
+        for table in ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events"):
             with contextlib.suppress(Exception):
                 counts[table] = conn.execute(
-                    f'select count(*) from "{a["schema"]}".{table}').fetchone()[0]
+                    f'select count(*) from "{a["schema"]}".{table}'
+                ).fetchone()[0]
     out["rows"] = counts
     return out
 
@@ -524,7 +593,9 @@ def profile_summary(profiler, text_path: str, top: int = 10) -> dict:
     inclusive: dict[str, float] = {}
 
     def label(frame) -> str:
-        return f"{frame.function} ({frame.file_path_short or frame.file_path or '?'}:{frame.line_no})"
+        return (
+            f"{frame.function} ({frame.file_path_short or frame.file_path or '?'}:{frame.line_no})"
+        )
 
     def walk(frame, on_stack: frozenset):
         if frame.is_synthetic:
@@ -546,12 +617,18 @@ def profile_summary(profiler, text_path: str, top: int = 10) -> dict:
     duration = session.duration or 1e-9
 
     def ranked(table: dict[str, float], key: str) -> list[dict]:
-        return [{key: k, "seconds": round(v, 2), "share": round(v / duration, 3)}
-                for k, v in sorted(table.items(), key=lambda kv: -kv[1])[:top]]
+        return [
+            {key: k, "seconds": round(v, 2), "share": round(v / duration, 3)}
+            for k, v in sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        ]
 
-    return {"duration_s": round(duration, 2), "text": text_path,
-            "top_self": ranked(own, "function"), "top_files": ranked(by_file, "file"),
-            "top_project_inclusive": ranked(inclusive, "function")}
+    return {
+        "duration_s": round(duration, 2),
+        "text": text_path,
+        "top_self": ranked(own, "function"),
+        "top_files": ranked(by_file, "file"),
+        "top_project_inclusive": ranked(inclusive, "function"),
+    }
 
 
 def vmhwm_kib() -> int | None:
@@ -574,25 +651,45 @@ def window_count(db, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     ``date``, plus the undated ones placed by their ``_id``), both patch collections."""
     from snu_assets.source import window_filters
 
-    return {model: sum(db[coll].count_documents(q) for q in window_filters(start, end, "date"))
-            for model, coll in patch_collections().items()}
+    return {
+        model: sum(db[coll].count_documents(q) for q in window_filters(start, end, "date"))
+        for model, coll in patch_collections().items()
+    }
 
 
-def prepare_data(servers: Servers, *, db_name: str, patches: int, days: int, start: dt.date,
-                 seed: int, peak_patches: int, peak_day: dt.date | None, reuse: bool) -> dict:
+def prepare_data(
+    servers: Servers,
+    *,
+    db_name: str,
+    patches: int,
+    days: int,
+    start: dt.date,
+    seed: int,
+    peak_patches: int,
+    peak_day: dt.date | None,
+    reuse: bool,
+) -> dict:
     """Seed ``db_name`` (unless ``reuse`` and it already holds this request); return the
     request, the seeding figures and the patches present in the range and the peak day."""
     assert db_name.startswith("bench_")
-    request = {"patches": patches, "days": days, "start": start.isoformat(), "seed": seed,
-               "peak_patches": peak_patches,
-               "peak_day": peak_day.isoformat() if peak_day else None,
-               "generator": generator_fingerprint(),
-               "collections": patch_collections()}
+    request = {
+        "patches": patches,
+        "days": days,
+        "start": start.isoformat(),
+        "seed": seed,
+        "peak_patches": peak_patches,
+        "peak_day": peak_day.isoformat() if peak_day else None,
+        "generator": generator_fingerprint(),
+        "collections": patch_collections(),
+    }
     with servers.mongo() as client:
         meta = client[db_name]["bench_meta"].find_one({"_id": "meta"})
     if reuse and meta and meta.get("request") == request:
-        print(f"  · {db_name}: reusing the data set ({meta['range_patches']:,} patches"
-              + (f", peak day {meta['peak_patches_present']:,}" if peak_day else "") + ")")
+        print(
+            f"  · {db_name}: reusing the data set ({meta['range_patches']:,} patches"
+            + (f", peak day {meta['peak_patches_present']:,}" if peak_day else "")
+            + ")"
+        )
         return {k: v for k, v in meta.items() if k != "_id"} | {"reused": True}
     if reuse:
         print(f"  · {db_name}: no matching data set to reuse, seeding")
@@ -600,25 +697,55 @@ def prepare_data(servers: Servers, *, db_name: str, patches: int, days: int, sta
         client.drop_database(db_name)  # bench_* only: a fresh database, extra collections too
     seeds = []
     common = {"mongo_uri": servers.mongo_uri, "db": db_name}
-    seeds.append(run_measured(f"seed_{db_name}", worker_argv(
-        "seed", **common, seed=seed, patches=patches, days=days, start=start.isoformat(),
-        drop=True), servers))
+    seeds.append(
+        run_measured(
+            f"seed_{db_name}",
+            worker_argv(
+                "seed",
+                **common,
+                seed=seed,
+                patches=patches,
+                days=days,
+                start=start.isoformat(),
+                drop=True,
+            ),
+            servers,
+        )
+    )
     if peak_day and peak_patches:
         # same patch and document collections (drop=False): the peak day is selected out of a
         # collection that also holds the range; its cohorts/goals do not double the range's
-        seeds.append(run_measured(f"seed_{db_name}_peak", worker_argv(
-            "seed", **common, seed=seed + 1, patches=peak_patches, days=1,
-            start=peak_day.isoformat(), drop=False,
-            collections={"cohorts": "bench_peak_cohorts",
-                         "inscriptiongoals": "bench_peak_inscriptiongoals"}), servers))
+        seeds.append(
+            run_measured(
+                f"seed_{db_name}_peak",
+                worker_argv(
+                    "seed",
+                    **common,
+                    seed=seed + 1,
+                    patches=peak_patches,
+                    days=1,
+                    start=peak_day.isoformat(),
+                    drop=False,
+                    collections={
+                        "cohorts": "bench_peak_cohorts",
+                        "inscriptiongoals": "bench_peak_inscriptiongoals",
+                    },
+                ),
+                servers,
+            )
+        )
     for s in seeds:
         if s.get("error"):
             raise SystemExit(f"seeding failed: {s['error']}")
     with servers.mongo() as client:
         db = client[db_name]
         rng = window_count(db, *day_window(start, start + dt.timedelta(days=days - 1)))
-        meta = {"request": request, "seeding": seeds,
-                "range_patches_by_model": rng, "range_patches": sum(rng.values())}
+        meta = {
+            "request": request,
+            "seeding": seeds,
+            "range_patches_by_model": rng,
+            "range_patches": sum(rng.values()),
+        }
         if peak_day:
             peak = window_count(db, *day_window(peak_day, peak_day))
             meta |= {"peak_patches_by_model": peak, "peak_patches_present": sum(peak.values())}
@@ -631,8 +758,9 @@ def warm_up(servers: Servers, db_name: str, start: dt.datetime, end: dt.datetime
     began = time.perf_counter()
     with servers.mongo() as client:
         for coll in patch_collections().values():
-            for _ in client[db_name][coll].find({"date": {"$gte": start, "$lt": end}},
-                                                FLOOR_PROJECTION, batch_size=FLOOR_BATCH):
+            for _ in client[db_name][coll].find(
+                {"date": {"$gte": start, "$lt": end}}, FLOOR_PROJECTION, batch_size=FLOOR_BATCH
+            ):
                 pass
     return time.perf_counter() - began
 
@@ -651,43 +779,81 @@ def ensure_dlt_venv() -> Path:
     base = getattr(sys, "_base_executable", None) or sys.executable
     subprocess.check_call([base, "-m", "venv", str(DLT_VENV)])
     subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    subprocess.check_call([str(python), "-m", "pip", "install", "--quiet", "-r",
-                           str(DLT_REQUIREMENTS)])
+    subprocess.check_call(
+        [str(python), "-m", "pip", "install", "--quiet", "-r", str(DLT_REQUIREMENTS)]
+    )
     stamp.write_text(wanted)
     return python
 
 
 def line_floor(servers, label, db_name, window, patches) -> dict:
     start, end = window
-    r = run_measured(label.replace(" ", "_"), worker_argv(
-        "floor", mongo_uri=servers.mongo_uri, db=db_name, start=start.isoformat(),
-        end=end.isoformat(), pg_url=servers.pg_url, schema=FLOOR_SCHEMA,
-        table="raw_patches_floor", collections=patch_collections(),
-        timezone=tz().key), servers)
+    r = run_measured(
+        label.replace(" ", "_"),
+        worker_argv(
+            "floor",
+            mongo_uri=servers.mongo_uri,
+            db=db_name,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            pg_url=servers.pg_url,
+            schema=FLOOR_SCHEMA,
+            table="raw_patches_floor",
+            collections=patch_collections(),
+            timezone=tz().key,
+        ),
+        servers,
+    )
     return r | {"line": label, "kind": "floor", "patches": patches}
 
 
 def line_dlt(servers, label, db_name, window, patches, dlt_python, file_format=None) -> dict:
     start, end = window
-    argv = [str(dlt_python), str(BENCH_DIR / "dlt_load.py"), "--mongo-uri", servers.mongo_uri,
-            "--db", db_name, "--start", start.isoformat(), "--end", end.isoformat(),
-            "--postgres", servers.pg_url, "--dataset", DLT_DATASET]
+    argv = [
+        str(dlt_python),
+        str(BENCH_DIR / "dlt_load.py"),
+        "--mongo-uri",
+        servers.mongo_uri,
+        "--db",
+        db_name,
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        "--postgres",
+        servers.pg_url,
+        "--dataset",
+        DLT_DATASET,
+    ]
     if file_format:
         argv += ["--file-format", file_format]
-    r = run_measured(label.replace(" ", "_").replace("(", "").replace(")", ""),
-                     argv + ["--out"], servers)
+    r = run_measured(
+        label.replace(" ", "_").replace("(", "").replace(")", ""), argv + ["--out"], servers
+    )
     return r | {"line": label, "kind": "dlt", "patches": patches}
 
 
-def line_project(servers, label, db_name, first: dt.date, last: dt.date, patches,
-                 profile: str | None = None) -> dict:
+def line_project(
+    servers, label, db_name, first: dt.date, last: dt.date, patches, profile: str | None = None
+) -> dict:
     servers.drop_pg_schemas(PROJECT_SCHEMA)
-    r = run_measured(label.replace(" ", "_").replace("×", "x"), worker_argv(
-        "project", mongo_uri=servers.mongo_uri, db=db_name, pg_url=servers.pg_url,
-        schema=PROJECT_SCHEMA, first=first.isoformat(), last=last.isoformat(),
-        profile=profile), servers)
+    r = run_measured(
+        label.replace(" ", "_").replace("×", "x"),
+        worker_argv(
+            "project",
+            mongo_uri=servers.mongo_uri,
+            db=db_name,
+            pg_url=servers.pg_url,
+            schema=PROJECT_SCHEMA,
+            first=first.isoformat(),
+            last=last.isoformat(),
+            profile=profile,
+        ),
+        servers,
+    )
     landed = (r.get("rows") or {}).get("raw_patches", 0) + (r.get("rows") or {}).get(
-        "rejected_patches", 0)
+        "rejected_patches", 0
+    )
     if r.get("rows") and landed != patches:
         r["warning"] = f"raw_patches + rejected_patches = {landed:,}, MongoDB holds {patches:,}"
     if r.get("success") is False:
@@ -708,8 +874,9 @@ def add_rates(line: dict) -> dict:
 def plan_of(db, collection: str, query: dict) -> str:
     """The server's winning plan for ``query`` (``IXSCAN date_1``, ``COLLSCAN`` ...)."""
     try:
-        plan = db.command("explain", {"find": collection, "filter": query},
-                          verbosity="queryPlanner")["queryPlanner"]["winningPlan"]
+        plan = db.command(
+            "explain", {"find": collection, "filter": query}, verbosity="queryPlanner"
+        )["queryPlanner"]["winningPlan"]
     except Exception as exc:  # a server without explain
         return f"? ({type(exc).__name__})"
     stages = []
@@ -722,8 +889,9 @@ def plan_of(db, collection: str, query: dict) -> str:
     return " < ".join(stages)
 
 
-def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]],
-                  repeat: int = 1) -> list[dict]:
+def day_selection(
+    servers: Servers, db_name: str, days: list[tuple[str, dt.date]], repeat: int = 1
+) -> list[dict]:
     """Select one day's patches (both collections, ``_id`` and ``date`` only) three ways:
     (a) the project's ``date`` filter, no index (production's indexes: ``_id``, ``ref``);
     (b) the project's ``SNU_DAY_SELECTION=id`` filter: an ``_id`` range widened by
@@ -744,13 +912,18 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
                 began = time.perf_counter()
                 count = 0
                 for coll in colls:
-                    for _doc in db[coll].find(query, {"_id": 1, "date": 1},
-                                              batch_size=FLOOR_BATCH):
+                    for _doc in db[coll].find(query, {"_id": 1, "date": 1}, batch_size=FLOOR_BATCH):
                         count += 1
                 runs.append(time.perf_counter() - began)
-            row = {"day": day.isoformat(), "which": label, "method": method,
-                   "seconds": round(statistics.median(runs), 3), "patches": count,
-                   "plan": plan_of(db, colls[0], query), **extra}
+            row = {
+                "day": day.isoformat(),
+                "which": label,
+                "method": method,
+                "seconds": round(statistics.median(runs), 3),
+                "patches": count,
+                "plan": plan_of(db, colls[0], query),
+                **extra,
+            }
             print(f"  · {day} {method}: {row['seconds']:.2f}s, {count:,} patches, {row['plan']}")
             rows.append(row)
 
@@ -758,8 +931,9 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
         for label, day in days:
             start, end = day_window(day, day)
             timed(label, day, "(a) date range, no index", window_filters(start, end, "date")[0])
-            timed(label, day, f"(b) _id range ({slack}) + date",
-                  window_filters(start, end, "id")[0])
+            timed(
+                label, day, f"(b) _id range ({slack}) + date", window_filters(start, end, "id")[0]
+            )
         began = time.perf_counter()
         for coll in colls:
             db[coll].create_index("date", name="bench_date_idx")
@@ -767,8 +941,13 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
         try:
             for label, day in days:
                 start, end = day_window(day, day)
-                timed(label, day, "(c) date range, index on date",
-                      window_filters(start, end, "date")[0], index_build_s=index_s)
+                timed(
+                    label,
+                    day,
+                    "(c) date range, index on date",
+                    window_filters(start, end, "date")[0],
+                    index_build_s=index_s,
+                )
         finally:
             for coll in colls:
                 with contextlib.suppress(Exception):
@@ -783,21 +962,33 @@ def day_selection(servers: Servers, db_name: str, days: list[tuple[str, dt.date]
 
 
 def machine() -> dict:
-    info = {"cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
+    info = {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     with contextlib.suppress(Exception):
-        info["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-                                   / 2**30, 1)
+        info["memory_gib"] = round(
+            os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1
+        )
     with contextlib.suppress(Exception):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 info["cpu"] = line.split(":", 1)[1].strip()
                 break
     with contextlib.suppress(Exception):
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
-                              capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "snu_assets"], cwd=PROJECT_ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "snu_assets"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         info["git"] = head + (" (snu_assets/ has uncommitted changes)" if dirty else "")
     return info
 
@@ -809,45 +1000,88 @@ def ratio(a, b):
 
 
 def main_table(lines: list[dict]) -> tuple[list[str], list[list[str]]]:
-    head = ["line", "patches", "seconds", "patches/s", "peak RSS MiB", "worker CPU s",
-            "mongo srv CPU s", "pg CPU s", "other CPU s", "project/floor", "project/dlt"]
+    head = [
+        "line",
+        "patches",
+        "seconds",
+        "patches/s",
+        "peak RSS MiB",
+        "worker CPU s",
+        "mongo srv CPU s",
+        "pg CPU s",
+        "other CPU s",
+        "project/floor",
+        "project/dlt",
+    ]
     rows = []
     for ln in lines:
-        rows.append([ln["line"], fmt(ln["patches"]),
-                     "FAILED" if ln.get("error") else fmt(ln.get("seconds")),
-                     fmt(ln.get("patches_per_s")), fmt(ln.get("peak_rss_mib")),
-                     fmt(ln.get("cpu_s")), fmt(ln.get("mongo_server_cpu_s")),
-                     fmt(ln.get("pg_server_cpu_s")), fmt(ln.get("other_cpu_s")),
-                     fmt(ln.get("vs_floor"), 2) if ln.get("vs_floor") else "",
-                     fmt(ln.get("vs_dlt"), 2) if ln.get("vs_dlt") else ""])
+        rows.append(
+            [
+                ln["line"],
+                fmt(ln["patches"]),
+                "FAILED" if ln.get("error") else fmt(ln.get("seconds")),
+                fmt(ln.get("patches_per_s")),
+                fmt(ln.get("peak_rss_mib")),
+                fmt(ln.get("cpu_s")),
+                fmt(ln.get("mongo_server_cpu_s")),
+                fmt(ln.get("pg_server_cpu_s")),
+                fmt(ln.get("other_cpu_s")),
+                fmt(ln.get("vs_floor"), 2) if ln.get("vs_floor") else "",
+                fmt(ln.get("vs_dlt"), 2) if ln.get("vs_dlt") else "",
+            ]
+        )
     return head, rows
 
 
 def scaling_table(series: list[dict]) -> tuple[list[str], list[list[str]]]:
-    head = ["scale", "patches", "seconds", "patches/s", "peak RSS MiB", "time vs 1×",
-            "RSS vs 1×", "extract+reconstruct / enriched s", "mongo srv CPU s", "other CPU s"]
+    head = [
+        "scale",
+        "patches",
+        "seconds",
+        "patches/s",
+        "peak RSS MiB",
+        "time vs 1×",
+        "RSS vs 1×",
+        "extract+reconstruct / enriched s",
+        "mongo srv CPU s",
+        "other CPU s",
+    ]
     rows = []
     base = series[0] if series else {}
     for s in series:
         steps = s.get("steps_s") or {}
-        rows.append([s["line"], fmt(s["patches"]),
-                     "FAILED" if s.get("error") else fmt(s.get("seconds")),
-                     fmt(s.get("patches_per_s")), fmt(s.get("peak_rss_mib")),
-                     fmt(ratio(s.get("seconds"), base.get("seconds")), 2),
-                     fmt(ratio(s.get("peak_rss_mib"), base.get("peak_rss_mib")), 2),
-                     " / ".join(fmt(steps.get(k)) for k in
-                                ("extract_and_reconstruct", "enriched_events")),
-                     fmt(s.get("mongo_server_cpu_s")), fmt(s.get("other_cpu_s"))])
+        rows.append(
+            [
+                s["line"],
+                fmt(s["patches"]),
+                "FAILED" if s.get("error") else fmt(s.get("seconds")),
+                fmt(s.get("patches_per_s")),
+                fmt(s.get("peak_rss_mib")),
+                fmt(ratio(s.get("seconds"), base.get("seconds")), 2),
+                fmt(ratio(s.get("peak_rss_mib"), base.get("peak_rss_mib")), 2),
+                " / ".join(
+                    fmt(steps.get(k)) for k in ("extract_and_reconstruct", "enriched_events")
+                ),
+                fmt(s.get("mongo_server_cpu_s")),
+                fmt(s.get("other_cpu_s")),
+            ]
+        )
     return head, rows
 
 
 def selection_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
-    head = ["day", "method", "patches found", "seconds", "plan (young_patches)",
-            "index build s"]
-    return head, [[f"{r['day']} ({r['which']})", r["method"], fmt(r["patches"]),
-                   fmt(r["seconds"], 3), r.get("plan", ""),
-                   fmt(r.get("index_build_s"), 2) if "index_build_s" in r else ""]
-                  for r in rows]
+    head = ["day", "method", "patches found", "seconds", "plan (young_patches)", "index build s"]
+    return head, [
+        [
+            f"{r['day']} ({r['which']})",
+            r["method"],
+            fmt(r["patches"]),
+            fmt(r["seconds"], 3),
+            r.get("plan", ""),
+            fmt(r.get("index_build_s"), 2) if "index_build_s" in r else "",
+        ]
+        for r in rows
+    ]
 
 
 def render(head, rows, markdown: bool) -> str:
@@ -855,12 +1089,14 @@ def render(head, rows, markdown: bool) -> str:
         out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(head)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-            for r in rows]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)
+    ]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    out += [
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
     return "\n".join(out)
 
 
@@ -873,33 +1109,50 @@ def report(results: dict, markdown: bool) -> str:
         f"{results['finished_at']} — {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
         f"{m.get('cpu', '?')}; {results['servers'].get('mongo')} "
         f"{results['servers'].get('secantusdb_package', results['servers'].get('mongo_version', ''))}"
-        f", PostgreSQL {results['servers'].get('postgres_version', '?')}; git {m.get('git', '?')}")
-    peak = (f", peak day {s['peak_day']} ({s.get('peak_patches_present', 0):,} patches present "
-            f"for {s['peak_patches_requested']:,} requested, seeded with days=1)"
-            if s.get("peak_day") else "")
+        f", PostgreSQL {results['servers'].get('postgres_version', '?')}; git {m.get('git', '?')}"
+    )
+    peak = (
+        f", peak day {s['peak_day']} ({s.get('peak_patches_present', 0):,} patches present "
+        f"for {s['peak_patches_requested']:,} requested, seeded with days=1)"
+        if s.get("peak_day")
+        else ""
+    )
     parts.append(
         f"Scale: range {s['first_day']} .. {s['last_day']} ({s['days']} days, "
         f"{s['range_patches']:,} patches present for {s['patches_requested']:,} requested)"
-        + peak + "; "
-        + ("data set reused." if s.get("reused") else f"seeding took {s.get('seeding_s') or 0:.0f}s."))
+        + peak
+        + "; "
+        + (
+            "data set reused."
+            if s.get("reused")
+            else f"seeding took {s.get('seeding_s') or 0:.0f}s."
+        )
+    )
     h2 = (lambda t: f"## {t}") if markdown else (lambda t: f"\n{t}\n" + "=" * len(t))
     parts.append(h2("Floor, peer (dlt) and snu-assets, same servers and data"))
     parts.append(render(*main_table(results["lines"]), markdown))
     notes = []
     for ln in results["lines"]:
         if ln.get("kind") == "project" and ln.get("steps_s"):
-            notes.append(f"{ln['line']}: " + ", ".join(
-                f"{k} {v:.1f}s" for k, v in ln["steps_s"].items()))
+            notes.append(
+                f"{ln['line']}: " + ", ".join(f"{k} {v:.1f}s" for k, v in ln["steps_s"].items())
+            )
         if ln.get("mongo_commands"):
-            notes.append(f"{ln['line']}: MongoDB round trips " + ", ".join(
-                f"{k} {v:,}" for k, v in ln["mongo_commands"].items())
-                + f"; {ln['mongo_wait_s']:.1f}s waiting for MongoDB's answers")
+            notes.append(
+                f"{ln['line']}: MongoDB round trips "
+                + ", ".join(f"{k} {v:,}" for k, v in ln["mongo_commands"].items())
+                + f"; {ln['mongo_wait_s']:.1f}s waiting for MongoDB's answers"
+            )
         if ln.get("kind") == "floor" and ln.get("mongo_read_s") is not None:
-            notes.append(f"{ln['line']}: MongoDB reads {ln['mongo_read_s']:.1f}s, "
-                         f"row building + COPY {ln['other_s']:.1f}s")
+            notes.append(
+                f"{ln['line']}: MongoDB reads {ln['mongo_read_s']:.1f}s, "
+                f"row building + COPY {ln['other_s']:.1f}s"
+            )
         if ln.get("kind") == "dlt" and ln.get("phases"):
-            notes.append(f"{ln['line']} ({ln.get('file_format')}, dlt {ln.get('dlt_version')}): "
-                         + ", ".join(f"{k} {v:.1f}s" for k, v in ln["phases"].items()))
+            notes.append(
+                f"{ln['line']} ({ln.get('file_format')}, dlt {ln.get('dlt_version')}): "
+                + ", ".join(f"{k} {v:.1f}s" for k, v in ln["phases"].items())
+            )
         for key in ("warning", "error"):
             if ln.get(key):
                 notes.append(f"{ln['line']}: {key.upper()}: {ln[key]}")
@@ -912,34 +1165,52 @@ def report(results: dict, markdown: bool) -> str:
         parts.append(render(*scaling_table(results["scaling"]), markdown))
     if results.get("day_selection"):
         total = results["day_selection"][0].get("collection_patches")
-        parts.append(h2(f"Selecting one day's patches (both patch collections, {total:,} "
-                        "patches in them)"))
+        parts.append(
+            h2(f"Selecting one day's patches (both patch collections, {total:,} patches in them)")
+        )
         parts.append(render(*selection_table(results["day_selection"]), markdown))
     if results.get("profile"):
         p = results["profile"]
-        parts.append(h2(f"Profile of the ranged run ({p.get('scale')}; pyinstrument, "
-                        f"{p.get('duration_s')}s profiled): top functions by own time"))
+        parts.append(
+            h2(
+                f"Profile of the ranged run ({p.get('scale')}; pyinstrument, "
+                f"{p.get('duration_s')}s profiled): top functions by own time"
+            )
+        )
         head = ["function", "own s", "share"]
         rows = [[t["function"], fmt(t["seconds"], 2), f"{t['share']:.0%}"] for t in p["top_self"]]
         parts.append(render(head, rows, markdown))
         parts.append("Own time per file:" if markdown else "own time per file:")
         rows = [[t["file"], fmt(t["seconds"], 2), f"{t['share']:.0%}"] for t in p["top_files"]]
         parts.append(render(["file", "own s", "share"], rows, markdown))
-        parts.append("snu_assets functions by inclusive time:" if markdown
-                     else "snu_assets functions by inclusive time:")
-        rows = [[t["function"], fmt(t["seconds"], 2), f"{t['share']:.0%}"]
-                for t in p["top_project_inclusive"]]
+        parts.append(
+            "snu_assets functions by inclusive time:"
+            if markdown
+            else "snu_assets functions by inclusive time:"
+        )
+        rows = [
+            [t["function"], fmt(t["seconds"], 2), f"{t['share']:.0%}"]
+            for t in p["top_project_inclusive"]
+        ]
         parts.append(render(["function", "incl. s", "share"], rows, markdown))
-    parts.append(("" if markdown else "\n") + (
-        "Seconds: the work inside the step's process (imports and interpreter start excluded); "
-        "peak RSS: that process's VmHWM (its own high-water mark; ru_maxrss would include the parent's RSS at fork); worker CPU: its user+system; mongo srv / pg CPU: "
-        "the embedded servers during the step; other CPU: what the machine spent on anything "
-        "else meanwhile (other sessions' tests on the shared servers: a noise gauge, out of "
-        f"{results['machine'].get('cores')} cores x seconds). project/floor and project/dlt: "
-        "time ratios on the same window."
-        + (f" Bench wall time {results['bench_wall_s']:,.0f}s ("
-           + ", ".join(f"{k} {v:,.0f}s" for k, v in results.get("phases_s", {}).items()) + ")."
-           if results.get("bench_wall_s") else "")))
+    parts.append(
+        ("" if markdown else "\n")
+        + (
+            "Seconds: the work inside the step's process (imports and interpreter start excluded); "
+            "peak RSS: that process's VmHWM (its own high-water mark; ru_maxrss would include the parent's RSS at fork); worker CPU: its user+system; mongo srv / pg CPU: "
+            "the embedded servers during the step; other CPU: what the machine spent on anything "
+            "else meanwhile (other sessions' tests on the shared servers: a noise gauge, out of "
+            f"{results['machine'].get('cores')} cores x seconds). project/floor and project/dlt: "
+            "time ratios on the same window."
+            + (
+                f" Bench wall time {results['bench_wall_s']:,.0f}s ("
+                + ", ".join(f"{k} {v:,.0f}s" for k, v in results.get("phases_s", {}).items())
+                + ")."
+                if results.get("bench_wall_s")
+                else ""
+            )
+        )
+    )
     return "\n\n".join(parts) + "\n"
 
 
@@ -947,40 +1218,76 @@ def report(results: dict, markdown: bool) -> str:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--patches", type=int, default=1_000_000, help="patches over the range")
     p.add_argument("--days", type=int, default=60, help="days of the range")
-    p.add_argument("--peak-patches", type=int, default=300_000,
-                   help="patches of the single peak day (0: no peak day)")
-    p.add_argument("--scaling", default="1,2,4",
-                   help="multiples of --base-patches for the scaling series ('' or 0: none)")
-    p.add_argument("--base-patches", type=int, default=250_000,
-                   help="base size of the scaling series (default: 4x = 1,000,000)")
+    p.add_argument(
+        "--peak-patches",
+        type=int,
+        default=300_000,
+        help="patches of the single peak day (0: no peak day)",
+    )
+    p.add_argument(
+        "--scaling",
+        default="1,2,4",
+        help="multiples of --base-patches for the scaling series ('' or 0: none)",
+    )
+    p.add_argument(
+        "--base-patches",
+        type=int,
+        default=250_000,
+        help="base size of the scaling series (default: 4x = 1,000,000)",
+    )
     p.add_argument("--start", default="2025-01-06", help="first day of the range")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--skip-dlt", action="store_true", help="no dlt lines")
-    p.add_argument("--dlt-formats", default="default",
-                   help="comma-separated dlt loader_file_format values, one dlt line each "
-                        "('default' = dlt's own choice for postgres, insert_values; 'csv' = COPY)")
-    p.add_argument("--reuse-data", action="store_true",
-                   help="do not re-seed a bench database that already holds the requested scale")
+    p.add_argument(
+        "--dlt-formats",
+        default="default",
+        help="comma-separated dlt loader_file_format values, one dlt line each "
+        "('default' = dlt's own choice for postgres, insert_values; 'csv' = COPY)",
+    )
+    p.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="do not re-seed a bench database that already holds the requested scale",
+    )
     p.add_argument("--skip-day-selection", action="store_true")
-    p.add_argument("--selection-repeat", type=int, default=1,
-                   help="reads per day-selection method (the median is reported)")
-    p.add_argument("--quiet-load", type=float, default=QUIET["load"],
-                   help="before each measured step, wait (at most --quiet-wait s) until the "
-                        "1-minute load average is under this; 0: do not wait")
+    p.add_argument(
+        "--selection-repeat",
+        type=int,
+        default=1,
+        help="reads per day-selection method (the median is reported)",
+    )
+    p.add_argument(
+        "--quiet-load",
+        type=float,
+        default=QUIET["load"],
+        help="before each measured step, wait (at most --quiet-wait s) until the "
+        "1-minute load average is under this; 0: do not wait",
+    )
     p.add_argument("--quiet-wait", type=float, default=QUIET["max_wait_s"])
-    p.add_argument("--profile", action="store_true",
-                   help="also run the project's ranged run on the smallest data set under "
-                        "pyinstrument (bench/results/profile.txt, not timed in the table)")
-    p.add_argument("--drop-data", action="store_true",
-                   help="drop the bench_* MongoDB databases at the end")
-    p.add_argument("--clean", action="store_true",
-                   help="only drop every bench_* MongoDB database and PostgreSQL schema, then exit")
-    p.add_argument("--results", default=str(RESULTS_DIR / "latest"),
-                   help="results path without extension (.json and .md are written)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the project's ranged run on the smallest data set under "
+        "pyinstrument (bench/results/profile.txt, not timed in the table)",
+    )
+    p.add_argument(
+        "--drop-data", action="store_true", help="drop the bench_* MongoDB databases at the end"
+    )
+    p.add_argument(
+        "--clean",
+        action="store_true",
+        help="only drop every bench_* MongoDB database and PostgreSQL schema, then exit",
+    )
+    p.add_argument(
+        "--results",
+        default=str(RESULTS_DIR / "latest"),
+        help="results path without extension (.json and .md are written)",
+    )
     p.add_argument("--worker", nargs=3, metavar=("STEP", "JSON", "OUT"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -1011,57 +1318,88 @@ def main(argv=None) -> int:
             for name in dropped:
                 client.drop_database(name)
         with servers.pg() as conn:
-            schemas = [r[0] for r in conn.execute(
-                "select nspname from pg_namespace where nspname like 'bench\\_%'")]
+            schemas = [
+                r[0]
+                for r in conn.execute(
+                    "select nspname from pg_namespace where nspname like 'bench\\_%'"
+                )
+            ]
         servers.drop_pg_schemas(*schemas)
-        print(f"dropped MongoDB databases {dropped or 'none'}, PostgreSQL schemas "
-              f"{schemas or 'none'}")
+        print(
+            f"dropped MongoDB databases {dropped or 'none'}, PostgreSQL schemas {schemas or 'none'}"
+        )
         return 0
 
     first = dt.date.fromisoformat(args.start)
     last = first + dt.timedelta(days=args.days - 1)
     peak_day = last + dt.timedelta(days=PEAK_GAP_DAYS + 1) if args.peak_patches else None
     scaling = [int(x) for x in args.scaling.replace(" ", "").split(",") if x and int(x) > 0]
-    print(f"snu-assets bench: {args.patches:,} patches over {args.days} days from {first}"
-          + (f", peak day {peak_day} with {args.peak_patches:,}" if peak_day else "")
-          + (f", scaling {scaling} x {args.base_patches:,}" if scaling else ""))
+    print(
+        f"snu-assets bench: {args.patches:,} patches over {args.days} days from {first}"
+        + (f", peak day {peak_day} with {args.peak_patches:,}" if peak_day else "")
+        + (f", scaling {scaling} x {args.base_patches:,}" if scaling else "")
+    )
     servers = Servers()
-    print(f"  servers: MongoDB {'embedded' if servers.mongo_embedded else 'SNU_MONGO_URI'}, "
-          f"PostgreSQL {'embedded' if servers.pg_embedded else 'SNU_POSTGRES_URL'}")
+    print(
+        f"  servers: MongoDB {'embedded' if servers.mongo_embedded else 'SNU_MONGO_URI'}, "
+        f"PostgreSQL {'embedded' if servers.pg_embedded else 'SNU_POSTGRES_URL'}"
+    )
     dlt_python = None if args.skip_dlt else ensure_dlt_venv()
 
     print("data:")
-    data = prepare_data(servers, db_name=MAIN_DB, patches=args.patches, days=args.days,
-                        start=first, seed=args.seed, peak_patches=args.peak_patches,
-                        peak_day=peak_day, reuse=args.reuse_data)
+    data = prepare_data(
+        servers,
+        db_name=MAIN_DB,
+        patches=args.patches,
+        days=args.days,
+        start=first,
+        seed=args.seed,
+        peak_patches=args.peak_patches,
+        peak_day=peak_day,
+        reuse=args.reuse_data,
+    )
     range_window = day_window(first, last)
     range_patches = data["range_patches"]
     peak_patches = data.get("peak_patches_present", 0)
     seeding_s = sum(s.get("seconds") or 0 for s in data.get("seeding", []))
     results = {
-        "finished_at": None, "machine": machine(), "servers": servers.describe(),
-        "scale": {"patches_requested": args.patches, "days": args.days,
-                  "first_day": first.isoformat(), "last_day": last.isoformat(),
-                  "range_patches": range_patches,
-                  "range_patches_by_model": data.get("range_patches_by_model"),
-                  "peak_day": peak_day.isoformat() if peak_day else None,
-                  "peak_patches_requested": args.peak_patches,
-                  "peak_patches_present": peak_patches,
-                  "peak_patches_by_model": data.get("peak_patches_by_model"),
-                  "seeding_s": round(seeding_s, 1), "reused": data.get("reused"),
-                  "seeding": data.get("seeding"), "seed": args.seed},
-        "lines": [], "scaling": [], "day_selection": [],
+        "finished_at": None,
+        "machine": machine(),
+        "servers": servers.describe(),
+        "scale": {
+            "patches_requested": args.patches,
+            "days": args.days,
+            "first_day": first.isoformat(),
+            "last_day": last.isoformat(),
+            "range_patches": range_patches,
+            "range_patches_by_model": data.get("range_patches_by_model"),
+            "peak_day": peak_day.isoformat() if peak_day else None,
+            "peak_patches_requested": args.peak_patches,
+            "peak_patches_present": peak_patches,
+            "peak_patches_by_model": data.get("peak_patches_by_model"),
+            "seeding_s": round(seeding_s, 1),
+            "reused": data.get("reused"),
+            "seeding": data.get("seeding"),
+            "seed": args.seed,
+        },
+        "lines": [],
+        "scaling": [],
+        "day_selection": [],
     }
-    print(f"  · range holds {range_patches:,} patches"
-          + (f", peak day {peak_patches:,}" if peak_day else ""))
-    print(f"  · warm-up read of the range: {warm_up(servers, MAIN_DB, *range_window):.1f}s "
-          "(untimed)")
+    print(
+        f"  · range holds {range_patches:,} patches"
+        + (f", peak day {peak_patches:,}" if peak_day else "")
+    )
+    print(
+        f"  · warm-up read of the range: {warm_up(servers, MAIN_DB, *range_window):.1f}s (untimed)"
+    )
 
     formats = [None if f in ("", "default") else f for f in args.dlt_formats.split(",")]
     groups = [("range", range_window, range_patches, first, last)]
     if peak_day:
-        groups.append(("peak day", day_window(peak_day, peak_day), peak_patches,
-                       peak_day, peak_day))
+        groups.append(
+            ("peak day", day_window(peak_day, peak_day), peak_patches, peak_day, peak_day)
+        )
     phase("data")
     print("lines:")
     for label, window, patches, day1, day2 in groups:
@@ -1072,16 +1410,18 @@ def main(argv=None) -> int:
                 group.append(line_dlt(servers, name, MAIN_DB, window, patches, dlt_python, f))
         servers.drop_pg_schemas(DLT_DATASET, DLT_DATASET + "_staging", FLOOR_SCHEMA)
         kind = "ranged run" if day1 != day2 else "one partition"
-        group.append(line_project(servers, f"snu-assets {kind} ({label})", MAIN_DB, day1, day2,
-                                  patches))
+        group.append(
+            line_project(servers, f"snu-assets {kind} ({label})", MAIN_DB, day1, day2, patches)
+        )
         for ln in group:
             add_rates(ln)
         floor = next(ln for ln in group if ln["kind"] == "floor")
         dlt_line = next((ln for ln in group if ln["kind"] == "dlt"), None)
         for ln in group:
             if ln["kind"] == "project" and not ln.get("error"):
-                ln["vs_floor"] = ratio(ln.get("seconds"), None if floor.get("error")
-                                       else floor.get("seconds"))
+                ln["vs_floor"] = ratio(
+                    ln.get("seconds"), None if floor.get("error") else floor.get("seconds")
+                )
                 if dlt_line and not dlt_line.get("error"):
                     ln["vs_dlt"] = ratio(ln.get("seconds"), dlt_line.get("seconds"))
         results["lines"].extend(group)
@@ -1092,17 +1432,31 @@ def main(argv=None) -> int:
         print("scaling:")
         for k in scaling:
             db_name = f"bench_scale_{k}x"
-            meta = prepare_data(servers, db_name=db_name, patches=args.base_patches * k,
-                                days=args.days, start=first, seed=args.seed + 10 * k,
-                                peak_patches=0, peak_day=None, reuse=args.reuse_data)
+            meta = prepare_data(
+                servers,
+                db_name=db_name,
+                patches=args.base_patches * k,
+                days=args.days,
+                start=first,
+                seed=args.seed + 10 * k,
+                peak_patches=0,
+                peak_day=None,
+                reuse=args.reuse_data,
+            )
             warm_up(servers, db_name, *range_window)
-            ln = add_rates(line_project(servers, f"{k}×", db_name, first, last,
-                                        meta["range_patches"]))
+            ln = add_rates(
+                line_project(servers, f"{k}×", db_name, first, last, meta["range_patches"])
+            )
             ln["db"] = db_name
             results["scaling"].append(ln)
             if k == min(scaling) and meta["range_patches"] < smallest[3]:
-                smallest = (db_name, first, last, meta["range_patches"],
-                            f"{k}× scaling data set, {meta['range_patches']:,} patches")
+                smallest = (
+                    db_name,
+                    first,
+                    last,
+                    meta["range_patches"],
+                    f"{k}× scaling data set, {meta['range_patches']:,} patches",
+                )
 
     phase("scaling")
     if args.profile:
@@ -1110,8 +1464,10 @@ def main(argv=None) -> int:
         db_name, day1, day2, patches, scale = smallest
         text = str(RESULTS_DIR / "profile.txt")
         p = line_project(servers, "profile", db_name, day1, day2, patches, profile=text)
-        results["profile"] = (p.get("profile") or {}) | {"scale": scale,
-                                                         "seconds_under_profiler": p.get("seconds")}
+        results["profile"] = (p.get("profile") or {}) | {
+            "scale": scale,
+            "seconds_under_profiler": p.get("seconds"),
+        }
 
     phase("profile")
     if not args.skip_day_selection:
@@ -1136,8 +1492,10 @@ def main(argv=None) -> int:
     out.with_suffix(".md").write_text(report(results, markdown=True))
     print()
     print(report(results, markdown=False))
-    print(f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')} "
-          f"(bench wall time {results['bench_wall_s']:.0f}s)")
+    print(
+        f"written: {out.with_suffix('.json')}, {out.with_suffix('.md')} "
+        f"(bench wall time {results['bench_wall_s']:.0f}s)"
+    )
     return 1 if any(ln.get("error") for ln in results["lines"] + results["scaling"]) else 0
 
 

@@ -68,8 +68,9 @@ def postgres_pids() -> list[int]:
 def namespace_pids(lab) -> list[int]:
     pids = []
     for worker in lab.workers:
-        out = subprocess.run(["ip", "netns", "pids", worker.netns], capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(
+            ["ip", "netns", "pids", worker.netns], capture_output=True, text=True
+        ).stdout
         pids += [int(p) for p in out.split()]
     return pids
 
@@ -83,11 +84,14 @@ class Meter:
     def sample(self) -> dict:
         # no lab: the steps run in this process (the single-process line)
         own = os.times()
-        return {"machine": machine_cpu(),
-                "mongo": cpu_of([self.mongo_pid]) if self.mongo_pid else 0.0,
-                "workers": cpu_of(namespace_pids(self.lab)) if self.lab
-                else own.user + own.system + own.children_user + own.children_system,
-                "postgres": cpu_of(postgres_pids())}
+        return {
+            "machine": machine_cpu(),
+            "mongo": cpu_of([self.mongo_pid]) if self.mongo_pid else 0.0,
+            "workers": cpu_of(namespace_pids(self.lab))
+            if self.lab
+            else own.user + own.system + own.children_user + own.children_system,
+            "postgres": cpu_of(postgres_pids()),
+        }
 
     def start(self):
         self.began, self.t0 = self.sample(), time.monotonic()
@@ -113,10 +117,12 @@ def seed(data: Path, youngs: int, days: int) -> int:
     try:
         lab.start(key=KEY)
         db = MongoResource(uri=lab.mongo_uri, database=lab.mongo_db).db()
-        seed_mongo(db, seed=5, youngs=youngs, days=days, start=START, progress=True,
-                   collect_truth=False)
-        patches = db["young_patches"].count_documents({}) + \
-            db["application_patches"].count_documents({})
+        seed_mongo(
+            db, seed=5, youngs=youngs, days=days, start=START, progress=True, collect_truth=False
+        )
+        patches = db["young_patches"].count_documents({}) + db[
+            "application_patches"
+        ].count_documents({})
         db.client.close()
     finally:
         lab.close()
@@ -136,11 +142,18 @@ def single_process(lab, mongo_db: str, days: list[str]) -> dict:
     try:
         with instance_for_test() as instance:
             result = materialize(
-                DAILY_ASSETS, instance=instance,
-                resources={"mongo": MongoResource(uri=lab.mongo_uri, database=mongo_db),
-                           "postgres": postgres, "pseudonyms": PseudonymResource(key=KEY)},
-                tags={"dagster/asset_partition_range_start": days[0],
-                      "dagster/asset_partition_range_end": days[-1]})
+                DAILY_ASSETS,
+                instance=instance,
+                resources={
+                    "mongo": MongoResource(uri=lab.mongo_uri, database=mongo_db),
+                    "postgres": postgres,
+                    "pseudonyms": PseudonymResource(key=KEY),
+                },
+                tags={
+                    "dagster/asset_partition_range_start": days[0],
+                    "dagster/asset_partition_range_end": days[-1],
+                },
+            )
         assert result.success
         return meter.stop()
     finally:
@@ -172,24 +185,34 @@ def distributed(lab, days: list[str]) -> dict:
     steps = {}
     for step in ("extract_and_reconstruct", "enriched_events"):
         spans = [s for s in lab.step_intervals(step) if s[0] in run_ids]
-        steps[step] = {"runs": len(spans), "seconds": round(sum(e - b for _, b, e in spans), 1),
-                       "max_at_once": max_overlap(spans)}
+        steps[step] = {
+            "runs": len(spans),
+            "seconds": round(sum(e - b for _, b, e in spans), 1),
+            "max_at_once": max_overlap(spans),
+        }
     queue_wait = lab.events(
         "select max(s.ts - q.ts) from (select run_id, min(timestamp) ts from event_logs "
         "where dagster_event_type = 'PIPELINE_ENQUEUED' group by 1) q join (select run_id, "
         "min(timestamp) ts from event_logs where dagster_event_type = 'PIPELINE_START' "
-        "group by 1) s using (run_id)")[0][0]
+        "group by 1) s using (run_id)"
+    )[0][0]
     takers = {}
     for _, _, name in lab.step_executions():
         takers[name] = takers.get(name, 0) + 1
-    return {"passes_s": passes, "cpu": cpu, "steps": steps, "runs": len(run_ids),
-            "max_queue_wait_s": round(queue_wait.total_seconds(), 1) if queue_wait else None,
-            "steps_per_worker": sorted(takers.values())}
+    return {
+        "passes_s": passes,
+        "cpu": cpu,
+        "steps": steps,
+        "runs": len(run_ids),
+        "max_queue_wait_s": round(queue_wait.total_seconds(), 1) if queue_wait else None,
+        "steps_per_worker": sorted(takers.values()),
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--youngs", type=int, default=3000)
     parser.add_argument("--days", type=int, default=24)
     parser.add_argument("--days-per-run", type=int, default=3)
@@ -205,21 +228,36 @@ def main() -> int:
     days = [(START + timedelta(days=n)).isoformat() for n in range(args.days)]
     lines = []
     for count in [0] + [int(n) for n in args.workers.split(",")]:
-        lab = Lab(args.data.parent / f"lab-{count}", workers_count=max(count, 1),
-                  mongodb_pool=max(count, 1), max_runs=max(count, 1) * 2,
-                  backfill_runs=max(count, 1), days_per_run=args.days_per_run,
-                  start_date=START.isoformat(), mongo_dir=args.data, mongo_database=mongo_db)
+        lab = Lab(
+            args.data.parent / f"lab-{count}",
+            workers_count=max(count, 1),
+            mongodb_pool=max(count, 1),
+            max_runs=max(count, 1) * 2,
+            backfill_runs=max(count, 1),
+            days_per_run=args.days_per_run,
+            start_date=START.isoformat(),
+            mongo_dir=args.data,
+            mongo_database=mongo_db,
+        )
         try:
             lab.start(key=KEY)
             if count == 0:
                 result = single_process(lab, mongo_db, days)
-                line = {"workers": 0, "label": "single process (one ranged run, in-process)",
-                        "seconds": result["wall"], "cpu": result}
+                line = {
+                    "workers": 0,
+                    "label": "single process (one ranged run, in-process)",
+                    "seconds": result["wall"],
+                    "cpu": result,
+                }
             else:
                 lab.start_dev()
                 result = distributed(lab, days)
-                line = {"workers": count, "label": f"{count} Celery worker(s), pool {count}, "
-                        f"{count} runs at once", "seconds": sum(result["passes_s"]), **result}
+                line = {
+                    "workers": count,
+                    "label": f"{count} Celery worker(s), pool {count}, {count} runs at once",
+                    "seconds": sum(result["passes_s"]),
+                    **result,
+                }
             line["patches_per_s"] = round(patches / line["seconds"], 1)
             lines.append(line)
             print(json.dumps(line), flush=True)
@@ -228,9 +266,16 @@ def main() -> int:
                 with __import__("psycopg").connect(PG_ADMIN, autocommit=True) as conn:
                     conn.execute(f'drop schema if exists "{lab.schema}" cascade')
             lab.close()
-    report = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "cores": os.cpu_count(),
-              "python": platform.python_version(), "patches": patches, "days": args.days,
-              "days_per_run": args.days_per_run, "youngs": args.youngs, "lines": lines}
+    report = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "patches": patches,
+        "days": args.days,
+        "days_per_run": args.days_per_run,
+        "youngs": args.youngs,
+        "lines": lines,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale-out.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "scale-out.md").write_text(markdown(report))
@@ -241,10 +286,12 @@ def main() -> int:
 def markdown(report: dict) -> str:
     base = report["lines"][0]["seconds"]
     one = next((line["seconds"] for line in report["lines"] if line["workers"] == 1), None)
-    rows = ["| line | seconds | patches/s | vs single process | vs 1 worker | passes s "
-            "(extract / enrich) | step s extract / enrich | MongoDB steps at once | "
-            "CPU s: SecantusDB / workers / PostgreSQL / other |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| line | seconds | patches/s | vs single process | vs 1 worker | passes s "
+        "(extract / enrich) | step s extract / enrich | MongoDB steps at once | "
+        "CPU s: SecantusDB / workers / PostgreSQL / other |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for line in report["lines"]:
         cpu = line["cpu"]
         steps = line.get("steps", {})
@@ -256,12 +303,15 @@ def markdown(report: dict) -> str:
             f"{' / '.join(str(p) for p in line.get('passes_s', [])) or '-'} | "
             f"{extract.get('seconds', '-')} / {enrich.get('seconds', '-')} | "
             f"{extract.get('max_at_once', '-')} | "
-            f"{cpu['mongo']} / {cpu['workers']} / {cpu['postgres']} / {cpu['other']} |")
-    return (f"# Scale-out: 1, 2, 4 Celery workers\n\n{report['when']} — {report['cores']} cores, "
-            f"Python {report['python']}; {report['patches']:,} patches ({report['youngs']} "
-            f"youngs over {report['days']} days), ranged runs of {report['days_per_run']} days; "
-            "embedded SecantusDB (dedicated server), system PostgreSQL 15, RabbitMQ; workers "
-            "in network namespaces (bench/scale_out.py).\n\n" + "\n".join(rows) + "\n")
+            f"{cpu['mongo']} / {cpu['workers']} / {cpu['postgres']} / {cpu['other']} |"
+        )
+    return (
+        f"# Scale-out: 1, 2, 4 Celery workers\n\n{report['when']} — {report['cores']} cores, "
+        f"Python {report['python']}; {report['patches']:,} patches ({report['youngs']} "
+        f"youngs over {report['days']} days), ranged runs of {report['days_per_run']} days; "
+        "embedded SecantusDB (dedicated server), system PostgreSQL 15, RabbitMQ; workers "
+        "in network namespaces (bench/scale_out.py).\n\n" + "\n".join(rows) + "\n"
+    )
 
 
 if __name__ == "__main__":

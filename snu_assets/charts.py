@@ -16,15 +16,19 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 #: colour-blind-safe palette (Okabe-Ito), one colour per cohort, in cohort order
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442",
-           "#000000")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
 
 CHART_COLUMNS = ("week", "cohort", "validated_cumulated", "objective", "projection")
 
 
-def cumulated_validated_chart(frame: pd.DataFrame, *, title: str | None = None,
-                              width_in: float = 10.0, height_in: float = 5.0,
-                              dpi: int = 100) -> bytes:
+def cumulated_validated_chart(
+    frame: pd.DataFrame,
+    *,
+    title: str | None = None,
+    width_in: float = 10.0,
+    height_in: float = 5.0,
+    dpi: int = 100,
+) -> bytes:
     """PNG of the validated applications cumulated per week against the annual objective
     and the projection, one colour per cohort.
 
@@ -47,8 +51,7 @@ def cumulated_validated_chart(frame: pd.DataFrame, *, title: str | None = None,
     figure = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.set_title(title or "Validated applications, cumulated per week", loc="left",
-                   fontsize=12)
+    axes.set_title(title or "Validated applications, cumulated per week", loc="left", fontsize=12)
     axes.set_ylabel("validated youngs (cumulated)")
     axes.grid(axis="y", color="#dddddd", linewidth=0.8)
     axes.spines[["top", "right"]].set_visible(False)
@@ -56,43 +59,97 @@ def cumulated_validated_chart(frame: pd.DataFrame, *, title: str | None = None,
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
     if data.empty:
-        axes.text(0.5, 0.5, "no validated application yet", ha="center", va="center",
-                  transform=axes.transAxes, color="#666666")
+        axes.text(
+            0.5,
+            0.5,
+            "no validated application yet",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            color="#666666",
+        )
         axes.set_xticks([])
     else:
         weeks = sorted(data["week"].unique())
         cohort_handles: list[Line2D] = []
         for index, (cohort, rows) in enumerate(data.groupby("cohort", sort=True)):
             colour = PALETTE[index % len(PALETTE)]
-            axes.plot(rows["week"], rows["validated_cumulated"], color=colour, marker="o",
-                      markersize=4, linewidth=2)
+            axes.plot(
+                rows["week"],
+                rows["validated_cumulated"],
+                color=colour,
+                marker="o",
+                markersize=4,
+                linewidth=2,
+            )
             cohort_handles.append(Line2D([], [], color=colour, linewidth=6, label=str(cohort)))
             objective = rows["objective"].dropna()
             if not objective.empty:
-                axes.axhline(float(objective.iloc[-1]), color=colour, linestyle="--",
-                             linewidth=1.2, alpha=0.8)
+                axes.axhline(
+                    float(objective.iloc[-1]),
+                    color=colour,
+                    linestyle="--",
+                    linewidth=1.2,
+                    alpha=0.8,
+                )
             projection = rows.dropna(subset=["projection"])
             if not projection.empty:
-                axes.plot(projection["week"], projection["projection"], color=colour,
-                          linestyle=":", linewidth=1.6, marker="^", markersize=3)
+                axes.plot(
+                    projection["week"],
+                    projection["projection"],
+                    color=colour,
+                    linestyle=":",
+                    linewidth=1.6,
+                    marker="^",
+                    markersize=3,
+                )
         axes.set_xticks(weeks)
-        axes.set_xticklabels([pd.Timestamp(w).strftime("%d %b") for w in weeks],
-                             rotation=0 if len(weeks) <= 12 else 45, fontsize=9)
+        axes.set_xticklabels(
+            [pd.Timestamp(w).strftime("%d %b") for w in weeks],
+            rotation=0 if len(weeks) <= 12 else 45,
+            fontsize=9,
+        )
         axes.set_xlabel("week (Monday)")
         axes.set_ylim(bottom=0)
         # one colour per cohort, one line style per series
-        cohorts_legend = axes.legend(handles=cohort_handles, title="cohort", loc="upper left",
-                                     bbox_to_anchor=(1.01, 1.0), fontsize=8, title_fontsize=8,
-                                     frameon=False, alignment="left")
+        cohorts_legend = axes.legend(
+            handles=cohort_handles,
+            title="cohort",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            fontsize=8,
+            title_fontsize=8,
+            frameon=False,
+            alignment="left",
+        )
         axes.add_artist(cohorts_legend)
-        styles = [Line2D([], [], color="#444444", linewidth=2, marker="o", markersize=4,
-                         label="validated, cumulated"),
-                  Line2D([], [], color="#444444", linestyle="--", linewidth=1.2,
-                         label="annual objective"),
-                  Line2D([], [], color="#444444", linestyle=":", linewidth=1.6, marker="^",
-                         markersize=3, label="projection at close")]
-        axes.legend(handles=styles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8,
-                    frameon=False)
+        styles = [
+            Line2D(
+                [],
+                [],
+                color="#444444",
+                linewidth=2,
+                marker="o",
+                markersize=4,
+                label="validated, cumulated",
+            ),
+            Line2D(
+                [], [], color="#444444", linestyle="--", linewidth=1.2, label="annual objective"
+            ),
+            Line2D(
+                [],
+                [],
+                color="#444444",
+                linestyle=":",
+                linewidth=1.6,
+                marker="^",
+                markersize=3,
+                label="projection at close",
+            ),
+        ]
+        axes.legend(
+            handles=styles, loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8, frameon=False
+        )
 
     buffer = io.BytesIO()
     # no "Software"/date chunk: identical data gives identical bytes

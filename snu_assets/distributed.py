@@ -75,11 +75,21 @@ def worker_config() -> str:
     return yaml.safe_dump({"execution": {"config": executor_config()}}, sort_keys=False)
 
 
-def worker_command(name: str | None = None, concurrency: int = 1,
-                   config_path: str = "celery-worker.yaml") -> list[str]:
+def worker_command(
+    name: str | None = None, concurrency: int = 1, config_path: str = "celery-worker.yaml"
+) -> list[str]:
     """Dagster's command that starts a worker on this host."""
-    command = ["dagster-celery", "worker", "start", "-A", "dagster_celery.app",
-               "-y", config_path, "-q", DEFAULT_QUEUE]
+    command = [
+        "dagster-celery",
+        "worker",
+        "start",
+        "-A",
+        "dagster_celery.app",
+        "-y",
+        config_path,
+        "-q",
+        DEFAULT_QUEUE,
+    ]
     if name:
         command += ["-n", name]
     return command + ["--", f"--concurrency={concurrency}"]
@@ -93,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["worker-command"]:
         print(" ".join(worker_command(args[1] if len(args) > 1 else None)))
         return 0
-    print("usage: python -m snu_assets.distributed worker-config | worker-command [NAME]",
-          file=sys.stderr)
+    print(
+        "usage: python -m snu_assets.distributed worker-config | worker-command [NAME]",
+        file=sys.stderr,
+    )
     return 2
 
 

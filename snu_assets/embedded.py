@@ -122,13 +122,23 @@ def ensure_mongo(timeout: float = 60.0) -> EmbeddedMongo:
         port = _free_port()
         log = open(state_dir() / "secantus.log", "ab")
         cmd = [
-            sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", str(data),
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(data),
         ]
         if settings.Settings.from_env().mongo_test_commands:  # read now: tests set it late
             cmd.append("--enable-test-commands")
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

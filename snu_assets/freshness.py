@@ -29,12 +29,17 @@ _SETTINGS = current()
 
 freshness_checks = [
     *build_time_partition_freshness_checks(
-        assets=[AssetKey("enriched_events")], deadline_cron=_SETTINGS.daily_deadline_cron,
-        timezone=_SETTINGS.timezone),
+        assets=[AssetKey("enriched_events")],
+        deadline_cron=_SETTINGS.daily_deadline_cron,
+        timezone=_SETTINGS.timezone,
+    ),
     *build_time_partition_freshness_checks(
         assets=[AssetKey("weekly_funnel_national")],
-        deadline_cron=_SETTINGS.weekly_deadline_cron, timezone=_SETTINGS.timezone),
+        deadline_cron=_SETTINGS.weekly_deadline_cron,
+        timezone=_SETTINGS.timezone,
+    ),
 ]
 
 freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, default_status=DefaultSensorStatus.RUNNING)
+    freshness_checks=freshness_checks, default_status=DefaultSensorStatus.RUNNING
+)

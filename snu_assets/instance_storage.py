@@ -17,7 +17,8 @@ def dagster_postgres_url() -> str:
     url = current().dagster_postgres_url or embedded.postgres_uri(embedded.DAGSTER_DB)
     # dagster-postgres speaks psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3
     return url.replace("postgresql://", "postgresql+psycopg2://", 1).replace(
-        "postgres://", "postgresql+psycopg2://", 1)
+        "postgres://", "postgresql+psycopg2://", 1
+    )
 
 
 class SnuPostgresStorage(DagsterPostgresStorage):

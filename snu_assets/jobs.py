@@ -27,7 +27,7 @@ daily_job = define_asset_job(
     # definition tags shown in the UI and, since run_tags is unset, put on every run
     tags={MAX_RUNTIME_TAG: str(DAILY_MAX_RUNTIME_S)},
     description="raw_patches → reconstructed_events → enriched_events (with their checks) "
-                "for day partitions.",
+    "for day partitions.",
 )
 
 weekly_job = define_asset_job(
@@ -35,5 +35,5 @@ weekly_job = define_asset_job(
     selection=AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION,
     partitions_def=weekly_partitions,
     description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
-                "weekly report for one week.",
+    "weekly report for one week.",
 )

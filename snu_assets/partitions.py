@@ -43,7 +43,8 @@ weekly_partitions = WeeklyPartitionsDefinition(
 DAYS_PER_RUN = settings.current().backfill_days_per_run or None
 daily_backfill_policy = (
     BackfillPolicy.multi_run(max_partitions_per_run=DAYS_PER_RUN)
-    if DAYS_PER_RUN else BackfillPolicy.single_run()
+    if DAYS_PER_RUN
+    else BackfillPolicy.single_run()
 )
 
 #: Concurrency pool of the steps that read MongoDB: `dagster instance concurrency set mongodb N`

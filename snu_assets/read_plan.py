@@ -67,9 +67,18 @@ class LogReader:
     ``day_of(doc)`` gives the partition day of a window patch. With ``track_pending``, the
     window's patches not yet handed over stay in ``window.pending`` (see :meth:`handed`)."""
 
-    def __init__(self, db: Database, model: str, start: datetime, end: datetime, *, mode: str,
-                 records_per_batch: int, day_of: Callable[[dict], date],
-                 track_pending: bool = False):
+    def __init__(
+        self,
+        db: Database,
+        model: str,
+        start: datetime,
+        end: datetime,
+        *,
+        mode: str,
+        records_per_batch: int,
+        day_of: Callable[[dict], date],
+        track_pending: bool = False,
+    ):
         self.db, self.model, self.start, self.end = db, model, start, end
         self.mode, self.records_per_batch, self.day_of = mode, records_per_batch, day_of
         self.window = WindowIndex(pending={} if track_pending else None)
@@ -114,8 +123,9 @@ class LogReader:
         """The refs of the window's records, from a scan (``ref`` and ``date`` only: the logs
         carry the ops)."""
         refs = {}
-        for doc in source.window_patches(self.db, self.model, self.start, self.end,
-                                         projection=WINDOW_PROJECTION):
+        for doc in source.window_patches(
+            self.db, self.model, self.start, self.end, projection=WINDOW_PROJECTION
+        ):
             self._met(doc)
             ref = doc.get("ref")
             if ref is not None:
@@ -127,8 +137,9 @@ class LogReader:
         window (noted before their batch is handed over)."""
         refs: list = []
         log: list[dict] = []
-        for ref, group in groupby(source.patches_in_record_order(self.db, self.model),
-                                  key=lambda doc: doc.get("ref")):
+        for ref, group in groupby(
+            source.patches_in_record_order(self.db, self.model), key=lambda doc: doc.get("ref")
+        ):
             patches = list(group)
             inside = [doc for doc in patches if source.in_window(doc, self.start, self.end)]
             if not inside:
@@ -158,7 +169,11 @@ class LogReader:
             log=list(source.record_logs(db, model, refs)) if log is None else log,
             documents=list(source.current_documents(db, model, refs, projection)),
             young_log=list(source.record_logs(db, "young", youngs)) if youngs else [],
-            young_documents=list(source.current_documents(
-                db, "young", youngs, {name: 1 for name in ALLOWED_FIELDS["young"]}))
-            if youngs else [],
+            young_documents=list(
+                source.current_documents(
+                    db, "young", youngs, {name: 1 for name in ALLOWED_FIELDS["young"]}
+                )
+            )
+            if youngs
+            else [],
         )

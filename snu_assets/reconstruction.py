@@ -142,8 +142,9 @@ def _set(doc: dict, tokens: Sequence[str], value: Any) -> None:
     if isinstance(_get(doc, tokens[:-1]), dict | list):
         pointer = jsonpointer.JsonPointer.from_parts(tokens).path
         try:
-            jsonpatch.apply_patch(doc, [{"op": "add", "path": pointer, "value": value}],
-                                  in_place=True)
+            jsonpatch.apply_patch(
+                doc, [{"op": "add", "path": pointer, "value": value}], in_place=True
+            )
             return
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
             pass
@@ -168,8 +169,9 @@ def _replace(doc: dict, tokens: Sequence[str], value: Any) -> None:
         return
     pointer = jsonpointer.JsonPointer.from_parts(tokens).path
     try:
-        jsonpatch.apply_patch(doc, [{"op": "replace", "path": pointer, "value": value}],
-                              in_place=True)
+        jsonpatch.apply_patch(
+            doc, [{"op": "replace", "path": pointer, "value": value}], in_place=True
+        )
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
         _set(doc, tokens, value)
 
@@ -221,8 +223,10 @@ def creation_index(patches: list[Patch]) -> int | None:
         if any(op["op"] == "add" and op["path"] == "/createdAt" for op in patch.ops):
             return index
     first = patches[0].ops if patches else []
-    if first and all(op["op"] == "add" for op in first) and any(
-        op["path"] == "/status" for op in first
+    if (
+        first
+        and all(op["op"] == "add" for op in first)
+        and any(op["path"] == "/status" for op in first)
     ):
         return 0
     return None
@@ -338,8 +342,7 @@ def reconstruct_record(patches: list[Patch], current: dict | None) -> RecordRepo
             state = {}
             continue
         before = _clone(after)
-        report.missing_original_values += _invert(before, patch.ops,
-                                                  lambda i=index: forward[i - 1])
+        report.missing_original_values += _invert(before, patch.ops, lambda i=index: forward[i - 1])
         states.append(PatchStates(patch, before, after))
         state = before
     states.reverse()
@@ -365,8 +368,17 @@ def events_of(states: PatchStates) -> list[Event]:
                 break
 
     def make(suffix: str, name: str) -> Event:
-        return Event(event_id(patch.patch_id, suffix), name, patch.model, patch.record_id,
-                     young_id, patch.patch_id, patch.occurred_at, states.before, states.after)
+        return Event(
+            event_id(patch.patch_id, suffix),
+            name,
+            patch.model,
+            patch.record_id,
+            young_id,
+            patch.patch_id,
+            patch.occurred_at,
+            states.before,
+            states.after,
+        )
 
     if states.is_creation:
         return [make("created", f"{patch.model}.created")]

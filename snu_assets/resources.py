@@ -130,7 +130,9 @@ class MongoResource(ConfigurableResource):
         if self._client is None:
             uri = self.resolved_uri()
             client: pymongo.MongoClient = pymongo.MongoClient(
-                uri, serverSelectionTimeoutMS=self.timeout_ms, tz_aware=False,
+                uri,
+                serverSelectionTimeoutMS=self.timeout_ms,
+                tz_aware=False,
                 appname="snu-assets",
             )
             try:
@@ -188,9 +190,12 @@ class PostgresResource(ConfigurableResource):
         if self._engine is None:
             url = self.resolved_url().replace("postgresql://", "postgresql+psycopg://", 1)
             self._engine = sa.create_engine(
-                url, pool_pre_ping=True,
-                connect_args={"connect_timeout": self.connect_timeout_s,
-                              "application_name": "snu-assets"},
+                url,
+                pool_pre_ping=True,
+                connect_args={
+                    "connect_timeout": self.connect_timeout_s,
+                    "application_name": "snu-assets",
+                },
             )
         return self._engine
 
@@ -268,7 +273,9 @@ class PostgresResource(ConfigurableResource):
         upsert_key: str | None = None,
     ) -> int:
         """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``."""
-        return self.replace_slices([Slice(table, columns, rows, delete_where, params, upsert_key)])[0]
+        return self.replace_slices([Slice(table, columns, rows, delete_where, params, upsert_key)])[
+            0
+        ]
 
     def replace_slices(self, slices: Sequence[Slice]) -> list[int]:
         """Atomically replace a slice of one or more tables (all or nothing).
@@ -284,8 +291,10 @@ class PostgresResource(ConfigurableResource):
         with self.connect() as conn, conn.transaction():
             for index, piece in enumerate(slices):
                 cols = ", ".join(f'"{c}"' for c in piece.columns)
-                conn.execute(f"create temp table _stage{index} (like {self.table(piece.table)} "
-                             "including defaults) on commit drop")
+                conn.execute(
+                    f"create temp table _stage{index} (like {self.table(piece.table)} "
+                    "including defaults) on commit drop"
+                )
                 count = 0
                 with conn.cursor().copy(f"copy _stage{index} ({cols}) from stdin") as copy:
                     for row in piece.rows:
@@ -301,11 +310,13 @@ class PostgresResource(ConfigurableResource):
                 conn.execute(f"delete from {qualified} where {piece.delete_where}", piece.params)
                 conflict = ""
                 if piece.upsert_key:
-                    updates = ", ".join(f'"{c}" = excluded."{c}"' for c in piece.columns
-                                        if c != piece.upsert_key)
+                    updates = ", ".join(
+                        f'"{c}" = excluded."{c}"' for c in piece.columns if c != piece.upsert_key
+                    )
                     conflict = f' on conflict ("{piece.upsert_key}") do update set {updates}'
-                conn.execute(f"insert into {qualified} ({cols}) select {cols} "
-                             f"from _stage{index}{conflict}")
+                conn.execute(
+                    f"insert into {qualified} ({cols}) select {cols} from _stage{index}{conflict}"
+                )
         return counts
 
     def table(self, name: str) -> str:
@@ -361,8 +372,11 @@ class SnuResources(TypedDict):
 def build_resources() -> SnuResources:
     """The resources of the code location, from the contract's environment variables."""
     return {
-        "mongo": MongoResource(uri=_env_or_none("SNU_MONGO_URI"), database=settings.mongo_db_name()),
-        "postgres": PostgresResource(url=_env_or_none("SNU_POSTGRES_URL"),
-                                     schema_name=settings.schema()),
+        "mongo": MongoResource(
+            uri=_env_or_none("SNU_MONGO_URI"), database=settings.mongo_db_name()
+        ),
+        "postgres": PostgresResource(
+            url=_env_or_none("SNU_POSTGRES_URL"), schema_name=settings.schema()
+        ),
         "pseudonyms": PseudonymResource(key=_env_or_none("SNU_PSEUDONYM_KEY")),
     }

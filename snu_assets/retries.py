@@ -25,8 +25,13 @@ from snu_assets.resources import ServerUnavailable
 
 TRANSIENT = (
     ServerUnavailable,
-    AutoReconnect, ConnectionFailure, NetworkTimeout, ExecutionTimeout,
-    psycopg.OperationalError, sa.exc.OperationalError, sa.exc.DisconnectionError,
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    ExecutionTimeout,
+    psycopg.OperationalError,
+    sa.exc.OperationalError,
+    sa.exc.DisconnectionError,
 )
 
 #: how Dagster stops a step (termination, run timeout, SIGTERM/SIGINT of the step process)
@@ -39,19 +44,20 @@ def retry_transient_only(fn):
     def failure(exc: Exception) -> Failure:
         return Failure(
             description=f"{fn.__name__} failed with {type(exc).__name__} (not retried: not "
-                        "a connection problem). See the stack trace of this step.",
+            "a connection problem). See the stack trace of this step.",
             allow_retries=False,
         )
 
     def stopped(exc: BaseException) -> Failure:
         return Failure(
             description=f"{fn.__name__} was interrupted ({type(exc).__name__}: the run was "
-                        "terminated, exceeded its maximum runtime, or the step process received "
-                        "SIGTERM/SIGINT); a load it was in was rolled back. Not retried.",
+            "terminated, exceeded its maximum runtime, or the step process received "
+            "SIGTERM/SIGINT); a load it was in was rolled back. Not retried.",
             allow_retries=False,
         )
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def generator(*args, **kwargs):
             try:
@@ -62,6 +68,7 @@ def retry_transient_only(fn):
                 raise failure(exc) from exc
             except INTERRUPTS as exc:
                 raise stopped(exc) from exc
+
         return generator
 
     @functools.wraps(fn)
@@ -74,4 +81,5 @@ def retry_transient_only(fn):
             raise failure(exc) from exc
         except INTERRUPTS as exc:
             raise stopped(exc) from exc
+
     return wrapper

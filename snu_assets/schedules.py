@@ -28,8 +28,12 @@ CATCH_UP_DAYS = current().catch_up_days
 #: a day counts as done once the last daily layer has materialised it
 LAST_DAILY_ASSET = AssetKey("enriched_events")
 #: a day whose run is still queued or running is not requested again by the next tick
-IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-             DagsterRunStatus.STARTED]
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
 
 
 def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
@@ -48,17 +52,24 @@ def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
     job=daily_job,
     default_status=DefaultScheduleStatus.RUNNING,
     description="Every night: yesterday's partition of the daily layers and their checks, "
-                "plus any day of the last week never materialised.",
+    "plus any day of the last week never materialised.",
 )
 def nightly_schedule(context: ScheduleEvaluationContext):
     tick = context.scheduled_execution_time
     materialized = context.instance.get_materialized_partitions(LAST_DAILY_ASSET)
-    busy = {run.tags.get("dagster/partition") for run in context.instance.get_runs(
-        RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT))}
+    busy = {
+        run.tags.get("dagster/partition")
+        for run in context.instance.get_runs(
+            RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT)
+        )
+    }
     keys = [key for key in nightly_partitions(tick, materialized) if key not in busy]
     if not keys:
         return SkipReason("no day partition to materialise")
     tick_day = tick.astimezone(timezone()).date().isoformat()
-    return [RunRequest(run_key=f"nightly:{key}:{tick_day}", partition_key=key,
-                       tags={"snu/trigger": "nightly"}) for key in keys]
-
+    return [
+        RunRequest(
+            run_key=f"nightly:{key}:{tick_day}", partition_key=key, tags={"snu/trigger": "nightly"}
+        )
+        for key in keys
+    ]

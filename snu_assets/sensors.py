@@ -63,7 +63,9 @@ def _day_of(doc: dict) -> str:
     return moment.astimezone(timezone()).date().isoformat()
 
 
-def new_patch_days(db, model: str, after: str | None, limit: int) -> tuple[dict[str, str], str | None]:
+def new_patch_days(
+    db, model: str, after: str | None, limit: int
+) -> tuple[dict[str, str], str | None]:
     """``{patch key: day}`` of the patches inserted after the ``_id`` cursor, and the new cursor."""
     query = {"_id": {"$gt": ObjectId(after)}} if after else {}
     found, last = {}, after
@@ -83,10 +85,15 @@ def missing_in_postgres(postgres: PostgresResource, patch_ids: list[str]) -> set
     if not patch_ids:
         return set()
     with postgres.connect() as conn:
-        present = {r[0] for r in conn.execute(
-            f'select patch_id from "{postgres.schema}".raw_patches where patch_id = any(%(ids)s) '
-            f'union select patch_id from "{postgres.schema}".rejected_patches '
-            "where patch_id = any(%(ids)s)", {"ids": patch_ids})}
+        present = {
+            r[0]
+            for r in conn.execute(
+                f'select patch_id from "{postgres.schema}".raw_patches where patch_id = any(%(ids)s) '
+                f'union select patch_id from "{postgres.schema}".rejected_patches '
+                "where patch_id = any(%(ids)s)",
+                {"ids": patch_ids},
+            )
+        }
     return set(patch_ids) - present
 
 
@@ -103,7 +110,8 @@ def counts_disagree(db, postgres: PostgresResource, day: str) -> bool:
             conn,
             f'select (select count(*) from "{postgres.schema}".raw_patches where partition_date = %(d)s)'
             f' + (select count(*) from "{postgres.schema}".rejected_patches where partition_date = %(d)s)',
-            {"d": day})
+            {"d": day},
+        )
     return in_mongo != landed
 
 
@@ -121,10 +129,14 @@ def audit_days(materialized: set[str], position: str | None, count: int) -> list
     minimum_interval_seconds=LATE_DATA_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Re-materialises day partitions that received patches after they were "
-                "materialised (migrations, restored backups, clock skew).",
+    "materialised (migrations, restored backups, clock skew).",
 )
-def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
-                        postgres: PostgresResource, pseudonyms: PseudonymResource):
+def late_patches_sensor(
+    context: SensorEvaluationContext,
+    mongo: MongoResource,
+    postgres: PostgresResource,
+    pseudonyms: PseudonymResource,
+):
     cursor = json.loads(context.cursor) if context.cursor else {}
     db = mongo.db()
     materialized = context.instance.get_materialized_partitions(RAW)
@@ -134,10 +146,12 @@ def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
         if model not in cursor:  # first tick: watch from now on; the audit covers the past
             cursor[model] = latest_id(db, model)
             continue
-        found, cursor[model] = new_patch_days(db, model, cursor[model],
-                                              current().late_data_scan_limit)
-        candidates = {pseudonymize("patch", key): day for key, day in found.items()
-                      if day in materialized}
+        found, cursor[model] = new_patch_days(
+            db, model, cursor[model], current().late_data_scan_limit
+        )
+        candidates = {
+            pseudonymize("patch", key): day for key, day in found.items() if day in materialized
+        }
         for patch_id in missing_in_postgres(postgres, list(candidates)):
             late[candidates[patch_id]] = "new patches"
     audited = audit_days(materialized, cursor.get("audit"), current().late_data_audit_days)
@@ -147,21 +161,32 @@ def late_patches_sensor(context: SensorEvaluationContext, mongo: MongoResource,
     if audited:
         cursor["audit"] = audited[-1]
     marker = "-".join(str(cursor.get(m)) for m in ("young", "application"))
-    requests = [RunRequest(run_key=f"late:{day}:{marker}:{cursor.get('audit')}", partition_key=day,
-                           tags={"snu/trigger": "late-data", "snu/late-reason": why})
-                for day, why in sorted(late.items())]
+    requests = [
+        RunRequest(
+            run_key=f"late:{day}:{marker}:{cursor.get('audit')}",
+            partition_key=day,
+            tags={"snu/trigger": "late-data", "snu/late-reason": why},
+        )
+        for day, why in sorted(late.items())
+    ]
     if requests:
-        context.log.info(f"late patches for {len(requests)} day(s): "
-                         + ", ".join(f"{d} ({w})" for d, w in sorted(late.items())))
-    return SensorResult(run_requests=requests, cursor=json.dumps(cursor),
-                        skip_reason=None if requests else SkipReason("no late patch"))
+        context.log.info(
+            f"late patches for {len(requests)} day(s): "
+            + ", ".join(f"{d} ({w})" for d, w in sorted(late.items()))
+        )
+    return SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(cursor),
+        skip_reason=None if requests else SkipReason("no late patch"),
+    )
 
 
 # ----------------------------------------------------------------------------- weekly
 
 
-def weeks_to_refresh(daily: Mapping[str, int], weekly: Mapping[str, int],
-                     weeks: Sequence[str]) -> list[tuple[str, int]]:
+def weeks_to_refresh(
+    daily: Mapping[str, int], weekly: Mapping[str, int], weeks: Sequence[str]
+) -> list[tuple[str, int]]:
     """Weeks whose seven days are materialised and whose view is older than the newest day
     materialisation up to the week's end: ``[(week, newest day storage id)]``."""
     due, newest = [], -1
@@ -182,7 +207,7 @@ def weeks_to_refresh(daily: Mapping[str, int], weekly: Mapping[str, int],
     minimum_interval_seconds=WEEKLY_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Materialises a week's views once its seven days are materialised, and "
-                "again when a day up to its end is re-materialised.",
+    "again when a day up to its end is re-materialised.",
 )
 def weekly_views_sensor(context: SensorEvaluationContext):
     event = DagsterEventType.ASSET_MATERIALIZATION
@@ -192,8 +217,14 @@ def weekly_views_sensor(context: SensorEvaluationContext):
     due = weeks_to_refresh(daily, weekly, weeks)[:MAX_WEEKS_PER_TICK]
     if not due:
         return SkipReason("no complete week whose days changed")
-    return [RunRequest(run_key=f"weekly:{week}:{newest}", partition_key=week,
-                       tags={"snu/trigger": "weekly-views"}) for week, newest in due]
+    return [
+        RunRequest(
+            run_key=f"weekly:{week}:{newest}",
+            partition_key=week,
+            tags={"snu/trigger": "weekly-views"},
+        )
+        for week, newest in due
+    ]
 
 
 # ----------------------------------------------------------------------------- failures
@@ -211,8 +242,9 @@ class FailureReport:
 
 #: what run monitoring writes when it stops a run past its ceiling (the RUN_CANCELING and
 #: RUN_FAILURE messages of dagster._daemon.monitoring.run_monitoring.check_run_timeout)
-MAX_RUNTIME_MESSAGE = re.compile(r"exceed(?:ed|ing) maximum runtime of (\d+(?:\.\d+)?) seconds",
-                                 re.IGNORECASE)
+MAX_RUNTIME_MESSAGE = re.compile(
+    r"exceed(?:ed|ing) maximum runtime of (\d+(?:\.\d+)?) seconds", re.IGNORECASE
+)
 
 
 def exceeded_max_runtime(instance, run_id: str, message: str) -> int | None:
@@ -221,8 +253,11 @@ def exceeded_max_runtime(instance, run_id: str, message: str) -> int | None:
     another one when the run had to be forcibly marked failed)."""
     messages = [message]
     if not MAX_RUNTIME_MESSAGE.search(message):
-        messages += [entry.dagster_event.message or "" for entry in instance.all_logs(
-            run_id, of_type=DagsterEventType.RUN_CANCELING) if entry.dagster_event]
+        messages += [
+            entry.dagster_event.message or ""
+            for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_CANCELING)
+            if entry.dagster_event
+        ]
     for text in messages:
         found = MAX_RUNTIME_MESSAGE.search(text)
         if found:
@@ -234,7 +269,9 @@ def failed_partitions(tags: Mapping[str, str]) -> str:
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     start = tags.get("dagster/asset_partition_range_start")
-    return f"{start}...{tags.get('dagster/asset_partition_range_end')}" if start else "unpartitioned"
+    return (
+        f"{start}...{tags.get('dagster/asset_partition_range_end')}" if start else "unpartitioned"
+    )
 
 
 def failed_assets(instance, run) -> list[AssetKey]:
@@ -242,11 +279,15 @@ def failed_assets(instance, run) -> list[AssetKey]:
     (nightly schedule, late-data sensor: no asset selection) the assets it planned."""
     if run.asset_selection:
         return sorted(run.asset_selection, key=AssetKey.to_user_string)
-    planned = instance.all_logs(run.run_id,
-                                of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
-    return sorted({entry.dagster_event.asset_key for entry in planned
-                   if entry.dagster_event and entry.dagster_event.asset_key},
-                  key=AssetKey.to_user_string)
+    planned = instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return sorted(
+        {
+            entry.dagster_event.asset_key
+            for entry in planned
+            if entry.dagster_event and entry.dagster_event.asset_key
+        },
+        key=AssetKey.to_user_string,
+    )
 
 
 def load_notifier():
@@ -258,26 +299,38 @@ def load_notifier():
     return getattr(importlib.import_module(module), name)
 
 
-@run_failure_sensor(default_status=DefaultSensorStatus.RUNNING,
-                    description="Names failed partitions in the log and on the assets, and "
-                                "calls the SNU_FAILURE_NOTIFIER hook.")
+@run_failure_sensor(
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Names failed partitions in the log and on the assets, and "
+    "calls the SNU_FAILURE_NOTIFIER hook.",
+)
 def failed_runs_sensor(context: RunFailureSensorContext):
     run = context.dagster_run
     partitions = failed_partitions(run.tags)
     message = context.failure_event.message or "run failed"
     max_runtime = exceeded_max_runtime(context.instance, run.run_id, message)
     if max_runtime is not None:
-        message = (f"exceeded the maximum runtime of {max_runtime} s (tag dagster/max_runtime): "
-                   "run monitoring terminated it and marked it failed")
+        message = (
+            f"exceeded the maximum runtime of {max_runtime} s (tag dagster/max_runtime): "
+            "run monitoring terminated it and marked it failed"
+        )
     report = FailureReport(run.run_id, run.job_name, partitions, message, max_runtime)
-    context.log.error(f"run {run.run_id} ({run.job_name}) failed for partition(s) {partitions}: "
-                      f"{message}")
+    context.log.error(
+        f"run {run.run_id} ({run.job_name}) failed for partition(s) {partitions}: {message}"
+    )
     partition = run.tags.get("dagster/partition")
     for key in failed_assets(context.instance, run):
-        context.instance.report_runless_asset_event(AssetObservation(
-            asset_key=key, partition=partition,
-            metadata={"failed_run_id": run.run_id, "failed_partitions": partitions,
-                      "failure": message[:500]}))
+        context.instance.report_runless_asset_event(
+            AssetObservation(
+                asset_key=key,
+                partition=partition,
+                metadata={
+                    "failed_run_id": run.run_id,
+                    "failed_partitions": partitions,
+                    "failure": message[:500],
+                },
+            )
+        )
     notifier = load_notifier()
     if notifier:
         notifier(report)

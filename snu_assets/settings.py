@@ -53,8 +53,9 @@ class Settings:
     collection_youngs: str = _env("SNU_COLLECTION_YOUNGS", "youngs")
     collection_young_patches: str = _env("SNU_COLLECTION_YOUNG_PATCHES", "young_patches")
     collection_applications: str = _env("SNU_COLLECTION_APPLICATIONS", "applications")
-    collection_application_patches: str = _env("SNU_COLLECTION_APPLICATION_PATCHES",
-                                               "application_patches")
+    collection_application_patches: str = _env(
+        "SNU_COLLECTION_APPLICATION_PATCHES", "application_patches"
+    )
     collection_inscriptiongoals: str = _env("SNU_COLLECTION_INSCRIPTIONGOALS", "inscriptiongoals")
     collection_cohorts: str = _env("SNU_COLLECTION_COHORTS", "cohorts")
     # -- reading MongoDB ------------------------------------------------------------------
@@ -99,8 +100,9 @@ class Settings:
             raw = environ.get(spec.metadata["env"])
             if raw is None or raw.strip() == "":
                 continue
-            values[spec.name] = _parse(spec.metadata["env"], raw.strip(), type(spec.default),
-                                       spec.type)
+            values[spec.name] = _parse(
+                spec.metadata["env"], raw.strip(), type(spec.default), spec.type
+            )
         return cls(**values)
 
     def describe(self) -> dict[str, str]:
@@ -124,8 +126,11 @@ class Settings:
 
     @property
     def collections(self) -> dict[str, str]:
-        return {name.removeprefix("collection_"): getattr(self, name)
-                for name in (f.name for f in fields(self)) if name.startswith("collection_")}
+        return {
+            name.removeprefix("collection_"): getattr(self, name)
+            for name in (f.name for f in fields(self))
+            if name.startswith("collection_")
+        }
 
 
 def _parse(variable: str, raw: str, kind: type, annotation: Any) -> Any:
@@ -138,16 +143,29 @@ def _parse(variable: str, raw: str, kind: type, annotation: Any) -> Any:
             return raw.lower() in ("1", "true", "yes")
         return kind(raw)
     except ValueError:
-        raise SettingsError(f"{variable}={raw!r} is not a valid {kind.__name__} "
-                            f"({annotation})") from None
+        raise SettingsError(
+            f"{variable}={raw!r} is not a valid {kind.__name__} ({annotation})"
+        ) from None
 
 
 #: values a setting can take, checked once
-CHOICES = {"day_selection": ("date", "id"), "log_read": ("auto", "records", "walk"),
-           "executor": ("default", "celery")}
-POSITIVE = ("id_slack_hours", "mongo_ref_chunk", "walk_min_days", "records_per_batch",
-            "small_cell_k", "daily_max_runtime_s", "late_data_interval_s",
-            "late_data_scan_limit", "late_data_audit_days", "weekly_sensor_interval_s")
+CHOICES = {
+    "day_selection": ("date", "id"),
+    "log_read": ("auto", "records", "walk"),
+    "executor": ("default", "celery"),
+}
+POSITIVE = (
+    "id_slack_hours",
+    "mongo_ref_chunk",
+    "walk_min_days",
+    "records_per_batch",
+    "small_cell_k",
+    "daily_max_runtime_s",
+    "late_data_interval_s",
+    "late_data_scan_limit",
+    "late_data_audit_days",
+    "weekly_sensor_interval_s",
+)
 
 
 def _check(s: Settings) -> None:

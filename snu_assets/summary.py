@@ -14,8 +14,10 @@ from snu_assets.settings import timezone
 
 def _window(start: date, end: date) -> tuple[datetime, datetime]:
     tz = timezone()
-    return (datetime.combine(start, time(), tz),
-            datetime.combine(end + timedelta(days=1), time(), tz))
+    return (
+        datetime.combine(start, time(), tz),
+        datetime.combine(end + timedelta(days=1), time(), tz),
+    )
 
 
 def national_funnel(postgres) -> pd.DataFrame:
@@ -24,7 +26,8 @@ def national_funnel(postgres) -> pd.DataFrame:
         "sum(processed) processed, sum(validated) validated, sum(refused) refused, "
         "sum(validated_cumulated) validated_cumulated, max(objective) objective, "
         "sum(projection) projection "
-        f'from "{postgres.schema}".weekly_funnel_national group by week, cohort order by week, cohort')
+        f'from "{postgres.schema}".weekly_funnel_national group by week, cohort order by week, cohort'
+    )
     return pd.read_sql(query, postgres.engine())
 
 
@@ -32,17 +35,27 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
     resources = build_resources()
     mongo, postgres = resources["mongo"], resources["postgres"]
     lo, hi = _window(start, end)
-    in_mongo: int = sum(source.count_window_patches(mongo.db(), m, lo, hi)
-                        for m in ("young", "application"))
+    in_mongo: int = sum(
+        source.count_window_patches(mongo.db(), m, lo, hi) for m in ("young", "application")
+    )
     schema = postgres.schema
     with postgres.connect() as conn:
-        raw = scalar(conn, f'select count(*) from "{schema}".raw_patches where partition_date '
-                     "between %s and %s", (start, end))
-        rejected = scalar(conn, f'select count(*) from "{schema}".rejected_patches where '
-                          "partition_date between %s and %s", (start, end))
+        raw = scalar(
+            conn,
+            f'select count(*) from "{schema}".raw_patches where partition_date between %s and %s',
+            (start, end),
+        )
+        rejected = scalar(
+            conn,
+            f'select count(*) from "{schema}".rejected_patches where '
+            "partition_date between %s and %s",
+            (start, end),
+        )
     events = pd.read_sql(
         f'select event_name, count(*) as events from "{schema}".reconstructed_events '
-        "group by event_name order by events desc", postgres.engine())
+        "group by event_name order by events desc",
+        postgres.engine(),
+    )
     print()
     print(f"== snu-assets demo: {start} .. {end} ({timezone().key} days) ==")
     print(f"patches in MongoDB for the window : {in_mongo}")
@@ -59,7 +72,8 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
     print()
     for step, seconds in timings.items():
         print(f"{step:<60} {seconds:7.1f}s")
-    rate = (raw + rejected) / max(timings.get(
-        "raw_patches + reconstructed_events + enriched_events", 0), 1e-9)
+    rate = (raw + rejected) / max(
+        timings.get("raw_patches + reconstructed_events + enriched_events", 0), 1e-9
+    )
     print(f"{'daily layers: patches per second':<60} {rate:7.0f}")
     print(f"{'demo total':<60} {total_seconds:7.1f}s")

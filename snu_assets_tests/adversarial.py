@@ -41,15 +41,22 @@ def nested(depth: int, key_length: int) -> dict:
 def has_unbounded_repeat(pattern: re.Pattern) -> bool:
     """Whether ``pattern`` holds a repeat without an upper bound (``+``, ``*``, ``{n,}``): its
     cost grows with the string, so the detectors may only run it on short strings."""
-    repeats = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT,
-               getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
+    repeats = {
+        sre_constants.MAX_REPEAT,
+        sre_constants.MIN_REPEAT,
+        getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT),
+    }
 
     def walk(node) -> bool:
         if isinstance(node, sre_parse.SubPattern):
             return any(walk(item) for item in node)
         if isinstance(node, list | tuple):
-            if (len(node) == 2 and node[0] in repeats and isinstance(node[1], tuple)
-                    and node[1][1] == sre_constants.MAXREPEAT):
+            if (
+                len(node) == 2
+                and node[0] in repeats
+                and isinstance(node[1], tuple)
+                and node[1][1] == sre_constants.MAXREPEAT
+            ):
                 return True
             return any(walk(item) for item in node)
         return False

@@ -17,8 +17,9 @@ from snu_assets import embedded
 from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 
 TEST_KEY = "snu-assets-test-pseudonym-key-0123456789"
-SYSTEM_POSTGRES = os.environ.get("SNU_TEST_SYSTEM_POSTGRES_URL",
-                                  "postgresql://postgres@127.0.0.1:5432/test")
+SYSTEM_POSTGRES = os.environ.get(
+    "SNU_TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 RUN_ID = uuid.uuid4().hex[:8]
 
 
@@ -94,8 +95,13 @@ def pseudonyms():
 
 
 #: the marker of each folder of tests that talks to servers (``make unit`` deselects them)
-FOLDER_MARKERS = {"integration": "integration", "reliability": "reliability", "e2e": "e2e",
-                  "e2e_ui": "e2e", "distributed": "distributed"}
+FOLDER_MARKERS = {
+    "integration": "integration",
+    "reliability": "reliability",
+    "e2e": "e2e",
+    "e2e_ui": "e2e",
+    "distributed": "distributed",
+}
 
 
 def pytest_collection_modifyitems(config, items):

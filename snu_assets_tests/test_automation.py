@@ -35,7 +35,7 @@ def test_nightly_just_after_midnight_paris_is_still_the_previous_day_in_utc():
 
 
 def test_nightly_across_dst_changes():
-    spring = datetime(2025, 3, 31, 2, 0, tzinfo=PARIS)   # the night after the 23-hour day
+    spring = datetime(2025, 3, 31, 2, 0, tzinfo=PARIS)  # the night after the 23-hour day
     autumn = datetime(2025, 10, 27, 2, 0, tzinfo=PARIS)  # the night after the 25-hour day
 
     def done(month, last):
@@ -55,17 +55,25 @@ def test_nightly_schedule_evaluates_against_an_instance():
     with instance_for_test() as instance:
         for day in range(4, 10):
             instance.report_runless_asset_event(
-                AssetMaterialization(AssetKey("enriched_events"), partition=f"2025-03-{day:02d}"))
+                AssetMaterialization(AssetKey("enriched_events"), partition=f"2025-03-{day:02d}")
+            )
         context = build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2025, 3, 11, 2, tzinfo=PARIS),
-            repository_def=defs.get_repository_def())
+            instance=instance,
+            scheduled_execution_time=datetime(2025, 3, 11, 2, tzinfo=PARIS),
+            repository_def=defs.get_repository_def(),
+        )
         requests = nightly_schedule(context)
         assert [r.partition_key for r in requests] == ["2025-03-10"]
         assert requests[0].run_key == "nightly:2025-03-10:2025-03-11"
         # the next tick, while that run is still going: nothing new is requested
-        instance.add_run(DagsterRun(job_name="daily_layers", run_id="r" * 8,
-                                    tags={"dagster/partition": "2025-03-10"},
-                                    status=DagsterRunStatus.STARTED))
+        instance.add_run(
+            DagsterRun(
+                job_name="daily_layers",
+                run_id="r" * 8,
+                tags={"dagster/partition": "2025-03-10"},
+                status=DagsterRunStatus.STARTED,
+            )
+        )
         again = nightly_schedule(context)
         assert isinstance(again, SkipReason)
 
@@ -83,7 +91,9 @@ def test_weeks_are_refreshed_only_when_complete_and_again_after_a_late_day():
     weekly = {"2025-03-03": 8, "2025-03-10": 20}
     daily["2025-03-05"] = 30  # a late patch re-materialised the Wednesday of week 1
     assert weeks_to_refresh(daily, weekly, ["2025-03-03", "2025-03-10"]) == [
-        ("2025-03-03", 30), ("2025-03-10", 30)]
+        ("2025-03-03", 30),
+        ("2025-03-10", 30),
+    ]
 
 
 def test_weekly_sensor_skips_without_complete_weeks():
@@ -101,6 +111,12 @@ def test_audit_days_rotate_through_materialised_days():
 
 def test_failed_partitions_names_ranges():
     assert failed_partitions({"dagster/partition": "2025-03-01"}) == "2025-03-01"
-    assert failed_partitions({"dagster/asset_partition_range_start": "2025-01-01",
-                              "dagster/asset_partition_range_end": "2025-01-31"}) == \
-        "2025-01-01...2025-01-31"
+    assert (
+        failed_partitions(
+            {
+                "dagster/asset_partition_range_start": "2025-01-01",
+                "dagster/asset_partition_range_end": "2025-01-31",
+            }
+        )
+        == "2025-01-01...2025-01-31"
+    )

@@ -21,8 +21,12 @@ UTC = dt.UTC
 
 
 def evaluate(instance, spec, checks) -> bool:
-    result = materialize([spec, checks], instance=instance, selection=AssetSelection.checks(checks),
-                         raise_on_error=False)
+    result = materialize(
+        [spec, checks],
+        instance=instance,
+        selection=AssetSelection.checks(checks),
+        raise_on_error=False,
+    )
     (evaluation,) = result.get_asset_check_evaluations()
     return evaluation.passed
 
@@ -38,7 +42,10 @@ def instance():
 
 
 def test_yesterday_is_late_after_seven_in_paris(instance):
-    spec, checks = AssetSpec("enriched_events", partitions_def=daily_partitions), freshness_checks[0]
+    spec, checks = (
+        AssetSpec("enriched_events", partitions_def=daily_partitions),
+        freshness_checks[0],
+    )
     arrived(instance, "enriched_events", "2025-03-11")
     with freeze_time(dt.datetime(2025, 3, 13, 5, 30, tzinfo=UTC)):  # 06:30 Paris: not due yet
         assert evaluate(instance, spec, checks)

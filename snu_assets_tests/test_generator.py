@@ -357,7 +357,11 @@ def test_inscription_goals_and_cohorts(data):
     current = [c for c in data.cohorts if c["inscriptionStartDate"] >= dt.datetime(
         2025, 1, 5, tzinfo=dt.UTC)]  # fmt: skip
     assert [c["name"] for c in current] == [
-        "Février 2025 - C", "Avril 2025 - A", "Juin 2025 - B", "Juillet 2025"]
+        "Février 2025 - C",
+        "Avril 2025 - A",
+        "Juin 2025 - B",
+        "Juillet 2025",
+    ]
     departments = {g["department"] for g in data.inscriptiongoals}
     assert len(data.inscriptiongoals) == len(departments) * len(current)
     for goal in data.inscriptiongoals:

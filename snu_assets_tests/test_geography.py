@@ -166,5 +166,12 @@ def test_academies():
     assert list(academies) == sorted(set(academies))
     metropolitan = {d.academy for d in geography.departments() if d.code in METROPOLITAN_CODES}
     assert len(metropolitan) == 25
-    assert {"Créteil", "Versailles", "Paris", "Aix-Marseille", "Nice", "Orléans-Tours"} <= metropolitan
+    assert {
+        "Créteil",
+        "Versailles",
+        "Paris",
+        "Aix-Marseille",
+        "Nice",
+        "Orléans-Tours",
+    } <= metropolitan
     assert {"Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"} <= set(academies)

@@ -9,8 +9,9 @@ from snu_assets.resources import ServerUnavailable
 from snu_assets.retries import retry_transient_only
 
 
-@pytest.mark.parametrize("error", [ServerUnavailable("x"), AutoReconnect("x"),
-                                   psycopg.OperationalError("x")])
+@pytest.mark.parametrize(
+    "error", [ServerUnavailable("x"), AutoReconnect("x"), psycopg.OperationalError("x")]
+)
 def test_outages_are_reraised_for_the_retry_policy(error):
     @retry_transient_only
     def step():

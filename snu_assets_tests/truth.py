@@ -10,5 +10,8 @@ def expected_events(patch) -> list[str]:
     if patch.is_destroy:
         return [f"{patch.model}.deleted"]
     before, after = patch.before or {}, patch.after or {}
-    return [f"{patch.model}.{name}.{after[name]}" for name in TRACKED_FIELDS[patch.model]
-            if after.get(name) is not None and after.get(name) != before.get(name)]
+    return [
+        f"{patch.model}.{name}.{after[name]}"
+        for name in TRACKED_FIELDS[patch.model]
+        if after.get(name) is not None and after.get(name) != before.get(name)
+    ]

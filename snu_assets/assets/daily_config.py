@@ -16,23 +16,27 @@ class DailyLoadConfig(Config):
     max_rejection_rate: float = Field(
         default=_DEFAULTS.max_rejection_rate,
         description="Share of a window's patches quarantined in rejected_patches above which "
-                    "the rejection_rate check fails (SNU_MAX_REJECTION_RATE).")
+        "the rejection_rate check fails (SNU_MAX_REJECTION_RATE).",
+    )
     max_disagreement_rate: float = Field(
         default=_DEFAULTS.max_disagreement_rate,
         description="Share of anchored ops contradicted by a later state (gaps in the log) "
-                    "above which consistent_with_documents warns (SNU_MAX_DISAGREEMENT_RATE).")
+        "above which consistent_with_documents warns (SNU_MAX_DISAGREEMENT_RATE).",
+    )
     log_read: str = Field(
         default=_DEFAULTS.log_read,
         description="How the record logs are read: records (scan the window, then each "
-                    "record's log through the ref index), walk (the whole log once in ref "
-                    "order) or auto: walk from walk_min_days days on (SNU_LOG_READ).")
+        "record's log through the ref index), walk (the whole log once in ref "
+        "order) or auto: walk from walk_min_days days on (SNU_LOG_READ).",
+    )
     walk_min_days: float = Field(
         default=_DEFAULTS.walk_min_days,
-        description="Window length from which log_read=auto walks the log (SNU_WALK_MIN_DAYS).")
+        description="Window length from which log_read=auto walks the log (SNU_WALK_MIN_DAYS).",
+    )
     records_per_batch: int = Field(
         default=_DEFAULTS.records_per_batch,
-        description="Records whose whole logs are held in memory at once "
-                    "(SNU_RECORDS_PER_BATCH).")
+        description="Records whose whole logs are held in memory at once (SNU_RECORDS_PER_BATCH).",
+    )
 
     def read_mode(self, start: datetime, end: datetime) -> str:
         """``records`` or ``walk`` for the window ``[start, end)``."""

@@ -25,16 +25,35 @@ from snu_assets.reference.geography import csv_path
 from snu_assets.resources import PostgresResource, scalar
 
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
-PLAIN_TEXT_COLUMNS = ("status_before", "status_after", "cohort", "gender", "age_band",
-                      "department", "region", "academy", "grade", "source", "author_role",
-                      "impersonator_role")
+PLAIN_TEXT_COLUMNS = (
+    "status_before",
+    "status_after",
+    "cohort",
+    "gender",
+    "age_band",
+    "department",
+    "region",
+    "academy",
+    "grade",
+    "source",
+    "author_role",
+    "impersonator_role",
+)
 
 CHECKS = [
-    AssetCheckSpec("no_duplicate_event_ids", asset="enriched_events", blocking=True,
-                   description="No event_id appears twice."),
-    AssetCheckSpec("no_personal_data", asset="enriched_events", blocking=True,
-                   description="before/after hold allow-listed fields only; no JSONB value "
-                               "nor plain column looks personal."),
+    AssetCheckSpec(
+        "no_duplicate_event_ids",
+        asset="enriched_events",
+        blocking=True,
+        description="No event_id appears twice.",
+    ),
+    AssetCheckSpec(
+        "no_personal_data",
+        asset="enriched_events",
+        blocking=True,
+        description="before/after hold allow-listed fields only; no JSONB value "
+        "nor plain column looks personal.",
+    ),
 ]
 
 
@@ -43,30 +62,61 @@ def _from_events(column: str) -> TableColumnDep:
 
 
 #: where the plain columns come from (cheap: declared, not parsed from the SQL)
-COLUMN_LINEAGE = TableColumnLineage(deps_by_column={
-    **{c: [_from_events(c)] for c in ("event_id", "event_name", "model", "record_id",
-                                      "young_id", "patch_id", "occurred_at", "partition_date",
-                                      "before", "after", "age")},
-    "event_day": [_from_events("partition_date")],
-    "event_week": [_from_events("partition_date")],
-    "age_band": [_from_events("age")],
-    "status_before": [_from_events("before")],
-    **{c: [_from_events("after"), _from_events("before")]
-       for c in ("status_after", "cohort", "gender", "department", "region", "academy",
-                 "grade", "qpv", "source", "department_code")},
-    **{c: [TableColumnDep(asset_key=AssetKey("raw_patches"), column_name=c)]
-       for c in ("author_role", "impersonator_role")},
-})
+COLUMN_LINEAGE = TableColumnLineage(
+    deps_by_column={
+        **{
+            c: [_from_events(c)]
+            for c in (
+                "event_id",
+                "event_name",
+                "model",
+                "record_id",
+                "young_id",
+                "patch_id",
+                "occurred_at",
+                "partition_date",
+                "before",
+                "after",
+                "age",
+            )
+        },
+        "event_day": [_from_events("partition_date")],
+        "event_week": [_from_events("partition_date")],
+        "age_band": [_from_events("age")],
+        "status_before": [_from_events("before")],
+        **{
+            c: [_from_events("after"), _from_events("before")]
+            for c in (
+                "status_after",
+                "cohort",
+                "gender",
+                "department",
+                "region",
+                "academy",
+                "grade",
+                "qpv",
+                "source",
+                "department_code",
+            )
+        },
+        **{
+            c: [TableColumnDep(asset_key=AssetKey("raw_patches"), column_name=c)]
+            for c in ("author_role", "impersonator_role")
+        },
+    }
+)
 
 
 def load_geography(postgres: PostgresResource) -> int:
     """Refresh ``ref_departments`` from the CSV shipped with the package."""
     with open(csv_path(), newline="", encoding="utf-8") as handle:
-        rows = [(r["department_code"], r["department"], r["region"], r["academy"])
-                for r in csv.DictReader(handle)]
-    return postgres.replace_rows("ref_departments",
-                                 ("department_code", "department", "region", "academy"),
-                                 rows, "true", {})
+        rows = [
+            (r["department_code"], r["department"], r["region"], r["academy"])
+            for r in csv.DictReader(handle)
+        ]
+    return postgres.replace_rows(
+        "ref_departments", ("department_code", "department", "region", "academy"), rows, "true", {}
+    )
 
 
 @asset(
@@ -79,35 +129,58 @@ def load_geography(postgres: PostgresResource) -> int:
     tags={"layer": "enrich", "published": "true"},
     kinds={"postgres"},
     description="The events with plain columns next to the JSONB before/after: event_day, "
-                "event_week (Monday), status before/after, cohort, gender, age and age band "
-                "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "
-                "department/region/academy from the shipped reference of French departments, "
-                "grade, qpv, source, author and impersonator roles. An application's event "
-                "carries its young's values as they were at the event (as-of join on the "
-                "young's reconstructed states).",
+    "event_week (Monday), status before/after, cohort, gender, age and age band "
+    "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "
+    "department/region/academy from the shipped reference of French departments, "
+    "grade, qpv, source, author and impersonator roles. An application's event "
+    "carries its young's values as they were at the event (as-of join on the "
+    "young's reconstructed states).",
 )
-def enriched_events(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+def enriched_events(
+    context: AssetExecutionContext, postgres: PostgresResource
+) -> MaterializeResult:
     window = context.partition_time_window
     postgres.ensure_schema()
     load_geography(postgres)
     params = {"start": window.start.date(), "end": window.end.date()}
     started = time.perf_counter()
-    count = postgres.replace_with_sql("enriched_events", postgres.sql("enrich_events.sql"),
-                                     WINDOW, params)
+    count = postgres.replace_with_sql(
+        "enriched_events", postgres.sql("enrich_events.sql"), WINDOW, params
+    )
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
         unmatched = scalar(
-            conn, f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
-            "and model = 'young' and department_code is null", params)
-        results = [check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
-                   check_events_personal_data(conn, postgres.schema, "enriched_events", params,
-                                              PLAIN_TEXT_COLUMNS)]
+            conn,
+            f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
+            "and model = 'young' and department_code is null",
+            params,
+        )
+        results = [
+            check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
+            check_events_personal_data(
+                conn, postgres.schema, "enriched_events", params, PLAIN_TEXT_COLUMNS
+            ),
+        ]
     return MaterializeResult(
         metadata={
-            **table_metadata(postgres, "enriched_events",
-                             ["event_day", "event_name", "status_before", "status_after", "cohort",
-                              "gender", "age_band", "department", "region"],
-                             WINDOW, params, "occurred_at, event_id"),
+            **table_metadata(
+                postgres,
+                "enriched_events",
+                [
+                    "event_day",
+                    "event_name",
+                    "status_before",
+                    "status_after",
+                    "cohort",
+                    "gender",
+                    "age_band",
+                    "department",
+                    "region",
+                ],
+                WINDOW,
+                params,
+                "occurred_at, event_id",
+            ),
             "dagster/row_count": count,
             "dagster/column_lineage": COLUMN_LINEAGE,
             "young_events_without_known_department": unmatched,

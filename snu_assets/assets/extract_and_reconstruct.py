@@ -75,9 +75,10 @@ def extract_and_reconstruct(
     if not selected:
         raise Failure(
             description="The checks of raw_patches and reconstructed_events are evaluated "
-                        "on the rows a materialisation loads: materialise the asset (its "
-                        "checks run with it) instead of selecting its checks alone.",
-            allow_retries=False)
+            "on the rows a materialisation loads: materialise the asset (its "
+            "checks run with it) instead of selecting its checks alone.",
+            allow_retries=False,
+        )
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
     db = mongo.db()
@@ -91,8 +92,13 @@ def extract_and_reconstruct(
         yield selected_checks_only(context, result)
 
 
-def one_read(context: AssetExecutionContext, config: DailyLoadConfig, db,
-             postgres: PostgresResource, pseudonymize) -> list[MaterializeResult]:
+def one_read(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    db,
+    postgres: PostgresResource,
+    pseudonymize,
+) -> list[MaterializeResult]:
     """Both layers from one read of the window: the events stream into their staging table
     while the raw rows wait in a spill file, then the three slices are swapped together."""
     window = context.partition_time_window
@@ -100,40 +106,62 @@ def one_read(context: AssetExecutionContext, config: DailyLoadConfig, db,
     params = window_params(context)
     spill = SpilledRows()
     extract = Extract(db, pseudonymize, window.start, window.end, spill=spill)
-    work = Reconstruction(db, pseudonymize, window.start, window.end, config, context.log.info,
-                          extract=extract)
+    work = Reconstruction(
+        db, pseudonymize, window.start, window.end, config, context.log.info, extract=extract
+    )
 
     def after_the_events(rows):
         """The raw and rejected rows are complete only once the events have streamed (the
         reconstruction hands each window patch to the extract as it meets it)."""
         if not work.finished:
-            raise RuntimeError("raw_patches/rejected_patches read before reconstructed_events "
-                               "was streamed: the events' slice must come first")
+            raise RuntimeError(
+                "raw_patches/rejected_patches read before reconstructed_events "
+                "was streamed: the events' slice must come first"
+            )
         return rows
 
     try:
-        events, _, _ = postgres.replace_slices([
-            Slice("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params),
-            Slice("raw_patches", RAW_COLUMNS, LazyRows(lambda: after_the_events(spill)), WINDOW,
-                  params, upsert_key="patch_id"),
-            Slice("rejected_patches", REJECTED_COLUMNS,
-                  LazyRows(lambda: after_the_events(extract.rejected)), WINDOW, params),
-        ])
+        events, _, _ = postgres.replace_slices(
+            [
+                Slice("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params),
+                Slice(
+                    "raw_patches",
+                    RAW_COLUMNS,
+                    LazyRows(lambda: after_the_events(spill)),
+                    WINDOW,
+                    params,
+                    upsert_key="patch_id",
+                ),
+                Slice(
+                    "rejected_patches",
+                    REJECTED_COLUMNS,
+                    LazyRows(lambda: after_the_events(extract.rejected)),
+                    WINDOW,
+                    params,
+                ),
+            ]
+        )
     finally:
         spill.close()
     elapsed = time.perf_counter() - started
     # ``complete`` compares the rows landed with the window's patches MongoDB returned: from
     # a scan independent of the record logs (records mode), or from the walk itself (walk mode)
-    return [extract_result(context, config, postgres, extract, work.in_window, elapsed),
-            reconstruction_result(context, config, postgres, work, events, elapsed)]
+    return [
+        extract_result(context, config, postgres, extract, work.in_window, elapsed),
+        reconstruction_result(context, config, postgres, work, events, elapsed),
+    ]
 
 
-def selected_checks_only(context: AssetExecutionContext,
-                         result: MaterializeResult) -> MaterializeResult:
+def selected_checks_only(
+    context: AssetExecutionContext, result: MaterializeResult
+) -> MaterializeResult:
     """``result`` without the results of checks the run did not select."""
     wanted = context.selected_asset_check_keys
-    checks = [check for check in result.check_results or []
-              if any(key.asset_key == check.asset_key and key.name == check.check_name
-                     for key in wanted)]
-    return MaterializeResult(asset_key=result.asset_key, metadata=result.metadata,
-                             check_results=checks)
+    checks = [
+        check
+        for check in result.check_results or []
+        if any(key.asset_key == check.asset_key and key.name == check.check_name for key in wanted)
+    ]
+    return MaterializeResult(
+        asset_key=result.asset_key, metadata=result.metadata, check_results=checks
+    )

@@ -19,11 +19,20 @@ def column_schema(postgres: PostgresResource, table: str) -> TableSchema:
             "col_description(format('%%I.%%I', c.table_schema, c.table_name)::regclass, "
             "c.ordinal_position) "
             "from information_schema.columns c where c.table_schema = %s and c.table_name = %s "
-            "order by c.ordinal_position", (postgres.schema, table)).fetchall()
-    return TableSchema(columns=[
-        TableColumn(name, data_type, description=comment,
-                    constraints=None if nullable == "YES" else _not_null())
-        for name, data_type, nullable, comment in rows])
+            "order by c.ordinal_position",
+            (postgres.schema, table),
+        ).fetchall()
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name,
+                data_type,
+                description=comment,
+                constraints=None if nullable == "YES" else _not_null(),
+            )
+            for name, data_type, nullable, comment in rows
+        ]
+    )
 
 
 def _not_null():
@@ -32,12 +41,21 @@ def _not_null():
     return TableColumnConstraints(nullable=False)
 
 
-def preview(postgres: PostgresResource, table: str, columns: list[str], where: str,
-            params: dict, order_by: str) -> MetadataValue:
+def preview(
+    postgres: PostgresResource,
+    table: str,
+    columns: list[str],
+    where: str,
+    params: dict,
+    order_by: str,
+) -> MetadataValue:
     cols = ", ".join(f'"{c}"' for c in columns)
     with postgres.connect() as conn:
-        rows = conn.execute(f"select {cols} from {postgres.table(table)} where {where} "
-                            f"order by {order_by} limit {_PREVIEW_LIMIT}", params).fetchall()
+        rows = conn.execute(
+            f"select {cols} from {postgres.table(table)} where {where} "
+            f"order by {order_by} limit {_PREVIEW_LIMIT}",
+            params,
+        ).fetchall()
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = [str(v)[:_MAX_CELL].replace("|", "\\|") if v is not None else "" for v in row]
@@ -45,8 +63,14 @@ def preview(postgres: PostgresResource, table: str, columns: list[str], where: s
     return MetadataValue.md("\n".join(lines) if rows else "_no rows in this slice_")
 
 
-def table_metadata(postgres: PostgresResource, table: str, columns: list[str], where: str,
-                   params: dict, order_by: str) -> dict:
+def table_metadata(
+    postgres: PostgresResource,
+    table: str,
+    columns: list[str],
+    where: str,
+    params: dict,
+    order_by: str,
+) -> dict:
     return {
         "dagster/table_name": f"{postgres.schema}.{table}",
         "dagster/column_schema": column_schema(postgres, table),

@@ -1,7 +1,6 @@
 """Layer 1 — extract: the day's patches from MongoDB into ``raw_patches``, personal data
 stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
 
-
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -32,8 +31,18 @@ from snu_assets.resources import (
 )
 from snu_assets.settings import timezone
 
-RAW_COLUMNS = ("patch_id", "model", "record_id", "young_id", "occurred_at", "partition_date",
-               "ops", "author_role", "impersonator_role", "redacted_values")
+RAW_COLUMNS = (
+    "patch_id",
+    "model",
+    "record_id",
+    "young_id",
+    "occurred_at",
+    "partition_date",
+    "ops",
+    "author_role",
+    "impersonator_role",
+    "redacted_values",
+)
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
@@ -51,8 +60,9 @@ class Extract:
     ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
     loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime,
-                 spill: SpilledRows | None = None):
+    def __init__(
+        self, db, pseudonymize, start: datetime, end: datetime, spill: SpilledRows | None = None
+    ):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
         self.stats: Counter = Counter()
@@ -72,12 +82,15 @@ class Extract:
     def rows_of(self, model: str, docs: list[dict]) -> Iterator[tuple]:
         """Scrub and :meth:`take` whole patch documents of the window (their applications'
         youngs looked up in one go)."""
-        young_refs = (source.application_young_refs(
-            self.db, {d.get("ref") for d in docs if d.get("ref")})
-            if model == "application" else {})
+        young_refs = (
+            source.application_young_refs(self.db, {d.get("ref") for d in docs if d.get("ref")})
+            if model == "application"
+            else {}
+        )
         for doc in docs:
-            result = scrub_patch(doc, model, self.pseudonymize,
-                                 young_ref=young_ref_of(model, doc, young_refs))
+            result = scrub_patch(
+                doc, model, self.pseudonymize, young_ref=young_ref_of(model, doc, young_refs)
+            )
             row = self.take(doc, result)
             if row is not None:
                 yield row
@@ -108,8 +121,11 @@ class Extract:
     def reasons(self, kind: str = "rejected") -> dict[str, int]:
         """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
         redacted)."""
-        return {k.removeprefix(f"{kind}: "): v for k, v in self.stats.items()
-                if k.startswith(f"{kind}: ")}
+        return {
+            k.removeprefix(f"{kind}: "): v
+            for k, v in self.stats.items()
+            if k.startswith(f"{kind}: ")
+        }
 
 
 @dataclass
@@ -124,14 +140,22 @@ class Outcome:
     dropped_ops: int = 0
 
 
-def outcome(doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: datetime) -> Outcome:
+def outcome(
+    doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: datetime
+) -> Outcome:
     day = partition_day(doc, result.occurred_at, start, end)
     if isinstance(result, Rejection):
-        return Outcome(result.patch_id, rejected=(result.patch_id, result.model,
-                                                  result.occurred_at, day, result.reason))
-    return Outcome(result.patch_id, row=_raw_row(result, day),
-                   redacted_values=result.redacted_values, redactions=result.redactions,
-                   dropped_ops=result.dropped_ops)
+        return Outcome(
+            result.patch_id,
+            rejected=(result.patch_id, result.model, result.occurred_at, day, result.reason),
+        )
+    return Outcome(
+        result.patch_id,
+        row=_raw_row(result, day),
+        redacted_values=result.redacted_values,
+        redactions=result.redactions,
+        dropped_ops=result.dropped_ops,
+    )
 
 
 #: young patches first: an application's rows then find their young already extracted
@@ -158,71 +182,124 @@ def partition_day(doc: dict, occurred_at: datetime | None, start, end):
 
 def _young_id_in_ops(doc: dict):
     for op in doc.get("ops") or []:
-        if isinstance(op, dict) and op.get("path") == "/youngId" and op.get("op") in ("add", "replace"):
+        if (
+            isinstance(op, dict)
+            and op.get("path") == "/youngId"
+            and op.get("op") in ("add", "replace")
+        ):
             return op.get("value")
     return None
 
 
 def _raw_row(patch: ScrubbedPatch, day) -> tuple:
-    return (patch.patch_id, patch.model, patch.record_id, patch.young_id, patch.occurred_at,
-            day, orjson.dumps(patch.ops).decode(), patch.author_role, patch.impersonator_role,
-            patch.redacted_values)
+    return (
+        patch.patch_id,
+        patch.model,
+        patch.record_id,
+        patch.young_id,
+        patch.occurred_at,
+        day,
+        orjson.dumps(patch.ops).decode(),
+        patch.author_role,
+        patch.impersonator_role,
+        patch.redacted_values,
+    )
 
 
 # ------------------------------------------------------------------------------ checks
 
 ASSET = "raw_patches"
 CHECKS = [
-    AssetCheckSpec("no_duplicate_patch_ids", asset=ASSET, blocking=True,
-                   description="No patch_id appears twice in raw_patches."),
-    AssetCheckSpec("no_personal_data", asset=ASSET, blocking=True,
-                   description="Every op path is allow-listed and no value looks like an email, "
-                               "phone, street address, social-security number, exact birth "
-                               "date or MongoDB id."),
-    AssetCheckSpec("rejection_rate", asset=ASSET,
-                   description="The share of the window's patches quarantined in "
-                               "rejected_patches stays under the run config's "
-                               "max_rejection_rate (SNU_MAX_REJECTION_RATE, 1 % by default)."),
-    AssetCheckSpec("complete", asset=ASSET, blocking=True,
-                   description="Every patch of the window in MongoDB is in raw_patches or "
-                               "rejected_patches."),
+    AssetCheckSpec(
+        "no_duplicate_patch_ids",
+        asset=ASSET,
+        blocking=True,
+        description="No patch_id appears twice in raw_patches.",
+    ),
+    AssetCheckSpec(
+        "no_personal_data",
+        asset=ASSET,
+        blocking=True,
+        description="Every op path is allow-listed and no value looks like an email, "
+        "phone, street address, social-security number, exact birth "
+        "date or MongoDB id.",
+    ),
+    AssetCheckSpec(
+        "rejection_rate",
+        asset=ASSET,
+        description="The share of the window's patches quarantined in "
+        "rejected_patches stays under the run config's "
+        "max_rejection_rate (SNU_MAX_REJECTION_RATE, 1 % by default).",
+    ),
+    AssetCheckSpec(
+        "complete",
+        asset=ASSET,
+        blocking=True,
+        description="Every patch of the window in MongoDB is in raw_patches or rejected_patches.",
+    ),
 ]
 
 
 def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
     dupes = conn.execute(
         f'select count(*) from (select patch_id from "{schema}".raw_patches where {WINDOW} '
-        "group by patch_id having count(*) > 1) d", params).fetchone()[0]
-    return AssetCheckResult(asset_key=ASSET, check_name="no_duplicate_patch_ids", passed=dupes == 0,
-                            metadata={"duplicate_patch_ids": dupes})
+        "group by patch_id having count(*) > 1) d",
+        params,
+    ).fetchone()[0]
+    return AssetCheckResult(
+        asset_key=ASSET,
+        check_name="no_duplicate_patch_ids",
+        passed=dupes == 0,
+        metadata={"duplicate_patch_ids": dupes},
+    )
 
 
 def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
-    report = audit_table(conn, f'"{schema}".raw_patches', WINDOW, params, id_column="patch_id",
-                         ops_column="ops", plain_columns=("author_role",))
+    report = audit_table(
+        conn,
+        f'"{schema}".raw_patches',
+        WINDOW,
+        params,
+        id_column="patch_id",
+        ops_column="ops",
+        plain_columns=("author_role",),
+    )
     return AssetCheckResult(
-        asset_key=ASSET, check_name="no_personal_data", passed=report.passed,
-        metadata=audit_metadata(report))
+        asset_key=ASSET,
+        check_name="no_personal_data",
+        passed=report.passed,
+        metadata=audit_metadata(report),
+    )
 
 
 def check_rejection_rate(kept: int, rejected: dict[str, int], threshold: float) -> AssetCheckResult:
     total = kept + sum(rejected.values())
     rate = sum(rejected.values()) / total if total else 0.0
     return AssetCheckResult(
-        asset_key=ASSET, check_name="rejection_rate", passed=rate <= threshold,
-        metadata={"rejection_rate": round(rate, 5), "threshold": threshold,
-                  "rejected_by_reason": rejected})
+        asset_key=ASSET,
+        check_name="rejection_rate",
+        passed=rate <= threshold,
+        metadata={
+            "rejection_rate": round(rate, 5),
+            "threshold": threshold,
+            "rejected_by_reason": rejected,
+        },
+    )
 
 
 def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheckResult:
     landed = conn.execute(
         f'select (select count(*) from "{schema}".raw_patches where {WINDOW}) + '
         f'(select count(*) from "{schema}".rejected_patches where {WINDOW})',
-        params).fetchone()[0]
+        params,
+    ).fetchone()[0]
     return AssetCheckResult(
-        asset_key=ASSET, check_name="complete", passed=landed == expected,
+        asset_key=ASSET,
+        check_name="complete",
+        passed=landed == expected,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"patches_in_mongodb": expected, "rows_raw_plus_rejected": landed})
+        metadata={"patches_in_mongodb": expected, "rows_raw_plus_rejected": landed},
+    )
 
 
 # ------------------------------------------------------------------------------- asset
@@ -234,9 +311,9 @@ SPEC = AssetSpec(
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
     description="One row per MongoDB patch of the day (young and application patches), "
-                "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
-                "pseudonyms for every id, the author's role only. Unusable patches go to "
-                "rejected_patches with a reason.",
+    "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
+    "pseudonyms for every id, the author's role only. Unusable patches go to "
+    "rejected_patches with a reason.",
 )
 
 
@@ -245,8 +322,13 @@ def window_params(context: AssetExecutionContext) -> dict:
     return {"start": window.start.date(), "end": window.end.date()}
 
 
-def extract_window(context: AssetExecutionContext, config: DailyLoadConfig, db,
-                   postgres: PostgresResource, pseudonymize) -> MaterializeResult:
+def extract_window(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    db,
+    postgres: PostgresResource,
+    pseudonymize,
+) -> MaterializeResult:
     """``raw_patches`` alone: its own read of the window (when ``reconstructed_events`` is not
     materialised in the same run, see ``extract_and_reconstruct``)."""
     window = context.partition_time_window
@@ -254,42 +336,68 @@ def extract_window(context: AssetExecutionContext, config: DailyLoadConfig, db,
     extract = Extract(db, pseudonymize, window.start, window.end)
     params = window_params(context)
     # the rejected rows are known once the raw rows are streamed: both slices in one transaction
-    postgres.replace_slices([
-        Slice("raw_patches", RAW_COLUMNS, extract.raw_rows(), WINDOW, params, upsert_key="patch_id"),
-        Slice("rejected_patches", REJECTED_COLUMNS, LazyRows(lambda: extract.rejected), WINDOW, params),
-    ])
+    postgres.replace_slices(
+        [
+            Slice(
+                "raw_patches",
+                RAW_COLUMNS,
+                extract.raw_rows(),
+                WINDOW,
+                params,
+                upsert_key="patch_id",
+            ),
+            Slice(
+                "rejected_patches",
+                REJECTED_COLUMNS,
+                LazyRows(lambda: extract.rejected),
+                WINDOW,
+                params,
+            ),
+        ]
+    )
     # an independent count of what MongoDB holds for the window, right after the extract
-    expected = sum(source.count_window_patches(db, m, window.start, window.end)
-                   for m in MODELS_IN_ORDER)
-    return extract_result(context, config, postgres, extract, expected,
-                          time.perf_counter() - started)
+    expected = sum(
+        source.count_window_patches(db, m, window.start, window.end) for m in MODELS_IN_ORDER
+    )
+    return extract_result(
+        context, config, postgres, extract, expected, time.perf_counter() - started
+    )
 
 
-def extract_result(context: AssetExecutionContext, config: DailyLoadConfig,
-                   postgres: PostgresResource, extract: Extract, in_mongodb: int,
-                   elapsed: float) -> MaterializeResult:
+def extract_result(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    postgres: PostgresResource,
+    extract: Extract,
+    in_mongodb: int,
+    elapsed: float,
+) -> MaterializeResult:
     """The materialisation of ``raw_patches`` and its checks, once its slices are loaded;
     ``in_mongodb``: the window's patches MongoDB returned (``complete`` compares it with the
     rows landed)."""
     params = window_params(context)
     expected = in_mongodb - extract.stats["duplicates_skipped"]
     with postgres.connect() as conn:
-        results = [check_duplicates(conn, postgres.schema, params),
-                   check_personal_data(conn, postgres.schema, params),
-                   check_complete(conn, postgres.schema, params, expected)]
+        results = [
+            check_duplicates(conn, postgres.schema, params),
+            check_personal_data(conn, postgres.schema, params),
+            check_complete(conn, postgres.schema, params, expected),
+        ]
     reasons = extract.reasons()
     results.append(check_rejection_rate(extract.kept, reasons, config.max_rejection_rate))
     handled = extract.kept + len(extract.rejected)
     context.log.info(
         f"raw_patches {context.partition_key_range.start}..{context.partition_key_range.end}: "
         f"{extract.kept} patches kept, {len(extract.rejected)} rejected in {elapsed:.1f}s "
-        f"({handled / max(elapsed, 1e-9):.0f} patches/s)")
+        f"({handled / max(elapsed, 1e-9):.0f} patches/s)"
+    )
     window = context.partition_time_window
     return MaterializeResult(
         asset_key=ASSET,
         metadata={
-            **table_metadata(postgres, "raw_patches", PREVIEW_COLUMNS, WINDOW, params,
-                             "occurred_at, patch_id"),
+            **table_metadata(
+                postgres, "raw_patches", PREVIEW_COLUMNS, WINDOW, params, "occurred_at, patch_id"
+            ),
             "dagster/row_count": extract.kept,
             "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
             "rejected": len(extract.rejected),

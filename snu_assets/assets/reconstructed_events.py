@@ -45,8 +45,20 @@ from snu_assets.read_plan import LogReader, RecordBatch
 from snu_assets.reconstruction import Patch, PatchStates, events_of, reconstruct_record
 from snu_assets.resources import PostgresResource
 
-EVENT_COLUMNS = ("event_id", "event_name", "model", "record_id", "young_id", "patch_id",
-                 "occurred_at", "partition_date", "before", "after", "age", "young_state")
+EVENT_COLUMNS = (
+    "event_id",
+    "event_name",
+    "model",
+    "record_id",
+    "young_id",
+    "patch_id",
+    "occurred_at",
+    "partition_date",
+    "before",
+    "after",
+    "age",
+    "young_state",
+)
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 
 
@@ -73,8 +85,15 @@ def age_at(birth: date | str | None, day: date) -> int | None:
 
 
 def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
-    return Patch(result.patch_id, result.model, result.record_id, result.occurred_at,
-                 patch_key(doc), result.ops, result.young_id)
+    return Patch(
+        result.patch_id,
+        result.model,
+        result.record_id,
+        result.occurred_at,
+        patch_key(doc),
+        result.ops,
+        result.young_id,
+    )
 
 
 class Reconstruction:
@@ -88,8 +107,16 @@ class Reconstruction:
     :class:`~snu_assets.read_plan.LogReader` (``config.read_mode``) in a background thread,
     one batch ahead of the reconstruction."""
 
-    def __init__(self, db, pseudonymize, start: datetime, end: datetime,
-                 config: DailyLoadConfig, log=None, extract=None):
+    def __init__(
+        self,
+        db,
+        pseudonymize,
+        start: datetime,
+        end: datetime,
+        config: DailyLoadConfig,
+        log=None,
+        extract=None,
+    ):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
@@ -106,22 +133,32 @@ class Reconstruction:
         began = time.perf_counter()
         for model in MODELS_IN_ORDER:
             reader = LogReader(
-                self.db, model, self.start, self.end, mode=self.mode,
-                records_per_batch=self.records_per_batch, track_pending=self.extract is not None,
-                day_of=lambda doc: partition_day(doc, to_utc(doc.get("date")), self.start,
-                                                 self.end))
+                self.db,
+                model,
+                self.start,
+                self.end,
+                mode=self.mode,
+                records_per_batch=self.records_per_batch,
+                track_pending=self.extract is not None,
+                day_of=lambda doc: partition_day(
+                    doc, to_utc(doc.get("date")), self.start, self.end
+                ),
+            )
             done = 0
             for batch in source.in_background(reader.batches()):
                 days, handed = reader.handed(batch)
-                work = rebuild_batch(model, batch, days, handed, self.start, self.end,
-                                     pseudonymize=self.pseudonymize)
+                work = rebuild_batch(
+                    model, batch, days, handed, self.start, self.end, pseudonymize=self.pseudonymize
+                )
                 yield from self._account(work)
                 done += work.records
                 if self.log:  # structured progress: counts and rates, never values
                     elapsed = max(time.perf_counter() - began, 1e-9)
-                    self.log(f"progress model={model} read={self.mode} records={done} "
-                             f"events={self.stats['events']} "
-                             f"events_per_s={self.stats['events'] / elapsed:.0f}")
+                    self.log(
+                        f"progress model={model} read={self.mode} records={done} "
+                        f"events={self.stats['events']} "
+                        f"events_per_s={self.stats['events'] / elapsed:.0f}"
+                    )
             if self.extract is not None:
                 # window patches no record log brought (no ``ref``, or a ``ref`` changed
                 # meanwhile): to the extract, by ``_id``
@@ -152,8 +189,16 @@ class BatchWork:
     records: int
 
 
-def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed: set[str],
-                  start: datetime, end: datetime, *, pseudonymize) -> BatchWork:
+def rebuild_batch(
+    model: str,
+    batch: RecordBatch,
+    days: dict[str, date],
+    handed: set[str],
+    start: datetime,
+    end: datetime,
+    *,
+    pseudonymize,
+) -> BatchWork:
     """Scrub a batch of record logs, rebuild each record's states and name the events of the
     window's patches (``days``); the patches in ``handed`` also give their ``raw_patches``
     outcome. Pure (no I/O, no shared state)."""
@@ -162,8 +207,9 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
     logs: dict[str, list[Patch]] = defaultdict(list)
     window_patches: list[Outcome] = []
     for doc in batch.log:
-        result = scrub_patch(doc, model, pseudonymize,
-                             young_ref=young_ref_of(model, doc, batch.young_refs))
+        result = scrub_patch(
+            doc, model, pseudonymize, young_ref=young_ref_of(model, doc, batch.young_refs)
+        )
         if handed and patch_key(doc) in handed:
             window_patches.append(outcome(doc, result, start, end))
         if isinstance(result, ScrubbedPatch):
@@ -194,15 +240,28 @@ def rebuild_batch(model: str, batch: RecordBatch, days: dict[str, date], handed:
             for event in events_of(states):
                 names[event.event_name] += 1
                 stats["events"] += 1
-                events.append((event.event_id, event.event_name, event.model, event.record_id,
-                               event.young_id, event.patch_id, event.occurred_at, day,
-                               _json(event.before), _json(event.after), age,
-                               _json(young_state)))
+                events.append(
+                    (
+                        event.event_id,
+                        event.event_name,
+                        event.model,
+                        event.record_id,
+                        event.young_id,
+                        event.patch_id,
+                        event.occurred_at,
+                        day,
+                        _json(event.before),
+                        _json(event.after),
+                        age,
+                        _json(young_state),
+                    )
+                )
     return BatchWork(events, window_patches, stats, names, len(batch.refs))
 
 
-def _current_states(model: str, documents: list[dict], pseudonymize,
-                    year: int) -> tuple[dict[str, dict], dict[str, object]]:
+def _current_states(
+    model: str, documents: list[dict], pseudonymize, year: int
+) -> tuple[dict[str, dict], dict[str, object]]:
     """The allow-listed current state of each document, and its raw birth date (read in
     memory for ages, never stored)."""
     currents, births = {}, {}
@@ -244,8 +303,9 @@ def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, Y
     histories = {}
     for ref in logs.keys() | currents.keys():
         states = reconstruct_record(logs[ref], currents.get(ref)).states if ref in logs else []
-        histories[ref] = YoungHistory([s.patch.occurred_at for s in states], states,
-                                      currents.get(ref), births.get(ref))
+        histories[ref] = YoungHistory(
+            [s.patch.occurred_at for s in states], states, currents.get(ref), births.get(ref)
+        )
     return histories
 
 
@@ -274,50 +334,81 @@ def _json(value) -> str | None:
 
 ASSET = "reconstructed_events"
 CHECKS = [
-    AssetCheckSpec("no_duplicate_event_ids", asset=ASSET, blocking=True,
-                   description="No event_id appears twice."),
-    AssetCheckSpec("no_personal_data", asset=ASSET, blocking=True,
-                   description="before/after hold allow-listed fields only, and no value "
-                               "looks personal."),
-    AssetCheckSpec("consistent_with_documents", asset=ASSET,
-                   description="The after state of each record's last patch equals its "
-                               "allow-listed current document, and the values patches wrote "
-                               "are contradicted by later states in at most the run "
-                               "config's max_disagreement_rate of ops (gaps in the log; "
-                               "SNU_MAX_DISAGREEMENT_RATE, 5 % by default)."),
+    AssetCheckSpec(
+        "no_duplicate_event_ids",
+        asset=ASSET,
+        blocking=True,
+        description="No event_id appears twice.",
+    ),
+    AssetCheckSpec(
+        "no_personal_data",
+        asset=ASSET,
+        blocking=True,
+        description="before/after hold allow-listed fields only, and no value looks personal.",
+    ),
+    AssetCheckSpec(
+        "consistent_with_documents",
+        asset=ASSET,
+        description="The after state of each record's last patch equals its "
+        "allow-listed current document, and the values patches wrote "
+        "are contradicted by later states in at most the run "
+        "config's max_disagreement_rate of ops (gaps in the log; "
+        "SNU_MAX_DISAGREEMENT_RATE, 5 % by default).",
+    ),
 ]
 
 
 def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
     dupes = conn.execute(
         f'select count(*) from (select event_id from "{schema}".{table} where {WINDOW} '
-        "group by event_id having count(*) > 1) d", params).fetchone()[0]
-    return AssetCheckResult(asset_key=table, check_name="no_duplicate_event_ids", passed=dupes == 0,
-                            metadata={"duplicate_event_ids": dupes})
+        "group by event_id having count(*) > 1) d",
+        params,
+    ).fetchone()[0]
+    return AssetCheckResult(
+        asset_key=table,
+        check_name="no_duplicate_event_ids",
+        passed=dupes == 0,
+        metadata={"duplicate_event_ids": dupes},
+    )
 
 
-def check_events_personal_data(conn, schema, table, params, extra_columns=(),
-                               state_columns=("before", "after")) -> AssetCheckResult:
-    report = audit_table(conn, f'"{schema}".{table}', WINDOW, params, id_column="event_id",
-                         state_columns=state_columns, plain_columns=extra_columns)
-    return AssetCheckResult(asset_key=table, check_name="no_personal_data",
-                            passed=report.passed, metadata=audit_metadata(report))
+def check_events_personal_data(
+    conn, schema, table, params, extra_columns=(), state_columns=("before", "after")
+) -> AssetCheckResult:
+    report = audit_table(
+        conn,
+        f'"{schema}".{table}',
+        WINDOW,
+        params,
+        id_column="event_id",
+        state_columns=state_columns,
+        plain_columns=extra_columns,
+    )
+    return AssetCheckResult(
+        asset_key=table,
+        check_name="no_personal_data",
+        passed=report.passed,
+        metadata=audit_metadata(report),
+    )
 
 
 def check_consistency(stats: Counter, threshold: float) -> AssetCheckResult:
     rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
     return AssetCheckResult(
-        asset_key=ASSET, check_name="consistent_with_documents",
+        asset_key=ASSET,
+        check_name="consistent_with_documents",
         passed=rate <= threshold,
         severity=AssetCheckSeverity.WARN,
         metadata={
             "disagreement_rate": round(rate, 5),
             "threshold": threshold,
             "disagreements": stats["disagreements"],
-            "records_whose_last_state_differs_from_document":
-                stats["last_state_differs_from_document"],
+            "records_whose_last_state_differs_from_document": stats[
+                "last_state_differs_from_document"
+            ],
             "records_with_document": stats["records_with_document"],
-        })
+        },
+    )
 
 
 # ------------------------------------------------------------------------------- asset
@@ -330,46 +421,72 @@ SPEC = AssetSpec(
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
     description="One row per event: for each patch of the day, the allow-listed state of the "
-                "young (or application) just before and just after it, rebuilt from the whole "
-                "patch log and the current document. Event names: young.created, "
-                "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
-                "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
+    "young (or application) just before and just after it, rebuilt from the whole "
+    "patch log and the current document. Event names: young.created, "
+    "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
+    "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
 )
 
 
-def reconstruct_window(context: AssetExecutionContext, config: DailyLoadConfig, db,
-                       postgres: PostgresResource, pseudonymize) -> MaterializeResult:
+def reconstruct_window(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    db,
+    postgres: PostgresResource,
+    pseudonymize,
+) -> MaterializeResult:
     """``reconstructed_events`` alone (when ``raw_patches`` is not materialised in the same
     run, see ``extract_and_reconstruct``)."""
     window = context.partition_time_window
     started = time.perf_counter()
     work = Reconstruction(db, pseudonymize, window.start, window.end, config, context.log.info)
-    count = postgres.replace_rows("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW,
-                                  window_params(context))
-    return reconstruction_result(context, config, postgres, work, count,
-                                 time.perf_counter() - started)
+    count = postgres.replace_rows(
+        "reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, window_params(context)
+    )
+    return reconstruction_result(
+        context, config, postgres, work, count, time.perf_counter() - started
+    )
 
 
-def reconstruction_result(context: AssetExecutionContext, config: DailyLoadConfig,
-                          postgres: PostgresResource, work: Reconstruction, count: int,
-                          elapsed: float) -> MaterializeResult:
+def reconstruction_result(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    postgres: PostgresResource,
+    work: Reconstruction,
+    count: int,
+    elapsed: float,
+) -> MaterializeResult:
     """The materialisation of ``reconstructed_events`` and its checks, once loaded."""
     params = window_params(context)
     stats, names = work.stats, work.names
     with postgres.connect() as conn:
-        results = [check_duplicate_ids(conn, postgres.schema, ASSET, params),
-                   check_events_personal_data(conn, postgres.schema, ASSET, params,
-                                              state_columns=("before", "after", "young_state")),
-                   check_consistency(stats, config.max_disagreement_rate)]
-    context.log.info(f"reconstructed_events {context.partition_key_range.start}.."
-                     f"{context.partition_key_range.end}: {count} events of "
-                     f"{stats['records']} records in {elapsed:.1f}s")
+        results = [
+            check_duplicate_ids(conn, postgres.schema, ASSET, params),
+            check_events_personal_data(
+                conn,
+                postgres.schema,
+                ASSET,
+                params,
+                state_columns=("before", "after", "young_state"),
+            ),
+            check_consistency(stats, config.max_disagreement_rate),
+        ]
+    context.log.info(
+        f"reconstructed_events {context.partition_key_range.start}.."
+        f"{context.partition_key_range.end}: {count} events of "
+        f"{stats['records']} records in {elapsed:.1f}s"
+    )
     return MaterializeResult(
         asset_key=ASSET,
         metadata={
-            **table_metadata(postgres, ASSET,
-                             ["partition_date", "event_name", "before", "after", "age"],
-                             WINDOW, params, "occurred_at, event_id"),
+            **table_metadata(
+                postgres,
+                ASSET,
+                ["partition_date", "event_name", "before", "after", "age"],
+                WINDOW,
+                params,
+                "occurred_at, event_id",
+            ),
             "dagster/row_count": count,
             "events_per_name": dict(sorted(names.items())),
             "records": stats["records"],

@@ -86,10 +86,26 @@ TRACKED_FIELDS: dict[str, tuple[str, ...]] = {
 #: Author roles kept in ``raw_patches.author_role``; anything else becomes ``other``.
 AUTHOR_ROLES = frozenset(
     {
-        "admin", "referent_department", "referent_region", "referent_classe",
-        "administrateur_cle", "head_center", "head_center_adjoint", "responsible",
-        "supervisor", "structure_responsible", "structure_member", "visitor", "dsnj",
-        "injep", "transporter", "moderator", "young", "script", "system", "other",
+        "admin",
+        "referent_department",
+        "referent_region",
+        "referent_classe",
+        "administrateur_cle",
+        "head_center",
+        "head_center_adjoint",
+        "responsible",
+        "supervisor",
+        "structure_responsible",
+        "structure_member",
+        "visitor",
+        "dsnj",
+        "injep",
+        "transporter",
+        "moderator",
+        "young",
+        "script",
+        "system",
+        "other",
     }
 )
 

@@ -36,8 +36,11 @@ class AuditReport:
 
     def summary(self) -> dict:
         """What an asset check shows: counts, problem kinds, examples (never a value)."""
-        return {"rows_scanned": self.rows, "problems": dict(self.problems),
-                "examples": "\n".join(f"- {e}" for e in self.examples) or "none"}
+        return {
+            "rows_scanned": self.rows,
+            "problems": dict(self.problems),
+            "examples": "\n".join(f"- {e}" for e in self.examples) or "none",
+        }
 
 
 def audit_ops(model: str, ops: Any, year: int) -> list[tuple[str, str]]:
@@ -64,8 +67,11 @@ def audit_state(model: str, state: Any, year: int) -> list[tuple[str, str]]:
         return []
     if not isinstance(state, dict):
         return [("", "state is not an object")]
-    problems = [(f"/{pointer_token(key)}", "field outside the allow-list")
-                for key in state if allowed(model, key) is None]
+    problems = [
+        (f"/{pointer_token(key)}", "field outside the allow-list")
+        for key in state
+        if allowed(model, key) is None
+    ]
     return problems + findings(state, year)
 
 
@@ -88,9 +94,17 @@ def audit_rows(rows: Iterable[tuple[str, str, int, dict[str, Any]]], table: str)
     return report
 
 
-def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
-                ops_column: str | None = None, state_columns: Sequence[str] = (),
-                plain_columns: Sequence[str] = ()) -> AuditReport:
+def audit_table(
+    conn,
+    table: str,
+    where: str,
+    params: dict,
+    *,
+    id_column: str,
+    ops_column: str | None = None,
+    state_columns: Sequence[str] = (),
+    plain_columns: Sequence[str] = (),
+) -> AuditReport:
     """Audit the rows of ``table`` (schema-qualified) matching ``where``, reading each
     distinct value once: PostgreSQL unnests the ops and the fields of the states and groups
     identical ones (a status value recurs in thousands of rows), then the allow-list and the
@@ -102,37 +116,48 @@ def audit_table(conn, table: str, where: str, params: dict, *, id_column: str,
     report = AuditReport()
     report.rows = conn.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
     if ops_column:
-        as_array = (f"case jsonb_typeof({ops_column}) when 'array' then {ops_column} "
-                    f"else jsonb_build_array({ops_column}) end")
+        as_array = (
+            f"case jsonb_typeof({ops_column}) when 'array' then {ops_column} "
+            f"else jsonb_build_array({ops_column}) end"
+        )
         # grouped as text: hashing text is cheaper than sorting jsonb
         for row_id, model, ref_year, op in conn.execute(
-                f"select min({id_column}), model, {year}, op::text from {table}, "
-                f"jsonb_array_elements({as_array}) op where {where} group by 2, 3, 4", params):
+            f"select min({id_column}), model, {year}, op::text from {table}, "
+            f"jsonb_array_elements({as_array}) op where {where} group by 2, 3, 4",
+            params,
+        ):
             for pointer, kind in audit_ops(model, [orjson.loads(op)], ref_year):
-                report.add(f"{name}.{ops_column}/*{pointer.removeprefix('/0')} "
-                           f"(row {row_id})", kind)
+                report.add(
+                    f"{name}.{ops_column}/*{pointer.removeprefix('/0')} (row {row_id})", kind
+                )
     for column in state_columns:
         # a state column holds its row's model, but young_state (an application's young) a
         # young's: its keys are judged against the young allow-list
         model_of = "'young'" if column == "young_state" else "model"
         for row_id, model, ref_year, key, value in conn.execute(
-                f"select min({id_column}), {model_of}, {year}, f.key, f.value from {table}, "
-                f"jsonb_each({column}) f where {where} and jsonb_typeof({column}) = 'object' "
-                "group by 2, 3, 4, 5", params):
+            f"select min({id_column}), {model_of}, {year}, f.key, f.value from {table}, "
+            f"jsonb_each({column}) f where {where} and jsonb_typeof({column}) = 'object' "
+            "group by 2, 3, 4, 5",
+            params,
+        ):
             for pointer, kind in audit_state(model, {key: value}, ref_year):
                 report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
         for (row_id,) in conn.execute(
-                f"select min({id_column}) from {table} where {where} and {column} "
-                f"is not null and jsonb_typeof({column}) <> 'object'", params):
+            f"select min({id_column}) from {table} where {where} and {column} "
+            f"is not null and jsonb_typeof({column}) <> 'object'",
+            params,
+        ):
             if row_id is None:
                 continue
             report.add(f"{name}.{column} (row {row_id})", "state is not an object")
     if plain_columns:  # one pass over the table for all of them
         values = ", ".join(f"('{column}', {column}::text)" for column in plain_columns)
         for row_id, ref_year, column, value in conn.execute(
-                f"select min({id_column}), {year}, v.col, v.value from {table} "
-                f"cross join lateral (values {values}) v(col, value) "
-                f"where {where} and v.value is not null group by 2, 3, 4", params):
+            f"select min({id_column}), {year}, v.col, v.value from {table} "
+            f"cross join lateral (values {values}) v(col, value) "
+            f"where {where} and v.value is not null group by 2, 3, 4",
+            params,
+        ):
             for pointer, kind in findings(value, ref_year):
                 report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
     return report

@@ -69,7 +69,8 @@ def kinds_of_personal_data(value: str, reference_year: int | None = None) -> tup
         # an ISO instant (every patch carries a few, each one new: not worth caching): only
         # its date can be personal (the other detectors need letters, '@', or digit runs)
         old = reference_year is not None and reference_year - int(timestamp.group(1)) >= (
-            BIRTH_DATE_MIN_AGE_YEARS)
+            BIRTH_DATE_MIN_AGE_YEARS
+        )
         return ("exact birth date",) if old else ()
     return _kinds(value, reference_year)
 
@@ -142,8 +143,11 @@ def iter_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def is_long_number(value: Any) -> bool:
     """A JSON number too large to be a statistical value (a phone or NIR typed as a number)."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and abs(value) >= MAX_CATEGORY_NUMBER)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and abs(value) >= MAX_CATEGORY_NUMBER
+    )
 
 
 def _elements(path: str, value: list | tuple) -> Iterator[tuple[str, Any, bool]]:

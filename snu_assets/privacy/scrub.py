@@ -251,8 +251,14 @@ def scrub_ops(model: str, ops: Any, values: ValueScrubber) -> tuple[list[dict], 
             values.redact("write inside a statistical field")
             if tokens[0] not in overwritten:
                 overwritten.add(tokens[0])
-                kept.append({"op": "replace", "path": join_pointer(tokens[:1]),
-                             "value": REDACTED, "originalValue": REDACTED})
+                kept.append(
+                    {
+                        "op": "replace",
+                        "path": join_pointer(tokens[:1]),
+                        "value": REDACTED,
+                        "originalValue": REDACTED,
+                    }
+                )
             continue
         clean = {"op": kind, "path": canonical}
         if kind != "remove":
@@ -336,14 +342,20 @@ def scrub_patch(
             raise Rejected("patch has no _id")
         ref = _as_id(doc.get("ref"))
         if ref is None:
-            raise Rejected("patch has no ref" if doc.get("ref") is None else "ref is not an ObjectId")
+            raise Rejected(
+                "patch has no ref" if doc.get("ref") is None else "ref is not an ObjectId"
+            )
         if occurred_at is None:
             raise Rejected("date is missing or not a date")
         values = ValueScrubber(pseudonymize, occurred_at.year)
         ops, dropped = scrub_ops(model, doc.get("ops"), values)
     except Rejected as exc:
-        return Rejection(patch_id, model if model in ("young", "application") else "unknown",
-                         occurred_at, exc.reason)
+        return Rejection(
+            patch_id,
+            model if model in ("young", "application") else "unknown",
+            occurred_at,
+            exc.reason,
+        )
     record_id = pseudonymize(model, ref)
     young_id: str | None
     if model == "young":

@@ -179,9 +179,7 @@ _MISSION_THEMES = ("Aide aux devoirs", "Collecte alimentaire", "Accueil du publi
 _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 # Department weights: "some departments big and some small" (rough population shape).
-_BIG_DEPARTMENTS = frozenset(
-    "59 75 13 69 92 93 33 78 62 94 31 77 44 91 95 34 06 67 38 974".split()
-)
+_BIG_DEPARTMENTS = frozenset("59 75 13 69 92 93 33 78 62 94 31 77 44 91 95 34 06 67 38 974".split())
 _SMALL_DEPARTMENTS = frozenset(
     "48 23 05 90 15 09 52 32 82 04 55 58 2A 2B 973 976 36 43 46 19".split()
 )
@@ -517,8 +515,9 @@ def _build_cohorts(start: dt.date, days: int) -> tuple[list[_Cohort], _Cohort]:
         stay = start + dt.timedelta(days=close_d + delay)
         name = f"{_FRENCH_MONTHS[stay.month - 1]} {stay.year}{suffix}"
         current.append(
-            _make_cohort(name, start + dt.timedelta(open_d), start + dt.timedelta(close_d),
-                         stay, weight)  # fmt: skip
+            _make_cohort(
+                name, start + dt.timedelta(open_d), start + dt.timedelta(close_d), stay, weight
+            )  # fmt: skip
         )
     past_stay = dt.date(start.year - 1, 7, 1)
     past = _make_cohort(
@@ -659,11 +658,15 @@ class _World:
         r = self.rng.random()
         key: tuple[str, ...]
         if r < 0.7:
-            key, make = ("department", department.name), lambda: self._staff(
-                "referent_department", department, department.region)
+            key, make = (
+                ("department", department.name),
+                lambda: self._staff("referent_department", department, department.region),
+            )
         elif r < 0.9:
-            key, make = ("region", department.region), lambda: self._staff(
-                "referent_region", None, department.region)
+            key, make = (
+                ("region", department.region),
+                lambda: self._staff("referent_region", None, department.region),
+            )
         else:
             key, make = ("admin",), lambda: self._staff("admin")
         pool = self._referents.setdefault(key, [])
@@ -1241,8 +1244,13 @@ class _YoungLife:
                    "cohort": self.d["cohort"], "field": rng.choice(_CORRECTION_FIELDS),
                    "reason": rng.choice(("UNREADABLE", "MISSING_FRONT", "OTHER")),
                    "message": message, "status": "SENT", "sentAt": t}  # fmt: skip
-        self.young.save(t, self.referent(), self.status_change(
-            t, "WAITING_CORRECTION", correctionRequests=[*self.d["correctionRequests"], request]))
+        self.young.save(
+            t,
+            self.referent(),
+            self.status_change(
+                t, "WAITING_CORRECTION", correctionRequests=[*self.d["correctionRequests"], request]
+            ),
+        )
         if rng.random() < 0.8:
             self.at(self.world.later(t, rng.uniform(0.2, 10)), self.correct)
 
@@ -1562,6 +1570,7 @@ class _YoungLife:
         if not parents:
             return
         self.young.save(t, _CRON_LEGAL_REPRESENTATIVES, {}, unset=parents)
+
         def not_parent(op: dict) -> bool:
             return not _top(op["path"]).startswith(("parent1", "parent2"))
 

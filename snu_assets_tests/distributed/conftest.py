@@ -31,9 +31,15 @@ YOUNGS = int(os.environ.get("SNU_DIST_TEST_YOUNGS", "1200"))
 def snapshot(postgres: PostgresResource) -> dict[str, list[str]]:
     """Every row of every daily table, as text, sorted."""
     with postgres.connect() as conn:
-        return {t: [r[0] for r in conn.execute(
-            f"select t::text from {postgres.table(t)} t order by 1").fetchall()]
-            for t in DAILY_TABLES}
+        return {
+            t: [
+                r[0]
+                for r in conn.execute(
+                    f"select t::text from {postgres.table(t)} t order by 1"
+                ).fetchall()
+            ]
+            for t in DAILY_TABLES
+        }
 
 
 @pytest.fixture(scope="module")
@@ -41,35 +47,58 @@ def lab(tmp_path_factory):
     reason = prerequisites()
     if reason:
         pytest.skip(f"distributed lab unavailable: {reason}")
-    cluster = Lab(tmp_path_factory.mktemp("lab"), workers_count=2, mongodb_pool=1,
-                  max_runs=4, backfill_runs=2, days_per_run=4, start_date=START.isoformat())
+    cluster = Lab(
+        tmp_path_factory.mktemp("lab"),
+        workers_count=2,
+        mongodb_pool=1,
+        max_runs=4,
+        backfill_runs=2,
+        days_per_run=4,
+        start_date=START.isoformat(),
+    )
     reference = PostgresResource(url=PG_ADMIN, schema_name=f"snu_ref_{cluster.tag}")
     try:
         cluster.start(key=TEST_KEY)
         mongo = MongoResource(uri=cluster.mongo_uri, database=cluster.mongo_db)
         began = time.monotonic()
-        seed_mongo(mongo.db(), seed=31, youngs=YOUNGS, days=DAYS, start=START, progress=False,
-                   collect_truth=False)
+        seed_mongo(
+            mongo.db(),
+            seed=31,
+            youngs=YOUNGS,
+            days=DAYS,
+            start=START,
+            progress=False,
+            collect_truth=False,
+        )
         cluster.timings["seed_s"] = round(time.monotonic() - began, 1)
         cluster.days = [(START + timedelta(days=n)).isoformat() for n in range(DAYS)]
         # the single-process reference: one ranged run, in-process executor, same servers
         began = time.monotonic()
         with instance_for_test() as instance:
             result = materialize(
-                DAILY_ASSETS, instance=instance,
-                resources={"mongo": mongo, "postgres": reference,
-                           "pseudonyms": PseudonymResource(key=TEST_KEY)},
-                tags={"dagster/asset_partition_range_start": cluster.days[0],
-                      "dagster/asset_partition_range_end": cluster.days[-1]})
+                DAILY_ASSETS,
+                instance=instance,
+                resources={
+                    "mongo": mongo,
+                    "postgres": reference,
+                    "pseudonyms": PseudonymResource(key=TEST_KEY),
+                },
+                tags={
+                    "dagster/asset_partition_range_start": cluster.days[0],
+                    "dagster/asset_partition_range_end": cluster.days[-1],
+                },
+            )
         assert result.success
         cluster.timings["single_process_s"] = round(time.monotonic() - began, 1)
         cluster.reference = snapshot(reference)
         mongo.client().close()
         cluster.postgres = PostgresResource(url=PG_ADMIN, schema_name=cluster.schema)
         cluster.start_dev()
-        print(f"\nlab {cluster.host_ip} tag {cluster.tag}: "
-              f"{len(cluster.reference['raw_patches'])} patches over {DAYS} days; "
-              f"logs in {cluster.root}")
+        print(
+            f"\nlab {cluster.host_ip} tag {cluster.tag}: "
+            f"{len(cluster.reference['raw_patches'])} patches over {DAYS} days; "
+            f"logs in {cluster.root}"
+        )
         yield cluster
         print(f"\ndistributed timings: {cluster.timings}")
     finally:

@@ -42,7 +42,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SYSTEM_PG = ("127.0.0.1", 5432)
 RABBITMQ = ("127.0.0.1", 5672)
-PG_ADMIN = os.environ.get("SNU_TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "SNU_TEST_SYSTEM_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 INSTANCE_YAML = """\
 storage:
@@ -73,8 +75,9 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def _rabbitmqctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=check, capture_output=True, text=True, timeout=120
+    )
 
 
 def prerequisites() -> str | None:
@@ -145,9 +148,9 @@ class Lab:
     backfill_runs: int = 2
     days_per_run: int = 2
     start_date: str = "2025-03-03"
-    concurrency: int = 1                 # Celery processes per worker "host"
-    mongo_dir: Path | None = None        # SecantusDB data to reuse (default: a fresh one)
-    mongo_database: str | None = None    # its database (default: a fresh name)
+    concurrency: int = 1  # Celery processes per worker "host"
+    mongo_dir: Path | None = None  # SecantusDB data to reuse (default: a fresh one)
+    mongo_database: str | None = None  # its database (default: a fresh name)
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:4])
     workers: list[Worker] = field(default_factory=list)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -236,19 +239,30 @@ class Lab:
             _ip("-n", netns, "link", "set", "eth0", "up")
             _ip("-n", netns, "link", "set", "lo", "up")
             _ip("-n", netns, "route", "add", "default", "via", self.host_ip)
-            self.workers.append(Worker(i, netns, address, f"snu{self.tag}w{i}",
-                                       self.root / f"worker{i}.log"))
+            self.workers.append(
+                Worker(i, netns, address, f"snu{self.tag}w{i}", self.root / f"worker{i}.log")
+            )
 
-    def _spawn(self, name: str, cmd: list[str], env=None, log: Path | None = None) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, cmd: list[str], env=None, log: Path | None = None
+    ) -> subprocess.Popen:
         out = open(log or self.root / f"{name}.log", "ab")
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.root)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.root,
+        )
         out.close()
         self.procs[name] = proc
         return proc
 
-    def _wait_port(self, host: str, port: int, proc: subprocess.Popen, what: str,
-                   timeout: float = 60) -> None:
+    def _wait_port(
+        self, host: str, port: int, proc: subprocess.Popen, what: str, timeout: float = 60
+    ) -> None:
         import socket
 
         deadline = time.monotonic() + timeout
@@ -269,14 +283,33 @@ class Lab:
             self.mongo_port = sock.getsockname()[1]
         data = self.mongo_dir or self.root / "mongo"
         data.mkdir(parents=True, exist_ok=True)
-        mongo = self._spawn("secantus", [sys.executable, "-m", "secantus", "--host", self.host_ip,
-                                         "--port", str(self.mongo_port), "--storage-path",
-                                         str(data), "--log-level", "WARNING"])
-        relay = self._spawn("relay", [
-            sys.executable, "-m", "snu_assets_tests.distributed.relay",
-            f"{self.host_ip}:5432={SYSTEM_PG[0]}:{SYSTEM_PG[1]}",
-            f"{self.host_ip}:5672={RABBITMQ[0]}:{RABBITMQ[1]}"],
-            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+        mongo = self._spawn(
+            "secantus",
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                self.host_ip,
+                "--port",
+                str(self.mongo_port),
+                "--storage-path",
+                str(data),
+                "--log-level",
+                "WARNING",
+            ],
+        )
+        relay = self._spawn(
+            "relay",
+            [
+                sys.executable,
+                "-m",
+                "snu_assets_tests.distributed.relay",
+                f"{self.host_ip}:5432={SYSTEM_PG[0]}:{SYSTEM_PG[1]}",
+                f"{self.host_ip}:5672={RABBITMQ[0]}:{RABBITMQ[1]}",
+            ],
+            env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        )
         self._wait_port(self.host_ip, self.mongo_port, mongo, "SecantusDB")
         self._wait_port(self.host_ip, 5432, relay, "the relay")
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -290,54 +323,79 @@ class Lab:
     def _instance(self) -> None:
         self.home = self.root / "dagster_home"
         self.home.mkdir(exist_ok=True)
-        (self.home / "dagster.yaml").write_text(INSTANCE_YAML.format(
-            max_runs=self.max_runs, backfill_runs=self.backfill_runs,
-            mongodb_pool=self.mongodb_pool))
+        (self.home / "dagster.yaml").write_text(
+            INSTANCE_YAML.format(
+                max_runs=self.max_runs,
+                backfill_runs=self.backfill_runs,
+                mongodb_pool=self.mongodb_pool,
+            )
+        )
         env = self.env()
         self.worker_yaml = self.root / "celery-worker.yaml"
-        self.worker_yaml.write_text(subprocess.run(
-            [sys.executable, "-m", "snu_assets.distributed", "worker-config"], env=env,
-            check=True, capture_output=True, text=True).stdout)
+        self.worker_yaml.write_text(
+            subprocess.run(
+                [sys.executable, "-m", "snu_assets.distributed", "worker-config"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
 
     def env(self) -> dict[str, str]:
         """The environment of the code location, its run orchestrators and the workers."""
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_"))
-               or k in ("SNU_STATE_DIR", "SNU_REPORTS_DIR")}
-        env.update({
-            "PATH": f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}",
-            "PYTHONPATH": str(PROJECT),
-            "DAGSTER_HOME": str(self.home),
-            "SNU_DAGSTER_POSTGRES_URL": self.dagster_url,
-            "SNU_MONGO_URI": self.mongo_uri,
-            "SNU_MONGO_DB": self.mongo_db,
-            "SNU_POSTGRES_URL": self.postgres_url,
-            "SNU_POSTGRES_SCHEMA": self.schema,
-            "SNU_PSEUDONYM_KEY": self.key,
-            "SNU_START_DATE": self.start_date,
-            "SNU_BACKFILL_DAYS_PER_RUN": str(self.days_per_run),
-            "SNU_EXECUTOR": "celery",
-            "SNU_CELERY_BROKER_URL": self.broker_url,
-            # no automation besides the backfill under test
-            "SNU_NIGHTLY_CRON": "0 0 1 1 *",
-            "SNU_LATE_DATA_INTERVAL_S": "86400",
-            "SNU_WEEKLY_SENSOR_INTERVAL_S": "86400",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_"))
+            or k in ("SNU_STATE_DIR", "SNU_REPORTS_DIR")
+        }
+        env.update(
+            {
+                "PATH": f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}",
+                "PYTHONPATH": str(PROJECT),
+                "DAGSTER_HOME": str(self.home),
+                "SNU_DAGSTER_POSTGRES_URL": self.dagster_url,
+                "SNU_MONGO_URI": self.mongo_uri,
+                "SNU_MONGO_DB": self.mongo_db,
+                "SNU_POSTGRES_URL": self.postgres_url,
+                "SNU_POSTGRES_SCHEMA": self.schema,
+                "SNU_PSEUDONYM_KEY": self.key,
+                "SNU_START_DATE": self.start_date,
+                "SNU_BACKFILL_DAYS_PER_RUN": str(self.days_per_run),
+                "SNU_EXECUTOR": "celery",
+                "SNU_CELERY_BROKER_URL": self.broker_url,
+                # no automation besides the backfill under test
+                "SNU_NIGHTLY_CRON": "0 0 1 1 *",
+                "SNU_LATE_DATA_INTERVAL_S": "86400",
+                "SNU_WEEKLY_SENSOR_INTERVAL_S": "86400",
+            }
+        )
         return env
 
     # ----------------------------------------------------------------- workers
     def start_worker(self, worker: Worker) -> None:
-        cmd = ["ip", "netns", "exec", worker.netns,
-               *[str(BIN / c) if i == 0 else c for i, c in enumerate(
-                   distributed.worker_command(worker.name, self.concurrency,
-                                              str(self.worker_yaml)))]]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            worker.netns,
+            *[
+                str(BIN / c) if i == 0 else c
+                for i, c in enumerate(
+                    distributed.worker_command(worker.name, self.concurrency, str(self.worker_yaml))
+                )
+            ],
+        ]
         worker.proc = self._spawn(f"worker{worker.index}", cmd, env=self.env(), log=worker.log)
         worker.started_at = worker.log.stat().st_size
 
     def wait_worker_ready(self, worker: Worker, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            text = worker.log.read_bytes()[getattr(worker, "started_at", 0):].decode(errors="replace")
+            text = worker.log.read_bytes()[getattr(worker, "started_at", 0) :].decode(
+                errors="replace"
+            )
             if re.search(rf"{worker.name}@\S+ ready", text):
                 return
             if not worker.alive or time.monotonic() > deadline:
@@ -358,13 +416,16 @@ class Lab:
         from snu_assets_tests.e2e.dagster_dev import DagsterDev
 
         workspace = self.root / "workspace.yaml"
-        workspace.write_text("load_from:\n  - python_module:\n      module_name: "
-                             "snu_assets.definitions\n      location_name: snu_assets\n")
+        workspace.write_text(
+            "load_from:\n  - python_module:\n      module_name: "
+            "snu_assets.definitions\n      location_name: snu_assets\n"
+        )
         began = time.monotonic()
         self.dev = DagsterDev(workspace, self.env(), self.root / "dagster-dev.log")
         self.dev.start()
-        self.repository = self.dev.wait_for("the snu_assets code location",
-                                            lambda: _loaded_repository(self.dev), timeout)
+        self.repository = self.dev.wait_for(
+            "the snu_assets code location", lambda: _loaded_repository(self.dev), timeout
+        )
         self.timings["dagster_dev_start_s"] = round(time.monotonic() - began, 1)
 
     # ------------------------------------------------------------------ close
@@ -386,8 +447,10 @@ class Lab:
             elif kind == "link":
                 _ip("link", "del", name, check=False)
             elif kind == "database":
-                with contextlib.suppress(psycopg.Error), \
-                        psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                with (
+                    contextlib.suppress(psycopg.Error),
+                    psycopg.connect(PG_ADMIN, autocommit=True) as conn,
+                ):
                     conn.execute(f'drop database if exists "{name}" with (force)')
             elif kind == "vhost":
                 _rabbitmqctl("delete_vhost", name, check=False)
@@ -401,9 +464,11 @@ class Lab:
 
     def step_executions(self) -> list[tuple[str, str, str]]:
         """(run id, step key, worker name) of every step a worker took."""
-        rows = self.events("select run_id, step_key, event from event_logs "
-                           "where dagster_event_type = 'ENGINE_EVENT' "
-                           "and event like '%%in celery worker%%' order by id")
+        rows = self.events(
+            "select run_id, step_key, event from event_logs "
+            "where dagster_event_type = 'ENGINE_EVENT' "
+            "and event like '%%in celery worker%%' order by id"
+        )
         found = []
         for run_id, step_key, event in rows:
             match = re.search(rf"(snu{self.tag}w\d+)@", event)
@@ -416,7 +481,8 @@ class Lab:
             "select run_id, dagster_event_type, extract(epoch from timestamp) from event_logs "
             "where step_key = %s and dagster_event_type in "
             "('STEP_START', 'STEP_SUCCESS', 'STEP_FAILURE', 'STEP_UP_FOR_RETRY') order by id",
-            (step_key,))
+            (step_key,),
+        )
         open_, spans = {}, []
         for run_id, kind, moment in rows:
             if kind == "STEP_START":

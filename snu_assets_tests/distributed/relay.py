@@ -39,6 +39,7 @@ def _handler(target_host: str, target_port: int):
             writer.close()
             return
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
     return handle
 
 
@@ -52,8 +53,9 @@ async def main(pairs: list[str]) -> None:
     for pair in pairs:
         listen, target = pair.split("=")
         host, port = _split(listen)
-        servers.append(await asyncio.start_server(_handler(*_split(target)), host, port,
-                                                  reuse_address=True))
+        servers.append(
+            await asyncio.start_server(_handler(*_split(target)), host, port, reuse_address=True)
+        )
     print("relay ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -36,9 +36,17 @@ PASSES = (("raw_patches", "reconstructed_events"), ("enriched_events",))
 
 
 def launch_backfill(lab, days: list[str], assets) -> str:
-    params = {"partitionNames": days, "assetSelection": [{"path": [a]} for a in assets],
-              "fromFailure": False, "tags": [], "title": None, "description": None}
-    launched = lab.dev.graphql(LAUNCH_BACKFILL, {"backfillParams": params})["launchPartitionBackfill"]
+    params = {
+        "partitionNames": days,
+        "assetSelection": [{"path": [a]} for a in assets],
+        "fromFailure": False,
+        "tags": [],
+        "title": None,
+        "description": None,
+    }
+    launched = lab.dev.graphql(LAUNCH_BACKFILL, {"backfillParams": params})[
+        "launchPartitionBackfill"
+    ]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     return launched["backfillId"]
 
@@ -47,18 +55,21 @@ def wait_backfill(lab, backfill_id: str, timeout: float = 900) -> dict:
     def done():
         found = lab.dev.graphql(BACKFILL, {"backfillId": backfill_id})["partitionBackfillOrError"]
         return found if found["status"] not in ("REQUESTED", "CANCELING", "FAILING") else None
+
     return lab.dev.wait_for(f"backfill {backfill_id}", done, timeout)
 
 
 def backfill_runs(lab, backfill_id: str) -> list[dict]:
-    result = lab.dev.graphql(RUNS, {"filter": {"tags": [{"key": "dagster/backfill",
-                                                         "value": backfill_id}]}})["runsOrError"]
+    result = lab.dev.graphql(
+        RUNS, {"filter": {"tags": [{"key": "dagster/backfill", "value": backfill_id}]}}
+    )["runsOrError"]
     return result["results"]
 
 
 def worker_logs(lab) -> str:
-    return "\n".join(f"--- {w.log} ---\n" + w.log.read_text(errors="replace")[-2500:]
-                     for w in lab.workers)
+    return "\n".join(
+        f"--- {w.log} ---\n" + w.log.read_text(errors="replace")[-2500:] for w in lab.workers
+    )
 
 
 def check_backfill(lab, backfill_id: str, backfill: dict) -> list[dict]:
@@ -99,7 +110,8 @@ def test_distributed_backfill_matches_single_process(lab):
     assert max_overlap(spans) == lab.mongodb_pool, spans
     # ... while steps that do not read MongoDB ran side by side on the two workers
     lab.timings["enrich_steps_at_once"] = max_overlap(
-        [s for s in lab.step_intervals("enriched_events") if s[0] in run_ids])
+        [s for s in lab.step_intervals("enriched_events") if s[0] in run_ids]
+    )
 
     got = snapshot(lab.postgres)
     assert all(lab.reference[t] for t in ("raw_patches", "reconstructed_events", "enriched_events"))
@@ -119,15 +131,18 @@ def test_worker_killed_mid_step_loses_nothing(lab):
             if run_id in runs:
                 return run_id
         return None
+
     victim_run = lab.dev.wait_for("an extract step to start", started, 300, interval=0.3)
     time.sleep(0.5)
-    victim_name = next(name for run_id, step, name in lab.step_executions()
-                       if run_id == victim_run and step == EXTRACT)
+    victim_name = next(
+        name
+        for run_id, step, name in lab.step_executions()
+        if run_id == victim_run and step == EXTRACT
+    )
     victim = next(w for w in lab.workers if w.name == victim_name)
     lab.kill_worker(victim)
     killed_at = time.monotonic() - began
-    finished = [s for s in lab.step_intervals(EXTRACT)
-                if s[0] == victim_run and s[2] is not None]
+    finished = [s for s in lab.step_intervals(EXTRACT) if s[0] == victim_run and s[2] is not None]
     assert not finished, "the step ended before the kill: seed more data (SNU_DIST_TEST_YOUNGS)"
 
     backfill = wait_backfill(lab, backfill_id)
@@ -138,8 +153,11 @@ def test_worker_killed_mid_step_loses_nothing(lab):
     lab.timings["backfill_with_kill_s"] = round(time.monotonic() - began, 1)
 
     # the killed step was given back by the broker and run again by the surviving worker
-    takers = [name for run_id, step, name in lab.step_executions()
-              if run_id == victim_run and step == EXTRACT]
+    takers = [
+        name
+        for run_id, step, name in lab.step_executions()
+        if run_id == victim_run and step == EXTRACT
+    ]
     survivor = next(w.name for w in lab.workers if w.name != victim_name)
     assert takers == [victim_name, survivor], takers
 

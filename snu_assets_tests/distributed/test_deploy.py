@@ -65,9 +65,14 @@ def rendered_instance(v: dict) -> dict:
         launcher["env_config_maps"] = [c["name"] for c in k8s["envConfigMaps"] if "name" in c]
     if k8s.get("envSecrets"):
         launcher["env_secrets"] = [s["name"] for s in k8s["envSecrets"] if "name" in s]
-    for key, name in (("envVars", "env_vars"), ("volumeMounts", "volume_mounts"),
-                      ("volumes", "volumes"), ("labels", "labels"),
-                      ("resources", "resources"), ("securityContext", "security_context")):
+    for key, name in (
+        ("envVars", "env_vars"),
+        ("volumeMounts", "volume_mounts"),
+        ("volumes", "volumes"),
+        ("labels", "labels"),
+        ("resources", "resources"),
+        ("securityContext", "security_context"),
+    ):
         if k8s.get(key):
             launcher[name] = k8s[key]
     if k8s.get("failPodOnRunFailure"):
@@ -75,38 +80,60 @@ def rendered_instance(v: dict) -> dict:
     if k8s.get("runK8sConfig"):
         launcher["run_k8s_config"] = {
             snake: k8s["runK8sConfig"][camel]
-            for camel, snake in (("containerConfig", "container_config"),
-                                 ("podSpecConfig", "pod_spec_config"),
-                                 ("podTemplateSpecMetadata", "pod_template_spec_metadata"),
-                                 ("jobSpecConfig", "job_spec_config"),
-                                 ("jobMetadata", "job_metadata"))
-            if k8s["runK8sConfig"].get(camel)}
+            for camel, snake in (
+                ("containerConfig", "container_config"),
+                ("podSpecConfig", "pod_spec_config"),
+                ("podTemplateSpecMetadata", "pod_template_spec_metadata"),
+                ("jobSpecConfig", "job_spec_config"),
+                ("jobMetadata", "job_metadata"),
+            )
+            if k8s["runK8sConfig"].get(camel)
+        }
 
     queued = v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"] or {}
-    coordinator = {snake: queued[camel] for camel, snake in (
-        ("maxConcurrentRuns", "max_concurrent_runs"),
-        ("tagConcurrencyLimits", "tag_concurrency_limits"),
-        ("dequeueIntervalSeconds", "dequeue_interval_seconds")) if queued.get(camel) is not None}
+    coordinator = {
+        snake: queued[camel]
+        for camel, snake in (
+            ("maxConcurrentRuns", "max_concurrent_runs"),
+            ("tagConcurrencyLimits", "tag_concurrency_limits"),
+            ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+        )
+        if queued.get(camel) is not None
+    }
     block = queued.get("blockOpConcurrencyLimitedRuns")
     if block:
         coordinator["block_op_concurrency_limited_runs"] = {
             "enabled": block["enabled"],
-            "op_concurrency_slot_buffer": block["opConcurrencySlotBuffer"]}
+            "op_concurrency_slot_buffer": block["opConcurrencySlotBuffer"],
+        }
 
     pg = v["postgresql"]
     monitoring = v["dagsterDaemon"]["runMonitoring"]
     retries = v["dagsterDaemon"]["runRetries"]
     return {
-        "storage": {"postgres": {"postgres_db": {
-            "username": pg["postgresqlUsername"], "password": {"env": "DAGSTER_PG_PASSWORD"},
-            "hostname": pg["postgresqlHost"], "db_name": pg["postgresqlDatabase"],
-            "port": pg["service"]["port"], "params": pg.get("postgresqlParams", {})}}},
+        "storage": {
+            "postgres": {
+                "postgres_db": {
+                    "username": pg["postgresqlUsername"],
+                    "password": {"env": "DAGSTER_PG_PASSWORD"},
+                    "hostname": pg["postgresqlHost"],
+                    "db_name": pg["postgresqlDatabase"],
+                    "port": pg["service"]["port"],
+                    "params": pg.get("postgresqlParams", {}),
+                }
+            }
+        },
         "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": launcher},
-        "run_coordinator": {"module": "dagster.core.run_coordinator",
-                            "class": "QueuedRunCoordinator", "config": coordinator},
-        "run_monitoring": {"enabled": monitoring["enabled"],
-                           "start_timeout_seconds": monitoring["startTimeoutSeconds"],
-                           "max_resume_run_attempts": monitoring["maxResumeRunAttempts"]},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": coordinator,
+        },
+        "run_monitoring": {
+            "enabled": monitoring["enabled"],
+            "start_timeout_seconds": monitoring["startTimeoutSeconds"],
+            "max_resume_run_attempts": monitoring["maxResumeRunAttempts"],
+        },
         "run_retries": {"enabled": retries["enabled"], "max_retries": retries["maxRetries"]},
         "telemetry": {"enabled": v["telemetry"]["enabled"]},
         **v.get("additionalInstanceConfig", {}),
@@ -134,12 +161,16 @@ def test_the_rendered_instance_loads_in_dagster(tmp_path):
     assert {"key": "dagster/backfill", "limit": 4} in queued["tag_concurrency_limits"]
     assert queued["max_concurrent_runs"] > 4
 
-    launcher = _validate(K8sRunLauncher.config_type(), instance["run_launcher"]["config"],
-                         "K8sRunLauncher config")
+    launcher = _validate(
+        K8sRunLauncher.config_type(), instance["run_launcher"]["config"], "K8sRunLauncher config"
+    )
     assert launcher["env_secrets"] == ["snu-assets-secrets"]
     assert launcher["env_config_maps"] == ["snu-assets-config"]
-    _validate(QueuedRunCoordinator.config_type(), instance["run_coordinator"]["config"],
-              "QueuedRunCoordinator config")
+    _validate(
+        QueuedRunCoordinator.config_type(),
+        instance["run_coordinator"]["config"],
+        "QueuedRunCoordinator config",
+    )
 
 
 def test_run_k8s_config_builds_kubernetes_objects():
@@ -149,11 +180,14 @@ def test_run_k8s_config_builds_kubernetes_objects():
 
     run_k8s = rendered_instance(values())["run_launcher"]["config"]["run_k8s_config"]
     user = UserDefinedDagsterK8sConfig.from_dict(run_k8s)
-    container = k8s_model_from_dict(k8s.V1Container, k8s_snake_case_dict(
-        k8s.V1Container, {"name": "run", **user.container_config}))
+    container = k8s_model_from_dict(
+        k8s.V1Container,
+        k8s_snake_case_dict(k8s.V1Container, {"name": "run", **user.container_config}),
+    )
     assert container.resources.limits["memory"] == "2Gi"
-    spec = k8s_model_from_dict(k8s.V1JobSpec, k8s_snake_case_dict(
-        k8s.V1JobSpec, {"template": {}, **user.job_spec_config}))
+    spec = k8s_model_from_dict(
+        k8s.V1JobSpec, k8s_snake_case_dict(k8s.V1JobSpec, {"template": {}, **user.job_spec_config})
+    )
     assert spec.backoff_limit == 0
 
 
@@ -171,8 +205,11 @@ def test_celery_worker_config_loads_as_dagster_celery_loads_it(tmp_path, monkeyp
 
     from snu_assets import distributed
 
-    worker_map = next(d for d in manifests() if d["kind"] == "ConfigMap"
-                      and d["metadata"]["name"] == "snu-assets-celery-worker")
+    worker_map = next(
+        d
+        for d in manifests()
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "snu-assets-celery-worker"
+    )
     path = tmp_path / "celery-worker.yaml"
     path.write_text(worker_map["data"]["celery-worker.yaml"])
     monkeypatch.setenv("SNU_CELERY_BROKER_URL", "pyamqp://snu:pw@rabbitmq.internal:5672/snu")
@@ -220,12 +257,17 @@ def test_dockerfile_values_and_manifests_agree():
     # every variable they set is one the project reads; the secrets hold the secrets
     sources = "".join(p.read_text() for p in (PROJECT / "snu_assets").rglob("*.py"))
     secret = next(d for d in docs if d["kind"] == "Secret")
-    config = next(d for d in docs if d["kind"] == "ConfigMap"
-                  and d["metadata"]["name"] == "snu-assets-config")
+    config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "snu-assets-config"
+    )
     for name in [*secret["stringData"], *config["data"]]:
         assert f'"{name}"' in sources, f"{name} is read nowhere in snu_assets"
-    assert {"SNU_PSEUDONYM_KEY", "SNU_MONGO_URI", "SNU_POSTGRES_URL",
-            "SNU_CELERY_BROKER_URL"} <= set(secret["stringData"])
+    assert {
+        "SNU_PSEUDONYM_KEY",
+        "SNU_MONGO_URI",
+        "SNU_POSTGRES_URL",
+        "SNU_CELERY_BROKER_URL",
+    } <= set(secret["stringData"])
     assert not {"SNU_PSEUDONYM_KEY", "SNU_MONGO_URI", "SNU_POSTGRES_URL"} & set(config["data"])
 
 
@@ -250,8 +292,10 @@ def _merge(base, override):
     return override
 
 
-@pytest.mark.skipif(not os.environ.get("SNU_DAGSTER_CHART_DIR"),
-                    reason="SNU_DAGSTER_CHART_DIR (a checkout of the chart's helm/dagster) unset")
+@pytest.mark.skipif(
+    not os.environ.get("SNU_DAGSTER_CHART_DIR"),
+    reason="SNU_DAGSTER_CHART_DIR (a checkout of the chart's helm/dagster) unset",
+)
 def test_values_against_the_chart_schema():
     import jsonschema
 

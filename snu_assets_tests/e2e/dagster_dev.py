@@ -48,11 +48,23 @@ class DagsterDev:
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(DAGSTER), "dev", "-w", str(self.workspace), "-p", str(self.port),
-             "-h", "127.0.0.1"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(DAGSTER),
+                "dev",
+                "-w",
+                str(self.workspace),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             # run outside the project: its dagster.yaml would only draw a warning there
-            start_new_session=True, cwd=self.log_path.parent,
+            start_new_session=True,
+            cwd=self.log_path.parent,
         )
         log.close()
 
@@ -98,16 +110,18 @@ class DagsterDev:
     # -------------------------------------------------------------------- GraphQL
 
     def graphql(self, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
-        response = self.session.post(self.url, json={"query": query, "variables": variables or {}},
-                                     timeout=timeout)
+        response = self.session.post(
+            self.url, json={"query": query, "variables": variables or {}}, timeout=timeout
+        )
         response.raise_for_status()
         body = response.json()
         if body.get("errors"):
             raise AssertionError(f"GraphQL errors: {body['errors']}")
         return body["data"]
 
-    def wait_for(self, what: str, probe: Callable[[], Any], timeout: float,
-                 interval: float = 2.0) -> Any:
+    def wait_for(
+        self, what: str, probe: Callable[[], Any], timeout: float, interval: float = 2.0
+    ) -> Any:
         """Call ``probe`` until it returns something truthy; fail with the log's tail."""
         deadline = time.monotonic() + timeout
         last_error = None
@@ -115,7 +129,8 @@ class DagsterDev:
             if self.proc is not None and self.proc.poll() is not None:
                 raise DagsterDevTimeout(
                     f"dagster dev exited (code {self.proc.returncode}) while waiting for {what}\n"
-                    f"--- {self.log_path} ---\n{self.log_tail()}")
+                    f"--- {self.log_path} ---\n{self.log_tail()}"
+                )
             try:
                 result = probe()
                 if result:
@@ -125,7 +140,8 @@ class DagsterDev:
             if time.monotonic() > deadline:
                 raise DagsterDevTimeout(
                     f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})"
-                    f"\n--- tail of {self.log_path} ---\n{self.log_tail()}")
+                    f"\n--- tail of {self.log_path} ---\n{self.log_tail()}"
+                )
             time.sleep(interval)
 
 

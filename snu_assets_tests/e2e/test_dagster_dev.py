@@ -145,8 +145,8 @@ class E2E:
     truth: object
     mongo: MongoResource
     postgres: PostgresResource
-    start: date            # first seeded day, a Monday, = SNU_START_DATE
-    yesterday: date        # last seeded day (Paris)
+    start: date  # first seeded day, a Monday, = SNU_START_DATE
+    yesterday: date  # last seeded day (Paris)
     repository: str = "__repository__"
     timings: dict = field(default_factory=dict)
 
@@ -156,7 +156,9 @@ class E2E:
 
     # ---------------------------------------------------------------- GraphQL helpers
 
-    def runs(self, tags: dict[str, str] | None = None, statuses: list[str] | None = None) -> list[dict]:
+    def runs(
+        self, tags: dict[str, str] | None = None, statuses: list[str] | None = None
+    ) -> list[dict]:
         run_filter = {}
         if tags:
             run_filter["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
@@ -191,16 +193,25 @@ class E2E:
     def wait_backfill(self, backfill_id: str, timeout: float) -> dict:
         def done():
             backfill = self.backfill(backfill_id)
-            return backfill if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING") else None
+            return (
+                backfill
+                if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING")
+                else None
+            )
+
         return self.dev.wait_for(f"backfill {backfill_id} to finish", done, timeout)
 
     def wait_idle(self, timeout: float) -> None:
-        self.dev.wait_for("no run in flight", lambda: not self.runs(statuses=IN_FLIGHT) or None,
-                          timeout)
+        self.dev.wait_for(
+            "no run in flight", lambda: not self.runs(statuses=IN_FLIGHT) or None, timeout
+        )
 
     def sensor_ticks(self, name: str) -> list[dict]:
-        selector = {"repositoryName": self.repository, "repositoryLocationName": LOCATION,
-                    "sensorName": name}
+        selector = {
+            "repositoryName": self.repository,
+            "repositoryLocationName": LOCATION,
+            "sensorName": name,
+        }
         result = self.dev.graphql(SENSOR, {"selector": selector})["sensorOrError"]
         assert result["__typename"] == "Sensor", result
         return result["sensorState"]["ticks"]
@@ -212,8 +223,10 @@ class E2E:
             return conn.execute(sql.replace("{s}", f'"{self.postgres.schema}"'), params).fetchall()
 
     def snapshot(self) -> dict[str, list[str]]:
-        return {t: [r[0] for r in self.rows(f"select t::text from {{s}}.{t} t order by 1")]
-                for t in DAILY_TABLES}
+        return {
+            t: [r[0] for r in self.rows(f"select t::text from {{s}}.{t} t order by 1")]
+            for t in DAILY_TABLES
+        }
 
     def run_errors(self, run_id: str) -> list[str]:
         """The error and warning messages of a run's event log."""
@@ -229,33 +242,43 @@ class E2E:
     def fail(self, message: str, runs: list[dict] = ()) -> str:
         """An assertion message: ``message``, the errors of the runs that did not succeed and
         the tail of the dagster dev log."""
-        details = [f"run {r['runId']} ({r['jobName']}, {r['status']}): "
-                   + " | ".join(self.run_errors(r["runId"])[-5:])
-                   for r in runs if r["status"] != "SUCCESS"]
-        return "\n".join([message, *details,
-                          f"--- tail of {self.dev.log_path} ---", self.dev.log_tail()])
+        details = [
+            f"run {r['runId']} ({r['jobName']}, {r['status']}): "
+            + " | ".join(self.run_errors(r["runId"])[-5:])
+            for r in runs
+            if r["status"] != "SUCCESS"
+        ]
+        return "\n".join(
+            [message, *details, f"--- tail of {self.dev.log_path} ---", self.dev.log_tail()]
+        )
 
 
-def _child_env(home: Path, dagster_url: str, mongo: MongoResource, schema: str,
-               start: date) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_"))
-           or k in ("SNU_STATE_DIR", "SNU_REPORTS_DIR")}
-    env.update({
-        "DAGSTER_HOME": str(home),
-        "SNU_DAGSTER_POSTGRES_URL": dagster_url,
-        "SNU_MONGO_URI": mongo.uri,
-        "SNU_MONGO_DB": mongo.database,
-        "SNU_POSTGRES_URL": embedded.postgres_uri(),
-        "SNU_POSTGRES_SCHEMA": schema,
-        "SNU_PSEUDONYM_KEY": TEST_KEY,
-        "SNU_TIMEZONE": settings.timezone_name(),
-        "SNU_START_DATE": start.isoformat(),
-        "SNU_NIGHTLY_CRON": "* * * * *",
-        "SNU_LATE_DATA_INTERVAL_S": "5",
-        "SNU_WEEKLY_SENSOR_INTERVAL_S": "5",
-        "SNU_BACKFILL_DAYS_PER_RUN": str(DAYS_PER_RUN),
-    })
+def _child_env(
+    home: Path, dagster_url: str, mongo: MongoResource, schema: str, start: date
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SNU_", "DAGSTER_", "PYTEST_"))
+        or k in ("SNU_STATE_DIR", "SNU_REPORTS_DIR")
+    }
+    env.update(
+        {
+            "DAGSTER_HOME": str(home),
+            "SNU_DAGSTER_POSTGRES_URL": dagster_url,
+            "SNU_MONGO_URI": mongo.uri,
+            "SNU_MONGO_DB": mongo.database,
+            "SNU_POSTGRES_URL": embedded.postgres_uri(),
+            "SNU_POSTGRES_SCHEMA": schema,
+            "SNU_PSEUDONYM_KEY": TEST_KEY,
+            "SNU_TIMEZONE": settings.timezone_name(),
+            "SNU_START_DATE": start.isoformat(),
+            "SNU_NIGHTLY_CRON": "* * * * *",
+            "SNU_LATE_DATA_INTERVAL_S": "5",
+            "SNU_WEEKLY_SENSOR_INTERVAL_S": "5",
+            "SNU_BACKFILL_DAYS_PER_RUN": str(DAYS_PER_RUN),
+        }
+    )
     return env
 
 
@@ -272,12 +295,20 @@ def e2e(embedded_servers, tmp_path_factory):
     admin = embedded.postgres_uri("postgres")
     dev = None
     try:
-        truth = seed_mongo(mongo.db(), seed=2024, youngs=60, days=(yesterday - start).days + 1,
-                           start=start, progress=False, collect_truth=True)
+        truth = seed_mongo(
+            mongo.db(),
+            seed=2024,
+            youngs=60,
+            days=(yesterday - start).days + 1,
+            start=start,
+            progress=False,
+            collect_truth=True,
+        )
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'create database "{dagster_db}"')
         dagster_url = embedded.postgres_uri(dagster_db).replace(
-            "postgresql://", "postgresql+psycopg2://", 1)
+            "postgresql://", "postgresql+psycopg2://", 1
+        )
         home = tmp / "dagster_home"
         home.mkdir()
         shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
@@ -285,12 +316,17 @@ def e2e(embedded_servers, tmp_path_factory):
         dev = DagsterDev(PROJECT / "workspace.yaml", env, tmp / "dagster-dev.log")
         began = time.monotonic()
         dev.start()
-        repository = dev.wait_for("the webserver and the snu_assets code location",
-                                  lambda: _loaded_repository(dev), timeout=120)
+        repository = dev.wait_for(
+            "the webserver and the snu_assets code location",
+            lambda: _loaded_repository(dev),
+            timeout=120,
+        )
         context = E2E(dev, truth, mongo, postgres, start, yesterday, repository)
         context.timings["startup_s"] = round(time.monotonic() - began, 1)
-        print(f"\ndagster dev on port {dev.port}, log {dev.log_path}; seed {start}..{yesterday}, "
-              f"{len(truth.patches)} patches; ready in {context.timings['startup_s']}s")
+        print(
+            f"\ndagster dev on port {dev.port}, log {dev.log_path}; seed {start}..{yesterday}, "
+            f"{len(truth.patches)} patches; ready in {context.timings['startup_s']}s"
+        )
         yield context
         print(f"\ne2e timings: {context.timings}")
     finally:
@@ -315,7 +351,8 @@ def _loaded_repository(dev: DagsterDev) -> str | None:
             continue
         location = entry["locationOrLoadError"]
         assert location["__typename"] == "RepositoryLocation", (
-            f"the code location failed to load: {location}")
+            f"the code location failed to load: {location}"
+        )
         return location["repositories"][0]["name"]
     return None
 
@@ -341,32 +378,65 @@ def test_backfill_lands_the_truth_in_ranged_runs(e2e):
     assert [r["status"] for r in runs] == ["SUCCESS"] * len(runs), e2e.fail(str(runs), runs)
     # the backfill policy: ranged runs of at most DAYS_PER_RUN days, each with every layer
     assert len(runs) == math.ceil(BACKFILL_DAYS / DAYS_PER_RUN), runs
-    ranges = sorted((r["tags"]["dagster/asset_partition_range_start"],
-                     r["tags"]["dagster/asset_partition_range_end"]) for r in runs)
+    ranges = sorted(
+        (
+            r["tags"]["dagster/asset_partition_range_start"],
+            r["tags"]["dagster/asset_partition_range_end"],
+        )
+        for r in runs
+    )
     assert ranges == [(days[0], days[DAYS_PER_RUN - 1]), (days[DAYS_PER_RUN], days[-1])]
 
     window = (e2e.start, e2e.start + timedelta(days=BACKFILL_DAYS))
     truth_days = {d: n for d, n in _truth_by_day(e2e.truth).items() if window[0] <= d < window[1]}
     assert len(truth_days) == BACKFILL_DAYS and all(truth_days.values())
-    landed = dict(e2e.rows("select partition_date, count(*) from {s}.raw_patches "
-                           "where partition_date >= %s and partition_date < %s group by 1",
-                           window))
+    landed = dict(
+        e2e.rows(
+            "select partition_date, count(*) from {s}.raw_patches "
+            "where partition_date >= %s and partition_date < %s group by 1",
+            window,
+        )
+    )
     assert landed == truth_days
-    ids = {r[0] for r in e2e.rows("select patch_id from {s}.raw_patches "
-                                  "where partition_date >= %s and partition_date < %s", window)}
-    assert ids == {P("patch", p.patch_id) for p in e2e.truth.patches
-                   if window[0] <= paris_day(p.date) < window[1]}
+    ids = {
+        r[0]
+        for r in e2e.rows(
+            "select patch_id from {s}.raw_patches "
+            "where partition_date >= %s and partition_date < %s",
+            window,
+        )
+    }
+    assert ids == {
+        P("patch", p.patch_id)
+        for p in e2e.truth.patches
+        if window[0] <= paris_day(p.date) < window[1]
+    }
 
-    expected = Counter((name, paris_day(p.date)) for p in e2e.truth.patches
-                       for name in expected_events(p) if window[0] <= paris_day(p.date) < window[1])
-    events = Counter({(name, day): n for name, day, n in e2e.rows(
-        "select event_name, partition_date, count(*) from {s}.reconstructed_events "
-        "where partition_date >= %s and partition_date < %s group by 1, 2", window)})
+    expected = Counter(
+        (name, paris_day(p.date))
+        for p in e2e.truth.patches
+        for name in expected_events(p)
+        if window[0] <= paris_day(p.date) < window[1]
+    )
+    events = Counter(
+        {
+            (name, day): n
+            for name, day, n in e2e.rows(
+                "select event_name, partition_date, count(*) from {s}.reconstructed_events "
+                "where partition_date >= %s and partition_date < %s group by 1, 2",
+                window,
+            )
+        }
+    )
     assert events == expected
     assert {day for _, day in events} == set(truth_days)
-    enriched = dict(e2e.rows("select partition_date, count(*) from {s}.enriched_events "
-                             "where partition_date >= %s and partition_date < %s group by 1",
-                             window))
+    enriched = dict(
+        e2e.rows(
+            "select partition_date, count(*) from {s}.enriched_events "
+            "where partition_date >= %s and partition_date < %s group by 1",
+            window,
+        )
+    )
     assert set(enriched) == set(truth_days)
 
 
@@ -377,21 +447,24 @@ def test_nightly_schedule_materialises_yesterday(e2e):
         runs = e2e.runs({"snu/trigger": "nightly", "dagster/partition": yesterday})
         return [r for r in runs if r["status"] == "SUCCESS"]
 
-    runs = e2e.dev.wait_for(f"a successful nightly run for {yesterday}", nightly_success,
-                            timeout=150)
+    runs = e2e.dev.wait_for(
+        f"a successful nightly run for {yesterday}", nightly_success, timeout=150
+    )
     assert all(r["jobName"] == "daily_layers" for r in runs)
     assert runs[0]["tags"].get("dagster/schedule_name") == "nightly_schedule"
     nightly = e2e.runs({"snu/trigger": "nightly"})
     e2e.timings["nightly_partitions"] = sorted(r["tags"]["dagster/partition"] for r in nightly)
     assert not [r for r in nightly if r["status"] in ("FAILURE", "CANCELED")], e2e.fail(
-        "a nightly run failed", nightly)
+        "a nightly run failed", nightly
+    )
     # yesterday plus only catch-up days of the previous week. Yesterday is requested again at
     # every tick: Dagster dedupes a schedule's run_key only within one scheduled execution
     # time, so with this every-minute cron it may have several nightly runs.
     week_ago = (e2e.yesterday - timedelta(days=6)).isoformat()
     assert all(week_ago <= r["tags"]["dagster/partition"] <= yesterday for r in nightly)
-    landed = e2e.rows("select count(*) from {s}.raw_patches where partition_date = %s",
-                      (e2e.yesterday,))[0][0]
+    landed = e2e.rows(
+        "select count(*) from {s}.raw_patches where partition_date = %s", (e2e.yesterday,)
+    )[0][0]
     assert landed == _truth_by_day(e2e.truth)[e2e.yesterday] > 0
 
 
@@ -416,27 +489,47 @@ def test_same_backfill_again_changes_nothing(e2e):
 def test_late_patches_are_picked_up_by_the_sensor(e2e):
     day = e2e.start + timedelta(days=1)  # materialised by the backfill
     # the sensor watches _ids above the cursor it set on its first tick: wait for that tick
-    e2e.dev.wait_for("a first tick of late_patches_sensor",
-                     lambda: [t for t in e2e.sensor_ticks("late_patches_sensor") if t["cursor"]],
-                     timeout=60)
+    e2e.dev.wait_for(
+        "a first tick of late_patches_sensor",
+        lambda: [t for t in e2e.sensor_ticks("late_patches_sensor") if t["cursor"]],
+        timeout=60,
+    )
     before = {r["runId"] for r in e2e.runs({"snu/trigger": "late-data"})}
-    young = next(p.ref for p in e2e.truth.patches
-                 if p.model == "young" and p.ref in e2e.truth.young_ids)
+    young = next(
+        p.ref for p in e2e.truth.patches if p.model == "young" and p.ref in e2e.truth.young_ids
+    )
     noon = datetime.combine(day, dtime(12), tzinfo=settings.timezone())
     late = [ObjectId(), ObjectId()]
-    e2e.mongo.db()["young_patches"].insert_many([{
-        "_id": oid, "ref": ObjectId(young), "modelName": "young",
-        "date": noon + timedelta(minutes=n),
-        "ops": [{"op": "replace", "path": "/statusPhase1", "value": "AFFECTED",
-                 "originalValue": "WAITING_AFFECTATION"}],
-    } for n, oid in enumerate(late)])
+    e2e.mongo.db()["young_patches"].insert_many(
+        [
+            {
+                "_id": oid,
+                "ref": ObjectId(young),
+                "modelName": "young",
+                "date": noon + timedelta(minutes=n),
+                "ops": [
+                    {
+                        "op": "replace",
+                        "path": "/statusPhase1",
+                        "value": "AFFECTED",
+                        "originalValue": "WAITING_AFFECTATION",
+                    }
+                ],
+            }
+            for n, oid in enumerate(late)
+        ]
+    )
     inserted = time.monotonic()
 
     def late_run_done():
-        runs = [r for r in e2e.runs({"snu/trigger": "late-data", "dagster/partition": day.isoformat()})
-                if r["runId"] not in before]
+        runs = [
+            r
+            for r in e2e.runs({"snu/trigger": "late-data", "dagster/partition": day.isoformat()})
+            if r["runId"] not in before
+        ]
         assert not [r for r in runs if r["status"] in ("FAILURE", "CANCELED")], e2e.fail(
-            "a late-data run failed", runs)
+            "a late-data run failed", runs
+        )
         return [r for r in runs if r["status"] == "SUCCESS"]
 
     runs = e2e.dev.wait_for(f"a successful late-data run for {day}", late_run_done, timeout=150)
@@ -445,11 +538,15 @@ def test_late_patches_are_picked_up_by_the_sensor(e2e):
     assert runs[0]["tags"]["snu/late-reason"] in ("new patches", "count differs")
     assert runs[0]["tags"].get("dagster/sensor_name") == "late_patches_sensor"
     wanted = {P("patch", str(oid)) for oid in late}
-    found = e2e.rows("select patch_id, partition_date, young_id from {s}.raw_patches "
-                     "where patch_id = any(%s)", (list(wanted),))
+    found = e2e.rows(
+        "select patch_id, partition_date, young_id from {s}.raw_patches where patch_id = any(%s)",
+        (list(wanted),),
+    )
     assert {r[0] for r in found} == wanted
     assert {(r[1], r[2]) for r in found} == {(day, P("young", young))}
-    landed = e2e.rows("select count(*) from {s}.raw_patches where partition_date = %s", (day,))[0][0]
+    landed = e2e.rows("select count(*) from {s}.raw_patches where partition_date = %s", (day,))[0][
+        0
+    ]
     assert landed == _truth_by_day(e2e.truth)[day] + len(late)
 
 
@@ -459,20 +556,30 @@ def test_weekly_views_follow_a_complete_week(e2e):
     def weekly_done():
         runs = e2e.runs({"snu/trigger": "weekly-views", "dagster/partition": week})
         assert not [r for r in runs if r["status"] in ("FAILURE", "CANCELED")], e2e.fail(
-            "a weekly_views run failed", runs)
+            "a weekly_views run failed", runs
+        )
         return [r for r in runs if r["status"] == "SUCCESS"]
 
     runs = e2e.dev.wait_for(f"a successful weekly_views run for {week}", weekly_done, timeout=120)
     assert all(r["jobName"] == "weekly_views" for r in runs)
-    created = sum(1 for p in e2e.truth.patches if p.model == "young" and p.is_creation
-                  and e2e.start <= paris_day(p.date) < e2e.start + timedelta(days=7))
-    found = e2e.rows("select count(*), sum(created) from {s}.weekly_funnel_national "
-                     "where week = %s", (e2e.start,))[0]
+    created = sum(
+        1
+        for p in e2e.truth.patches
+        if p.model == "young"
+        and p.is_creation
+        and e2e.start <= paris_day(p.date) < e2e.start + timedelta(days=7)
+    )
+    found = e2e.rows(
+        "select count(*), sum(created) from {s}.weekly_funnel_national where week = %s",
+        (e2e.start,),
+    )[0]
     assert found[0] > 0 and found[1] == created > 0
     # no half week: the current week never got a weekly run
     all_weekly = e2e.runs({"snu/trigger": "weekly-views"})
-    assert all(r["tags"]["dagster/partition"] <= (e2e.yesterday - timedelta(days=6)).isoformat()
-               for r in all_weekly)
+    assert all(
+        r["tags"]["dagster/partition"] <= (e2e.yesterday - timedelta(days=6)).isoformat()
+        for r in all_weekly
+    )
     e2e.timings["weekly_runs"] = len(all_weekly)
     e2e.wait_idle(timeout=240)
     failed = e2e.runs(statuses=["FAILURE", "CANCELED"])

@@ -33,8 +33,10 @@ from snu_assets.resources import MongoResource, PseudonymResource
 from snu_assets.seed import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY, drop_schema, make_postgres
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed"),
+]
 
 WEBSERVER = Path(sys.executable).parent / "dagster-webserver"
 START = date(2025, 1, 6)
@@ -83,14 +85,30 @@ def dagster_home(embedded_servers, tmp_path_factory):
     mongo = MongoResource(uri=embedded_servers.uri, database=f"snu_ui_{suffix}")
     postgres = make_postgres(embedded.postgres_uri(), f"snu_ui_{suffix}")
     try:
-        seed_mongo(mongo.db(), seed=11, youngs=80, days=14, start=START, progress=False,
-                   collect_truth=False)
-        with pytest.MonkeyPatch.context() as patch, \
-                DagsterInstance.from_config(str(home)) as instance:
+        seed_mongo(
+            mongo.db(),
+            seed=11,
+            youngs=80,
+            days=14,
+            start=START,
+            progress=False,
+            collect_truth=False,
+        )
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            DagsterInstance.from_config(str(home)) as instance,
+        ):
             patch.setenv("SNU_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-            materialize_range(START.isoformat(), "2025-01-19", instance=instance, resources={
-                "mongo": mongo, "postgres": postgres,
-                "pseudonyms": PseudonymResource(key=TEST_KEY)})
+            materialize_range(
+                START.isoformat(),
+                "2025-01-19",
+                instance=instance,
+                resources={
+                    "mongo": mongo,
+                    "postgres": postgres,
+                    "pseudonyms": PseudonymResource(key=TEST_KEY),
+                },
+            )
         yield home
     finally:
         drop_schema(postgres)
@@ -102,9 +120,16 @@ def dagster_home(embedded_servers, tmp_path_factory):
 def webserver(dagster_home):
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
-    with open(dagster_home / "webserver.log", "ab") as log, process_group(
+    with (
+        open(dagster_home / "webserver.log", "ab") as log,
+        process_group(
             [str(WEBSERVER), "-m", "snu_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
-            env=env, cwd=dagster_home, stdout=log, stderr=subprocess.STDOUT) as proc:
+            env=env,
+            cwd=dagster_home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        ) as proc,
+    ):
         base = f"http://127.0.0.1:{port}"
 
         def graphql(query: str) -> dict:
@@ -114,8 +139,9 @@ def webserver(dagster_home):
 
         def loaded():
             assert proc.poll() is None, (dagster_home / "webserver.log").read_text()[-2000:]
-            node = graphql('{ assetNodeOrError(assetKey: {path: ["weekly_report"]}) '
-                           "{ __typename } }")["assetNodeOrError"]
+            node = graphql(
+                '{ assetNodeOrError(assetKey: {path: ["weekly_report"]}) { __typename } }'
+            )["assetNodeOrError"]
             return node["__typename"] == "AssetNode"
 
         wait_for("the webserver and its code location", loaded, timeout=120)
@@ -140,8 +166,9 @@ class Page:
                 return message["result"]
 
     async def js(self, expression: str):
-        result = await self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
-                                 returnByValue=True)
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         return result["result"].get("value")
 
     async def until(self, what: str, expression: str, timeout: float = 60):
@@ -155,8 +182,9 @@ class Page:
 
     async def click(self, x: float, y: float):
         for kind in ("mousePressed", "mouseReleased"):
-            await self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
-                            clickCount=1)
+            await self.call(
+                "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
+            )
 
 
 SHOW_MARKDOWN_OF_CHART = """(() => {
@@ -179,29 +207,61 @@ DIALOG_IMAGES = """JSON.stringify([...document.querySelectorAll('[role=dialog] i
 
 
 async def open_chart(url: str, screenshot: Path) -> list:
-    with tempfile.TemporaryDirectory(prefix="snu-cdp-") as profile, process_group(
-            [chromium_binary(), "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-dev-shm-usage", "--no-first-run", f"--user-data-dir={profile}",
-             "--remote-debugging-port=0", "--window-size=1400,1200", "about:blank"],
-            env={**os.environ, "HOME": profile}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL):
+    with (
+        tempfile.TemporaryDirectory(prefix="snu-cdp-") as profile,
+        process_group(
+            [
+                chromium_binary(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--window-size=1400,1200",
+                "about:blank",
+            ],
+            env={**os.environ, "HOME": profile},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ):
         port_file = Path(profile) / "DevToolsActivePort"
         port = wait_for("chromium's DevTools port", lambda: port_file.read_text().split()[0], 30)
-        targets = wait_for("a chromium tab", lambda: [t for t in json.load(urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/json/list", timeout=5)) if t["type"] == "page"], 30)
-        async with websockets.connect(targets[0]["webSocketDebuggerUrl"],
-                                      max_size=64 * 2 ** 20) as socket_:
+        targets = wait_for(
+            "a chromium tab",
+            lambda: [
+                t
+                for t in json.load(
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5)
+                )
+                if t["type"] == "page"
+            ],
+            30,
+        )
+        async with websockets.connect(
+            targets[0]["webSocketDebuggerUrl"], max_size=64 * 2**20
+        ) as socket_:
             page = Page(socket_)
-            await page.call("Emulation.setDeviceMetricsOverride", width=1400, height=1200,
-                            deviceScaleFactor=1, mobile=False)
+            await page.call(
+                "Emulation.setDeviceMetricsOverride",
+                width=1400,
+                height=1200,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             await page.call("Page.navigate", url=url)
             x, y = await page.until("the progress_chart metadata entry", SHOW_MARKDOWN_OF_CHART)
             await asyncio.sleep(0.5)  # the scroll settles
             x, y = await page.js(SHOW_MARKDOWN_OF_CHART)
             await page.click(x, y)
-            images = json.loads(await page.until(
-                "the chart in the markdown dialog",
-                f"(() => {{ const v = {DIALOG_IMAGES}; return v === '[]' ? null : v }})()"))
+            images = json.loads(
+                await page.until(
+                    "the chart in the markdown dialog",
+                    f"(() => {{ const v = {DIALOG_IMAGES}; return v === '[]' ? null : v }})()",
+                )
+            )
             shot = await page.call("Page.captureScreenshot", format="png")
             screenshot.write_bytes(base64.b64decode(shot["data"]))
             return images
@@ -212,7 +272,8 @@ def test_the_chart_shows_in_the_dagster_ui(webserver, tmp_path):
     materialization = graphql(
         '{ assetOrError(assetKey: {path: ["weekly_report"]}) { ... on Asset { '
         "assetMaterializations(limit: 1) { partition metadataEntries { label "
-        "... on MarkdownMetadataEntry { mdStr } } } } } }")["assetOrError"]
+        "... on MarkdownMetadataEntry { mdStr } } } } } }"
+    )["assetOrError"]
     [latest] = materialization["assetMaterializations"]
     entries = {e["label"]: e.get("mdStr") for e in latest["metadataEntries"]}
     assert entries["progress_chart"].startswith("![chart](data:image/png;base64,")

@@ -18,8 +18,15 @@ def paris_day(moment) -> date:
 
 @pytest.fixture(scope="session")
 def truth(mongo_resource):
-    return seed_mongo(mongo_resource.db(), seed=7, youngs=150, days=42, start=SEED_START,
-                      progress=False, collect_truth=True)
+    return seed_mongo(
+        mongo_resource.db(),
+        seed=7,
+        youngs=150,
+        days=42,
+        start=SEED_START,
+        progress=False,
+        collect_truth=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +45,7 @@ def instance():
 @pytest.fixture(scope="session")
 def pipeline(truth, window, mongo_resource, postgres_resource, pseudonyms, instance):
     resources = {"mongo": mongo_resource, "postgres": postgres_resource, "pseudonyms": pseudonyms}
-    materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
-                      instance=instance)
+    materialize_range(
+        window[0].isoformat(), window[1].isoformat(), resources=resources, instance=instance
+    )
     return postgres_resource
-
-

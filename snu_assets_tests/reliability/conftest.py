@@ -89,6 +89,7 @@ def embedded_url(embedded_servers) -> str:
 def pick_server(embedded_url):
     """``pick_server("embedded" | "system")``: the URL of that PostgreSQL (the test is skipped
     when the system one does not answer)."""
+
     def pick(name: str) -> str:
         if name == "embedded":
             return embedded_url
@@ -143,8 +144,11 @@ class OwnMongo:
 
     def resource(self, uri: str | None = None) -> MongoResource:
         """A fresh resource on the daemon (2 s server selection timeout)."""
-        return MongoResource(uri=uri or self.daemon.uri, database=self.source.mongo.database,
-                             timeout_ms=MONGO_TIMEOUT_MS)
+        return MongoResource(
+            uri=uri or self.daemon.uri,
+            database=self.source.mongo.database,
+            timeout_ms=MONGO_TIMEOUT_MS,
+        )
 
 
 @pytest.fixture(scope="module")

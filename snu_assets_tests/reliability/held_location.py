@@ -14,14 +14,17 @@ import os
 
 from snu_assets_tests.reliability.run_partition import install_hooks
 
-install_hooks(argparse.Namespace(
-    hold_table=os.environ.get("SNU_TEST_HOLD_TABLE"),
-    hold_phase=os.environ.get("SNU_TEST_HOLD_PHASE", "copy"),
-    hold_after=int(os.environ.get("SNU_TEST_HOLD_AFTER", "20")),
-    marker=os.environ.get("SNU_TEST_HOLD_MARKER"),
-    barrier_dir=None,
-    schema=os.environ.get("SNU_POSTGRES_SCHEMA", "snu"),
-), {})
+install_hooks(
+    argparse.Namespace(
+        hold_table=os.environ.get("SNU_TEST_HOLD_TABLE"),
+        hold_phase=os.environ.get("SNU_TEST_HOLD_PHASE", "copy"),
+        hold_after=int(os.environ.get("SNU_TEST_HOLD_AFTER", "20")),
+        marker=os.environ.get("SNU_TEST_HOLD_MARKER"),
+        barrier_dir=None,
+        schema=os.environ.get("SNU_POSTGRES_SCHEMA", "snu"),
+    ),
+    {},
+)
 
 from snu_assets.definitions import defs  # noqa: E402
 

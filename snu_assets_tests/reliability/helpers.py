@@ -33,14 +33,17 @@ from snu_assets_tests.conftest import TEST_KEY
 
 DAILY_TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events")
 #: tables each daily step writes (one transaction per step), in the order the steps run
-STEP_TABLES = {"extract_and_reconstruct": ("raw_patches", "rejected_patches",
-                                           "reconstructed_events"),
-               "enriched_events": ("enriched_events",)}
+STEP_TABLES = {
+    "extract_and_reconstruct": ("raw_patches", "rejected_patches", "reconstructed_events"),
+    "enriched_events": ("enriched_events",),
+}
 STEP_ORDER = tuple(STEP_TABLES)
 
 
 def step_of(table: str) -> str:
     return next(step for step, tables in STEP_TABLES.items() if table in tables)
+
+
 CHILD_SCRIPT = Path(__file__).with_name("run_partition.py")
 
 
@@ -87,8 +90,10 @@ def run_sql(url: str, sql: str, params=None) -> None:
 def snapshot(url: str, schema: str, tables=DAILY_TABLES) -> dict[str, list[str]]:
     """Every row of each table as text, sorted: equal snapshots mean identical content."""
     with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-        return {t: [r[0] for r in conn.execute(f'select t::text from "{schema}".{t} t order by 1')]
-                for t in tables}
+        return {
+            t: [r[0] for r in conn.execute(f'select t::text from "{schema}".{t} t order by 1')]
+            for t in tables
+        }
 
 
 def day_counts(url: str, schema: str, table: str) -> dict[date, int]:
@@ -102,22 +107,34 @@ def drop_schema(url: str, schema: str) -> None:
 def resources_for(mongo, url: str, schema: str) -> dict:
     from snu_assets.resources import PseudonymResource
 
-    return {"mongo": mongo, "postgres": PostgresResource(url=url, schema_name=schema),
-            "pseudonyms": PseudonymResource(key=TEST_KEY)}
+    return {
+        "mongo": mongo,
+        "postgres": PostgresResource(url=url, schema_name=schema),
+        "pseudonyms": PseudonymResource(key=TEST_KEY),
+    }
 
 
 def selection(first: str, last: str | None = None) -> dict:
     """``materialize`` arguments for one day, or a ranged run as a single-run backfill does."""
     if last and last != first:
-        return {"tags": {"dagster/asset_partition_range_start": first,
-                         "dagster/asset_partition_range_end": last}}
+        return {
+            "tags": {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            }
+        }
     return {"partition_key": first}
 
 
 def run_daily(resources: dict, first: str, last: str | None = None, raise_on_error=True):
     with DagsterInstance.ephemeral() as instance:
-        return materialize(DAILY_ASSETS, resources=resources, instance=instance,
-                           raise_on_error=raise_on_error, **selection(first, last))
+        return materialize(
+            DAILY_ASSETS,
+            resources=resources,
+            instance=instance,
+            raise_on_error=raise_on_error,
+            **selection(first, last),
+        )
 
 
 def clean_snapshot(mongo, url: str, first: str, last: str | None = None) -> dict[str, list[str]]:
@@ -151,8 +168,11 @@ def error_text(error) -> str:
 
 
 def step_errors(result, event_type: DagsterEventType) -> list[str]:
-    return [error_text(e.event_specific_data.error) for e in result.all_events
-            if e.event_type == event_type]
+    return [
+        error_text(e.event_specific_data.error)
+        for e in result.all_events
+        if e.event_type == event_type
+    ]
 
 
 def all_event_text(result) -> str:
@@ -168,9 +188,13 @@ def all_event_text(result) -> str:
 
 
 @contextlib.contextmanager
-def fault_while_copying(table: str, after_rows: int, action: Callable[[], None],
-                        schema: str | None = None,
-                        on_failure: Callable[[BaseException], None] | None = None):
+def fault_while_copying(
+    table: str,
+    after_rows: int,
+    action: Callable[[], None],
+    schema: str | None = None,
+    on_failure: Callable[[BaseException], None] | None = None,
+):
     """Call ``action()`` once (first attempt only) in the middle of a load: after
     ``after_rows`` rows of ``table`` (of ``schema`` when given) were handed to ``COPY`` into
     the staging table, before the rest; ``on_failure(exc)`` when that load then fails. Yields
@@ -190,8 +214,15 @@ def fault_while_copying(table: str, after_rows: int, action: Callable[[], None],
                     action()
 
         try:
-            return original(self, [dataclasses.replace(piece, rows=watched(piece.rows))
-                                   if piece.table == table else piece for piece in slices])
+            return original(
+                self,
+                [
+                    dataclasses.replace(piece, rows=watched(piece.rows))
+                    if piece.table == table
+                    else piece
+                    for piece in slices
+                ],
+            )
         except BaseException as exc:
             if on_failure is not None and len(fired) == 1:
                 fired.append(time.monotonic())
@@ -229,8 +260,11 @@ class PrivatePostgres:
             entry = pwd.getpwnam(self.user)
             self.root.chmod(0o755)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        initdb(["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
-               pgdata=self.pgdata, user=self.user)
+        initdb(
+            ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"],
+            pgdata=self.pgdata,
+            user=self.user,
+        )
         self.proc: subprocess.Popen | None = None
         self.log = open(self.root / "postgres.log", "ab")
 
@@ -248,12 +282,28 @@ class PrivatePostgres:
     def start(self, timeout: float = 30) -> float:
         began = time.monotonic()
         self.proc = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.pgdata), "-k", str(self.pgdata),
-             "-c", "listen_addresses=", "-c", "fsync=off"],
-            user=self.user, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        wait_for(lambda: self.proc.poll() is not None or self.answers(), timeout,
-                 "the private PostgreSQL to accept connections")
+            [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.pgdata),
+                "-k",
+                str(self.pgdata),
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "fsync=off",
+            ],
+            user=self.user,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: self.proc.poll() is not None or self.answers(),
+            timeout,
+            "the private PostgreSQL to accept connections",
+        )
         assert self.proc.poll() is None, (self.root / "postgres.log").read_text()[-2000:]
         return time.monotonic() - began
 
@@ -301,12 +351,27 @@ class PrivateMongo:
     def start(self, timeout: float = 30) -> float:
         began = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", str(self.root / "data")],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        wait_for(lambda: self.proc.poll() is not None or port_open(self.port), timeout,
-                 "the private SecantusDB to listen")
+            [
+                sys.executable,
+                "-m",
+                "secantus",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.root / "data"),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(
+            lambda: self.proc.poll() is not None or port_open(self.port),
+            timeout,
+            "the private SecantusDB to listen",
+        )
         assert self.proc.poll() is None, (self.root / "secantus.log").read_text()[-2000:]
         return time.monotonic() - began
 
@@ -357,25 +422,47 @@ def change_day(db, day: date, new_youngs: int, removed: int) -> int:
     for index in range(new_youngs):
         young = ObjectId()
         when = start + timedelta(minutes=3 * index)
-        created = {"status": "IN_PROGRESS", "statusPhase1": "WAITING_AFFECTATION",
-                   "cohort": "Juillet 2025", "gender": "female", "department": "Ain",
-                   "firstName": "Zoé", "email": f"zoe{index}@exemple.fr",
-                   "createdAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        created = {
+            "status": "IN_PROGRESS",
+            "statusPhase1": "WAITING_AFFECTATION",
+            "cohort": "Juillet 2025",
+            "gender": "female",
+            "department": "Ain",
+            "firstName": "Zoé",
+            "email": f"zoe{index}@exemple.fr",
+            "createdAt": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        }
         completed = dict(created, status="WAITING_VALIDATION")
         db.youngs.insert_one({"_id": young, **completed})
-        db.young_patches.insert_many([
-            {"_id": oid(when), "__v": 0, "ref": young, "modelName": "young",
-             "date": when, "ops": plugin_ops({}, created)},
-            {"_id": oid(when + timedelta(minutes=1)), "__v": 0, "ref": young,
-             "modelName": "young", "date": when + timedelta(minutes=1),
-             "user": {"firstName": "Zoé", "role": "young"},
-             "ops": plugin_ops(created, completed)},
-        ])
+        db.young_patches.insert_many(
+            [
+                {
+                    "_id": oid(when),
+                    "__v": 0,
+                    "ref": young,
+                    "modelName": "young",
+                    "date": when,
+                    "ops": plugin_ops({}, created),
+                },
+                {
+                    "_id": oid(when + timedelta(minutes=1)),
+                    "__v": 0,
+                    "ref": young,
+                    "modelName": "young",
+                    "date": when + timedelta(minutes=1),
+                    "user": {"firstName": "Zoé", "role": "young"},
+                    "ops": plugin_ops(created, completed),
+                },
+            ]
+        )
     lo = datetime.combine(day, datetime.min.time(), timezone())
-    window = {"date": {"$gte": lo, "$lt": lo + timedelta(days=1)},
-              "ops.path": {"$ne": "/createdAt"}}
-    victims = [d["_id"] for d in db.young_patches.find(window, {"_id": 1}).sort("_id", 1)
-               .limit(removed)]
+    window = {
+        "date": {"$gte": lo, "$lt": lo + timedelta(days=1)},
+        "ops.path": {"$ne": "/createdAt"},
+    }
+    victims = [
+        d["_id"] for d in db.young_patches.find(window, {"_id": 1}).sort("_id", 1).limit(removed)
+    ]
     assert len(victims) == removed
     db.young_patches.delete_many({"_id": {"$in": victims}})
     return 2 * new_youngs - removed
@@ -384,10 +471,31 @@ def change_day(db, day: date, new_youngs: int, removed: int) -> int:
 # ----------------------------------------------------------------------- the child process
 
 
-def child_command(mongo_uri: str, mongo_db: str, url: str, schema: str, first: str,
-                  last: str | None = None, **options) -> list[str]:
-    cmd = [sys.executable, str(CHILD_SCRIPT), "--mongo-uri", mongo_uri, "--mongo-db", mongo_db,
-           "--postgres-url", url, "--schema", schema, "--key", TEST_KEY, "--start", first]
+def child_command(
+    mongo_uri: str,
+    mongo_db: str,
+    url: str,
+    schema: str,
+    first: str,
+    last: str | None = None,
+    **options,
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        str(CHILD_SCRIPT),
+        "--mongo-uri",
+        mongo_uri,
+        "--mongo-db",
+        mongo_db,
+        "--postgres-url",
+        url,
+        "--schema",
+        schema,
+        "--key",
+        TEST_KEY,
+        "--start",
+        first,
+    ]
     if last:
         cmd += ["--end", last]
     for name, value in options.items():
@@ -398,8 +506,13 @@ def child_command(mongo_uri: str, mongo_db: str, url: str, schema: str, first: s
 def spawn(cmd: list[str], log: Path) -> subprocess.Popen:
     handle = open(log, "ab")
     try:
-        return subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     finally:
         handle.close()
 

@@ -88,8 +88,10 @@ def install_hooks(args, barriers: dict) -> None:
     PostgresResource.connect = connect
 
     def hold(phase: str) -> None:
-        write_json(args.marker, {"pid": os.getpid(), "phase": phase, "backends": list(backends),
-                                 "at": time.time()})
+        write_json(
+            args.marker,
+            {"pid": os.getpid(), "phase": phase, "backends": list(backends), "at": time.time()},
+        )
         time.sleep(3600)  # the test SIGKILLs us here
 
     if args.hold_table and args.hold_phase == "copy":
@@ -102,9 +104,15 @@ def install_hooks(args, barriers: dict) -> None:
                     hold("copy")
 
         def replace_slices(self, slices):
-            return original_replace(self, [
-                dataclasses.replace(piece, rows=held(piece.rows))
-                if piece.table == args.hold_table else piece for piece in slices])
+            return original_replace(
+                self,
+                [
+                    dataclasses.replace(piece, rows=held(piece.rows))
+                    if piece.table == args.hold_table
+                    else piece
+                    for piece in slices
+                ],
+            )
 
         PostgresResource.replace_slices = replace_slices
 
@@ -112,13 +120,20 @@ def install_hooks(args, barriers: dict) -> None:
 
     def execute(self, query, params=None, *rest, **kwargs):
         text = query if isinstance(query, str) else ""
-        if (args.barrier_dir and text.startswith("select pg_advisory_xact_lock")
-                and params and any(str(params[0]).endswith(f'."{t}"') for t in BARRIER_TABLES)):
+        if (
+            args.barrier_dir
+            and text.startswith("select pg_advisory_xact_lock")
+            and params
+            and any(str(params[0]).endswith(f'."{t}"') for t in BARRIER_TABLES)
+        ):
             table = str(params[0]).rsplit(".", 1)[1].strip('"')
             barriers[table] = rendezvous(args, table)
         cursor = original_execute(self, query, params, *rest, **kwargs)
-        if (args.hold_table and args.hold_phase == "swap"
-                and text.startswith(f'insert into "{args.schema}"."{args.hold_table}"')):
+        if (
+            args.hold_table
+            and args.hold_phase == "swap"
+            and text.startswith(f'insert into "{args.schema}"."{args.hold_table}"')
+        ):
             hold("swap")
         return cursor
 
@@ -155,8 +170,12 @@ def main(argv=None) -> int:
         "pseudonyms": PseudonymResource(key=args.key),
     }
     if args.end and args.end != args.start:
-        selection = {"tags": {"dagster/asset_partition_range_start": args.start,
-                              "dagster/asset_partition_range_end": args.end}}
+        selection = {
+            "tags": {
+                "dagster/asset_partition_range_start": args.start,
+                "dagster/asset_partition_range_end": args.end,
+            }
+        }
     else:
         selection = {"partition_key": args.start}
     if args.go_file:
@@ -166,15 +185,32 @@ def main(argv=None) -> int:
             time.sleep(0.01)
     began = time.time()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(DAILY_ASSETS, resources=resources, instance=instance,
-                             selection=wanted, raise_on_error=False, **selection)
-        failures = [str(e.event_specific_data.error.to_string())
-                    for e in result.all_events
-                    if e.event_type == DagsterEventType.STEP_FAILURE]
+        result = materialize(
+            DAILY_ASSETS,
+            resources=resources,
+            instance=instance,
+            selection=wanted,
+            raise_on_error=False,
+            **selection,
+        )
+        failures = [
+            str(e.event_specific_data.error.to_string())
+            for e in result.all_events
+            if e.event_type == DagsterEventType.STEP_FAILURE
+        ]
     if args.result:
-        write_json(args.result, {"name": args.name, "success": result.success,
-                                 "run_id": result.run_id, "began": began, "ended": time.time(),
-                                 "barriers": barriers, "failures": failures})
+        write_json(
+            args.result,
+            {
+                "name": args.name,
+                "success": result.success,
+                "run_id": result.run_id,
+                "began": began,
+                "ended": time.time(),
+                "barriers": barriers,
+                "failures": failures,
+            },
+        )
     return 0 if result.success else 1
 
 

@@ -47,20 +47,40 @@ def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, sche
     began = time.monotonic()
     try:
         for day, name in jobs:
-            procs[name] = spawn(child_command(
-                mongo.uri, mongo.database, url, schema, day.isoformat(), go_file=go,
-                barrier_dir=barrier, barrier_count=len(jobs), name=name,
-                result=tmp_path / f"{name}.json"), tmp_path / f"{name}.log")
-        wait_for(lambda: len(list(tmp_path.glob("go.ready.*"))) == len(jobs)
-                 or any(p.poll() is not None for p in procs.values()), 90, "the runs to be ready")
+            procs[name] = spawn(
+                child_command(
+                    mongo.uri,
+                    mongo.database,
+                    url,
+                    schema,
+                    day.isoformat(),
+                    go_file=go,
+                    barrier_dir=barrier,
+                    barrier_count=len(jobs),
+                    name=name,
+                    result=tmp_path / f"{name}.json",
+                ),
+                tmp_path / f"{name}.log",
+            )
+        wait_for(
+            lambda: (
+                len(list(tmp_path.glob("go.ready.*"))) == len(jobs)
+                or any(p.poll() is not None for p in procs.values())
+            ),
+            90,
+            "the runs to be ready",
+        )
         go.touch()
         started = time.monotonic()
         for name, proc in procs.items():
             try:
                 proc.wait(max(TIMEOUT - (time.monotonic() - started), 1))
             except subprocess.TimeoutExpired:
-                activity = fetch(url, "select pid, state, wait_event_type, left(query, 80) "
-                                      "from pg_stat_activity where application_name = 'snu-assets'")
+                activity = fetch(
+                    url,
+                    "select pid, state, wait_event_type, left(query, 80) "
+                    "from pg_stat_activity where application_name = 'snu-assets'",
+                )
                 pytest.fail(f"run {name} still running after {TIMEOUT}s (deadlock?): {activity}")
         elapsed = time.monotonic() - started
     finally:
@@ -78,22 +98,37 @@ def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, sche
     truth = [p for p in source.truth.patches if paris_day(p.date) in days]
     landed = Counter()
     for table in ("raw_patches", "rejected_patches"):
-        for day, count in fetch(url, f'select partition_date, count(*) from "{schema}".{table} '
-                                     "group by 1"):
+        for day, count in fetch(
+            url, f'select partition_date, count(*) from "{schema}".{table} group by 1'
+        ):
             landed[day] += count
     assert landed == Counter(paris_day(p.date) for p in truth)
-    events = Counter({(name, day): n for name, day, n in fetch(
-        url, f'select event_name, partition_date, count(*) from "{schema}".reconstructed_events '
-             "group by 1, 2")})
-    assert events == Counter((name, paris_day(p.date)) for p in truth
-                             for name in expected_events(p))
-    enriched = dict(fetch(url, f'select partition_date, count(*) from "{schema}".enriched_events '
-                               "group by 1"))
+    events = Counter(
+        {
+            (name, day): n
+            for name, day, n in fetch(
+                url,
+                f'select event_name, partition_date, count(*) from "{schema}".reconstructed_events '
+                "group by 1, 2",
+            )
+        }
+    )
+    assert events == Counter(
+        (name, paris_day(p.date)) for p in truth for name in expected_events(p)
+    )
+    enriched = dict(
+        fetch(url, f'select partition_date, count(*) from "{schema}".enriched_events group by 1')
+    )
     assert enriched == {day: sum(n for (_, d), n in events.items() if d == day) for day in days}
-    for table, key in (("raw_patches", "patch_id"), ("rejected_patches", "patch_id"),
-                       ("reconstructed_events", "event_id"), ("enriched_events", "event_id")):
-        assert fetch(url, f'select count(*) - count(distinct {key}) from "{schema}".{table}') \
-            == [(0,)], table
+    for table, key in (
+        ("raw_patches", "patch_id"),
+        ("rejected_patches", "patch_id"),
+        ("reconstructed_events", "event_id"),
+        ("enriched_events", "event_id"),
+    ):
+        assert fetch(url, f'select count(*) - count(distinct {key}) from "{schema}".{table}') == [
+            (0,)
+        ], table
 
     # and the same rows as sequential runs on a fresh schema
     concurrent = snapshot(url, schema)
@@ -101,11 +136,14 @@ def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, sche
     for day in days:
         for table, rows in clean_snapshot(mongo, url, day.isoformat()).items():
             sequential[table].extend(rows)
-    assert {t: sorted(rows) for t, rows in concurrent.items()} == \
-        {t: sorted(rows) for t, rows in sequential.items()}
+    assert {t: sorted(rows) for t, rows in concurrent.items()} == {
+        t: sorted(rows) for t, rows in sequential.items()
+    }
     spans = sorted((r["began"], r["ended"]) for r in results.values())
-    print(f"\nRELIABILITY concurrent on {'system' if '127.0.0.1' in url else 'embedded'}: "
-          f"{len(jobs)} runs ({', '.join(d.isoformat() for d in days)} + {days[0]} again), "
-          f"{sum(landed.values())} patches, {sum(events.values())} events; all done in "
-          f"{elapsed:.1f}s after go (setup {started - began:.1f}s); runs overlapped "
-          f"{max(0.0, min(e for _, e in spans) - max(b for b, _ in spans)):.1f}s")
+    print(
+        f"\nRELIABILITY concurrent on {'system' if '127.0.0.1' in url else 'embedded'}: "
+        f"{len(jobs)} runs ({', '.join(d.isoformat() for d in days)} + {days[0]} again), "
+        f"{sum(landed.values())} patches, {sum(events.values())} events; all done in "
+        f"{elapsed:.1f}s after go (setup {started - began:.1f}s); runs overlapped "
+        f"{max(0.0, min(e for _, e in spans) - max(b for b, _ in spans)):.1f}s"
+    )

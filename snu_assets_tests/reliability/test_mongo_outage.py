@@ -86,10 +86,12 @@ def test_mongo_down_at_start_then_back(own_mongo, embedded_url):
         assert f"MongoDB at {daemon.uri} did not answer within {MONGO_TIMEOUT_MS} ms" in first_error
         assert "Check that the server runs" in first_error
         assert snapshot(url, schema) == clean
-        print(f"\nRELIABILITY mongo down at start {day}: first attempt failed after "
-              f"{timeline['failed'] - began:.1f}s, daemon back "
-              f"{timeline['restarted'] - began:.1f}s in; retried once, success in "
-              f"{elapsed:.1f}s, {len(clean['raw_patches'])} raw rows == clean run")
+        print(
+            f"\nRELIABILITY mongo down at start {day}: first attempt failed after "
+            f"{timeline['failed'] - began:.1f}s, daemon back "
+            f"{timeline['restarted'] - began:.1f}s in; retried once, success in "
+            f"{elapsed:.1f}s, {len(clean['raw_patches'])} raw rows == clean run"
+        )
     finally:
         drop_schema(url, schema)
 
@@ -111,8 +113,9 @@ def test_mongo_lost_mid_extract_then_back(own_mongo, embedded_url):
         began = time.monotonic()
         # the events stream while MongoDB is still read (the application patches come after
         # the young ones; the raw rows are loaded once the read is over): stop it at the first
-        with fault_while_copying("reconstructed_events", 1, daemon.stop,
-                                 schema=schema, on_failure=back_soon) as fired:
+        with fault_while_copying(
+            "reconstructed_events", 1, daemon.stop, schema=schema, on_failure=back_soon
+        ) as fired:
             result = run_daily(resources, day, raise_on_error=False)
         elapsed = time.monotonic() - began
         for timer in timers:
@@ -124,9 +127,11 @@ def test_mongo_lost_mid_extract_then_back(own_mongo, embedded_url):
         first_error = step_errors(result, DagsterEventType.STEP_UP_FOR_RETRY)[0]
         assert f"127.0.0.1:{daemon.port}" in first_error, first_error  # pymongo names the server
         assert snapshot(url, schema) == clean
-        print(f"\nRELIABILITY mongo lost mid-extract (first of "
-              f"{len(clean['reconstructed_events'])} event rows staged) {day}: load failed "
-              f"{fired[1] - fired[0]:.1f}s later with {type(errors[0]).__name__}; retried once, "
-              f"success in {elapsed:.1f}s, rows == clean run")
+        print(
+            f"\nRELIABILITY mongo lost mid-extract (first of "
+            f"{len(clean['reconstructed_events'])} event rows staged) {day}: load failed "
+            f"{fired[1] - fired[0]:.1f}s later with {type(errors[0]).__name__}; retried once, "
+            f"success in {elapsed:.1f}s, rows == clean run"
+        )
     finally:
         drop_schema(url, schema)

@@ -60,14 +60,14 @@ def test_servers_kept_down_fail_clearly_and_change_nothing(source, pg, own_mongo
     mongo_day = own_mongo.source.busiest(3)[0]
     mongo_schema = unique("snu_rel_mongodown")
     try:
-        assert run_daily(resources_for(own_mongo.resource(), embedded_url, mongo_schema),
-                         mongo_day.isoformat()).success
+        assert run_daily(
+            resources_for(own_mongo.resource(), embedded_url, mongo_schema), mongo_day.isoformat()
+        ).success
         mongo_previous = snapshot(embedded_url, mongo_schema)
         delta = change_day(own_mongo.resource().db(), mongo_day, new_youngs=10, removed=2)
         daemon.stop()
         secret_uri = daemon.uri.replace("mongodb://", f"mongodb://snu_reader:{PASSWORD}@", 1)
-        mongo_resources = resources_for(own_mongo.resource(secret_uri), embedded_url,
-                                        mongo_schema)
+        mongo_resources = resources_for(own_mongo.resource(secret_uri), embedded_url, mongo_schema)
 
         results, seconds = {}, {}
 
@@ -76,11 +76,13 @@ def test_servers_kept_down_fail_clearly_and_change_nothing(source, pg, own_mongo
             results[name] = run_daily(resources, day, raise_on_error=False)
             seconds[name] = time.monotonic() - began
 
-        threads = [threading.Thread(target=run, args=("postgres", pg_resources, pg_day)),
-                   threading.Thread(target=run, args=("mongo", mongo_resources,
-                                                      mongo_day.isoformat()))]
-        with fault_while_copying("raw_patches", len(pg_previous["raw_patches"]) // 2, pg.stop,
-                                 schema=pg_schema) as fired:
+        threads = [
+            threading.Thread(target=run, args=("postgres", pg_resources, pg_day)),
+            threading.Thread(target=run, args=("mongo", mongo_resources, mongo_day.isoformat())),
+        ]
+        with fault_while_copying(
+            "raw_patches", len(pg_previous["raw_patches"]) // 2, pg.stop, schema=pg_schema
+        ) as fired:
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -99,8 +101,9 @@ def test_servers_kept_down_fail_clearly_and_change_nothing(source, pg, own_mongo
         # MongoDB: the resource names the server, password hidden, and what to check
         (mongo_error,) = step_errors(results["mongo"], DagsterEventType.STEP_FAILURE)
         redacted = daemon.uri.replace("mongodb://", "mongodb://snu_reader:***@", 1)
-        assert (f"MongoDB at {redacted} did not answer within {MONGO_TIMEOUT_MS} ms"
-                in mongo_error), mongo_error
+        assert (
+            f"MongoDB at {redacted} did not answer within {MONGO_TIMEOUT_MS} ms" in mongo_error
+        ), mongo_error
         assert "Check that the server runs and that SNU_MONGO_URI is right" in mongo_error
 
         # no row of either partition changed
@@ -109,15 +112,18 @@ def test_servers_kept_down_fail_clearly_and_change_nothing(source, pg, own_mongo
         assert snapshot(pg_url, pg_schema) == pg_previous
         assert snapshot(embedded_url, mongo_schema) == mongo_previous
         # ... though the changed MongoDB data does change them once the daemon is back
-        assert run_daily(resources_for(own_mongo.resource(), embedded_url, mongo_schema),
-                         mongo_day.isoformat()).success
+        assert run_daily(
+            resources_for(own_mongo.resource(), embedded_url, mongo_schema), mongo_day.isoformat()
+        ).success
         assert landed(snapshot(embedded_url, mongo_schema)) == landed(mongo_previous) + delta
         pg_line = next(line for line in pg_error.splitlines() if "PGSQL" in line)
-        print(f"\nRELIABILITY kept down: postgres {pg_day} failed after "
-              f"{MONGO_RETRY.max_retries} retries in {seconds['postgres']:.1f}s "
-              f"({pg_line[:110]!r}); mongo {mongo_day} failed after "
-              f"{MONGO_RETRY.max_retries} retries in {seconds['mongo']:.1f}s; partitions "
-              f"unchanged ({landed(pg_previous)} and {landed(mongo_previous)} patches), "
-              f"mongo day then re-run: {landed(mongo_previous) + delta}")
+        print(
+            f"\nRELIABILITY kept down: postgres {pg_day} failed after "
+            f"{MONGO_RETRY.max_retries} retries in {seconds['postgres']:.1f}s "
+            f"({pg_line[:110]!r}); mongo {mongo_day} failed after "
+            f"{MONGO_RETRY.max_retries} retries in {seconds['mongo']:.1f}s; partitions "
+            f"unchanged ({landed(pg_previous)} and {landed(mongo_previous)} patches), "
+            f"mongo day then re-run: {landed(mongo_previous) + delta}"
+        )
     finally:
         drop_schema(embedded_url, mongo_schema)

@@ -57,32 +57,43 @@ def test_terminated_backends_mid_copy_are_retried(source, pg):
     seen = []
 
     def terminate():
-        seen.extend(fetch(url, "select pid, state, left(query, 12), pg_terminate_backend(pid) "
-                               "from pg_stat_activity where application_name = 'snu-assets' "
-                               "and pid <> pg_backend_pid()"))
+        seen.extend(
+            fetch(
+                url,
+                "select pid, state, left(query, 12), pg_terminate_backend(pid) "
+                "from pg_stat_activity where application_name = 'snu-assets' "
+                "and pid <> pg_backend_pid()",
+            )
+        )
 
     began = time.monotonic()
     with fault_while_copying("raw_patches", raw_rows(clean) // 2, terminate) as fired:
         result = run_daily(resources, day, raise_on_error=False)
     elapsed = time.monotonic() - began
     resources["postgres"].teardown_after_execution(None)
-    assert fired and any(state == "active" and query.startswith("copy _stage") and ok
-                         for _, state, query, ok in seen), seen
+    assert fired and any(
+        state == "active" and query.startswith("copy _stage") and ok for _, state, query, ok in seen
+    ), seen
     types = event_types(result)
     assert result.success, step_errors(result, DagsterEventType.STEP_FAILURE)
     assert types.count("STEP_UP_FOR_RETRY") == 1 and types.count("STEP_RESTARTED") == 1
     first_error = step_errors(result, DagsterEventType.STEP_UP_FOR_RETRY)[0]
     # depending on when the client notices: the server's message, or the closed socket
-    assert ("terminating connection due to administrator command" in first_error
-            or "server closed the connection unexpectedly" in first_error), first_error
+    assert (
+        "terminating connection due to administrator command" in first_error
+        or "server closed the connection unexpectedly" in first_error
+    ), first_error
     assert snapshot(url, schema) == clean  # the retry wrote the whole partition, once
     assert PASSWORD not in all_event_text(result)
-    print(f"\nRELIABILITY pg_terminate_backend mid-COPY ({len(seen)} backends) {day}: "
-          f"retried once, success in {elapsed:.1f}s, {raw_rows(clean)} raw rows == clean run")
+    print(
+        f"\nRELIABILITY pg_terminate_backend mid-COPY ({len(seen)} backends) {day}: "
+        f"retried once, success in {elapsed:.1f}s, {raw_rows(clean)} raw rows == clean run"
+    )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT],
-                         ids=["fast-shutdown", "crash-immediate-shutdown"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGQUIT], ids=["fast-shutdown", "crash-immediate-shutdown"]
+)
 def test_postgres_restarted_mid_copy_is_retried(source, pg, sig):
     day = source.busiest(2)[0].isoformat()
     url = secret_url(pg)
@@ -101,8 +112,9 @@ def test_postgres_restarted_mid_copy_is_retried(source, pg, sig):
         timers[0].start()
 
     began = time.monotonic()
-    with fault_while_copying("raw_patches", raw_rows(clean) // 2, stop,
-                             on_failure=back_soon) as fired:
+    with fault_while_copying(
+        "raw_patches", raw_rows(clean) // 2, stop, on_failure=back_soon
+    ) as fired:
         result = run_daily(resources, day, raise_on_error=False)
     elapsed = time.monotonic() - began
     for timer in timers:
@@ -116,16 +128,21 @@ def test_postgres_restarted_mid_copy_is_retried(source, pg, sig):
     assert "OperationalError" in first_error, first_error
     assert snapshot(url, schema) == clean
     assert PASSWORD not in all_event_text(result)
-    print(f"\nRELIABILITY postgres {signal.Signals(sig).name} mid-COPY {day}: stopped in "
-          f"{timings['stop']:.2f}s, load failed {fired[1] - fired[0]:.2f}s later, restarted "
-          f"1s after in {timings['start']:.2f}s; retried "
-          f"once, success in {elapsed:.1f}s, rows == clean run ({raw_rows(clean)} raw)")
+    print(
+        f"\nRELIABILITY postgres {signal.Signals(sig).name} mid-COPY {day}: stopped in "
+        f"{timings['stop']:.2f}s, load failed {fired[1] - fired[0]:.2f}s later, restarted "
+        f"1s after in {timings['start']:.2f}s; retried "
+        f"once, success in {elapsed:.1f}s, rows == clean run ({raw_rows(clean)} raw)"
+    )
 
 
 def test_unreachable_postgres_raises_server_unavailable():
     port = free_port()  # nothing listens there
-    resource = PostgresResource(url=f"postgresql://snu:{PASSWORD}@127.0.0.1:{port}/snu",
-                                schema_name="snu", connect_timeout_s=2)
+    resource = PostgresResource(
+        url=f"postgresql://snu:{PASSWORD}@127.0.0.1:{port}/snu",
+        schema_name="snu",
+        connect_timeout_s=2,
+    )
     with pytest.raises(ServerUnavailable) as caught:
         with resource.connect():
             pass

@@ -94,8 +94,12 @@ class Loaded:
         resources["postgres"].teardown_after_execution(None)
         # rows a finished re-run would bring back: the previous content is told apart
         for table in ("raw_patches", "reconstructed_events"):
-            run_sql(url, f'delete from "{self.schema}".{table} where ctid in (select ctid from '
-                         f'"{self.schema}".{table} where partition_date = %s limit 3)', (self.day,))
+            run_sql(
+                url,
+                f'delete from "{self.schema}".{table} where ctid in (select ctid from '
+                f'"{self.schema}".{table} where partition_date = %s limit 3)',
+                (self.day,),
+            )
         self.previous = snapshot(url, self.schema)
         assert len(self.previous["reconstructed_events"]) > 2 * HOLD_AFTER
         assert self.previous["raw_patches"] and self.previous["enriched_events"]
@@ -107,20 +111,34 @@ class Loaded:
         """The stopped step's sessions are gone and left nothing behind; the tables hold the
         previous content. Returns how long PostgreSQL took to see the sessions end."""
         began = time.monotonic()
-        wait_for(lambda: not fetch(self.url, "select 1 from pg_stat_activity where pid = any(%s)",
-                                   (backends,)), STOP_CEILING_S, f"the backends of {what} to end")
+        wait_for(
+            lambda: (
+                not fetch(
+                    self.url, "select 1 from pg_stat_activity where pid = any(%s)", (backends,)
+                )
+            ),
+            STOP_CEILING_S,
+            f"the backends of {what} to end",
+        )
         gone = time.monotonic() - began
-        assert fetch(self.url, "select count(*) from pg_locks where pid = any(%s)",
-                     (backends,)) == [(0,)]
+        assert fetch(
+            self.url, "select count(*) from pg_locks where pid = any(%s)", (backends,)
+        ) == [(0,)]
         for table in SWAPPED:  # nobody holds the swap's advisory locks
-            assert fetch(self.url, "select pg_try_advisory_lock(hashtext(%s)), "
-                                   "pg_advisory_unlock(hashtext(%s))",
-                         (self.qualified(table),) * 2) == [(True, True)], table
-        assert fetch(self.url, "select count(*) from pg_stat_activity where state like "
-                               "'idle in transaction%%' and query like %s",
-                     (f'%"{self.schema}"%',)) == [(0,)]
+            assert fetch(
+                self.url,
+                "select pg_try_advisory_lock(hashtext(%s)), pg_advisory_unlock(hashtext(%s))",
+                (self.qualified(table),) * 2,
+            ) == [(True, True)], table
+        assert fetch(
+            self.url,
+            "select count(*) from pg_stat_activity where state like "
+            "'idle in transaction%%' and query like %s",
+            (f'%"{self.schema}"%',),
+        ) == [(0,)]
         assert snapshot(self.url, self.schema) == self.previous, (
-            f"{what}: the partition lost its previous content")
+            f"{what}: the partition lost its previous content"
+        )
         return gone
 
 
@@ -149,16 +167,24 @@ def process_gone(pid: int) -> bool:
 
 
 def blocked_behind(url: str, holder_pid: int) -> list[int]:
-    return [r[0] for r in fetch(url, "select pid from pg_stat_activity "
-                                     "where %s = any(pg_blocking_pids(pid))", (holder_pid,))]
+    return [
+        r[0]
+        for r in fetch(
+            url,
+            "select pid from pg_stat_activity where %s = any(pg_blocking_pids(pid))",
+            (holder_pid,),
+        )
+    ]
 
 
 @pytest.mark.parametrize("where", ["copy", "swap", "lock-wait"])
 def test_sigterm_stops_the_step_process_wherever_it_is(where, loaded, tmp_path):
     url, source = loaded.url, loaded.source
     if where == "copy" and server_name(url) == "system":
-        pytest.skip("mid-COPY runs on the embedded server; the system one runs the swap and "
-                    "the lock wait (the suite stays short)")
+        pytest.skip(
+            "mid-COPY runs on the embedded server; the system one runs the swap and "
+            "the lock wait (the suite stays short)"
+        )
     marker, result, log = tmp_path / "marker.json", tmp_path / "result.json", tmp_path / "child.log"
     holder = None
     if where == "lock-wait":  # another session holds the first lock of the swap
@@ -166,34 +192,59 @@ def test_sigterm_stops_the_step_process_wherever_it_is(where, loaded, tmp_path):
         holder.execute("select pg_advisory_lock(hashtext(%s))", (loaded.qualified("raw_patches"),))
         options = {}
     elif where == "copy":  # mid-COPY of the events, MongoDB still read ahead
-        options = {"hold_table": "reconstructed_events", "hold_phase": "copy",
-                   "hold_after": HOLD_AFTER, "marker": marker}
+        options = {
+            "hold_table": "reconstructed_events",
+            "hold_phase": "copy",
+            "hold_after": HOLD_AFTER,
+            "marker": marker,
+        }
     else:  # window deleted and new rows inserted, advisory locks held, not committed
         options = {"hold_table": "raw_patches", "hold_phase": "swap", "marker": marker}
-    proc = spawn(child_command(source.mongo.uri, source.mongo.database, url, loaded.schema,
-                               loaded.day, result=result, **options), log)
+    proc = spawn(
+        child_command(
+            source.mongo.uri,
+            source.mongo.database,
+            url,
+            loaded.schema,
+            loaded.day,
+            result=result,
+            **options,
+        ),
+        log,
+    )
     try:
         if holder is not None:
-            backends = wait_for(lambda: blocked_behind(url, holder.pgconn.backend_pid)
-                                or proc.poll() is not None, REACH_CEILING_S,
-                                "the step to wait for the advisory lock")
+            backends = wait_for(
+                lambda: blocked_behind(url, holder.pgconn.backend_pid) or proc.poll() is not None,
+                REACH_CEILING_S,
+                "the step to wait for the advisory lock",
+            )
         else:
-            info = wait_for(lambda: read_json(marker) or proc.poll() is not None,
-                            REACH_CEILING_S, "the step to reach its hold point")
+            info = wait_for(
+                lambda: read_json(marker) or proc.poll() is not None,
+                REACH_CEILING_S,
+                "the step to reach its hold point",
+            )
             backends = info["backends"] if isinstance(info, dict) else info
         assert isinstance(backends, list) and backends, (
-            f"the child ended early:\n{log.read_text()[-3000:]}")
+            f"the child ended early:\n{log.read_text()[-3000:]}"
+        )
         if where == "swap":  # really holding the locks
-            assert fetch(url, "select pg_try_advisory_xact_lock(hashtext(%s))",
-                         (loaded.qualified("raw_patches"),)) == [(False,)]
+            assert fetch(
+                url,
+                "select pg_try_advisory_xact_lock(hashtext(%s))",
+                (loaded.qualified("raw_patches"),),
+            ) == [(False,)]
 
         sent = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
         try:
             code = proc.wait(STOP_CEILING_S)
         except Exception:
-            raise AssertionError(f"SIGTERM did not stop the step within {STOP_CEILING_S}s "
-                                 f"({where}):\n{log.read_text()[-3000:]}") from None
+            raise AssertionError(
+                f"SIGTERM did not stop the step within {STOP_CEILING_S}s "
+                f"({where}):\n{log.read_text()[-3000:]}"
+            ) from None
         stopped = time.monotonic() - sent
     finally:
         reap(proc)
@@ -206,8 +257,10 @@ def test_sigterm_stops_the_step_process_wherever_it_is(where, loaded, tmp_path):
     assert len(outcome["failures"]) == 1 and "was interrupted" in outcome["failures"][0], outcome
     gone = loaded.assert_clean(backends, f"the SIGTERMed step ({where})")
     TIMINGS[f"{server_name(url)} sigterm {where}"] = stopped
-    print(f"\nTERMINATION sigterm {where} on {server_name(url)}: exited {stopped:.2f}s after "
-          f"SIGTERM, backends {backends} gone {gone:.2f}s later")
+    print(
+        f"\nTERMINATION sigterm {where} on {server_name(url)}: exited {stopped:.2f}s after "
+        f"SIGTERM, backends {backends} gone {gone:.2f}s later"
+    )
 
 
 # ----------------------------------------------------- b, c. real runs through Dagster
@@ -235,27 +288,42 @@ class Site:
 
         self.loaded, self.root = loaded, root
         self.marker = root / "marker.json"
-        env = {"SNU_MONGO_URI": loaded.source.mongo.uri,
-               "SNU_MONGO_DB": loaded.source.mongo.database,
-               "SNU_POSTGRES_URL": loaded.url, "SNU_POSTGRES_SCHEMA": loaded.schema,
-               "SNU_PSEUDONYM_KEY": TEST_KEY,
-               "SNU_TEST_HOLD_TABLE": "reconstructed_events", "SNU_TEST_HOLD_PHASE": "copy",
-               "SNU_TEST_HOLD_AFTER": str(HOLD_AFTER), "SNU_TEST_HOLD_MARKER": str(self.marker),
-               "SNU_FAILURE_NOTIFIER": f"{__name__}:collect_report"}
+        env = {
+            "SNU_MONGO_URI": loaded.source.mongo.uri,
+            "SNU_MONGO_DB": loaded.source.mongo.database,
+            "SNU_POSTGRES_URL": loaded.url,
+            "SNU_POSTGRES_SCHEMA": loaded.schema,
+            "SNU_PSEUDONYM_KEY": TEST_KEY,
+            "SNU_TEST_HOLD_TABLE": "reconstructed_events",
+            "SNU_TEST_HOLD_PHASE": "copy",
+            "SNU_TEST_HOLD_AFTER": str(HOLD_AFTER),
+            "SNU_TEST_HOLD_MARKER": str(self.marker),
+            "SNU_FAILURE_NOTIFIER": f"{__name__}:collect_report",
+        }
         self.saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)  # inherited by the code server and the processes it starts
         settings.reload()  # the failure sensor, evaluated here, reads the notifier setting
         self.stack = []
         (root / "home").mkdir()
-        instance_cm = instance_for_test(temp_dir=str(root / "home"), overrides={
-            "run_monitoring": {"enabled": True, "start_timeout_seconds": 180,
-                               "cancel_timeout_seconds": 60, "max_runtime_seconds": 0,
-                               "poll_interval_seconds": 1, "max_resume_run_attempts": 0},
-            "concurrency": {"pools": {"default_limit": 2}},
-            # runs launched at once (no queue daemon here); termination is the launcher's
-            "run_coordinator": {"module": "dagster._core.run_coordinator",
-                                "class": "DefaultRunCoordinator"},
-        })
+        instance_cm = instance_for_test(
+            temp_dir=str(root / "home"),
+            overrides={
+                "run_monitoring": {
+                    "enabled": True,
+                    "start_timeout_seconds": 180,
+                    "cancel_timeout_seconds": 60,
+                    "max_runtime_seconds": 0,
+                    "poll_interval_seconds": 1,
+                    "max_resume_run_attempts": 0,
+                },
+                "concurrency": {"pools": {"default_limit": 2}},
+                # runs launched at once (no queue daemon here); termination is the launcher's
+                "run_coordinator": {
+                    "module": "dagster._core.run_coordinator",
+                    "class": "DefaultRunCoordinator",
+                },
+            },
+        )
         self.instance = instance_cm.__enter__()
         self.stack.append(instance_cm)
         context_cm = define_out_of_process_context(str(HELD_LOCATION), "defs", self.instance)
@@ -265,8 +333,15 @@ class Site:
     def close(self) -> None:
         """Stop what a failed test left running (the code server waits for its runs), then
         the code server and the instance."""
-        for run in self.instance.get_runs(RunsFilter(statuses=[
-                DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING])):
+        for run in self.instance.get_runs(
+            RunsFilter(
+                statuses=[
+                    DagsterRunStatus.STARTING,
+                    DagsterRunStatus.STARTED,
+                    DagsterRunStatus.CANCELING,
+                ]
+            )
+        ):
             with contextlib.suppress(Exception):
                 self.instance.run_launcher.terminate(run.run_id)
             with contextlib.suppress(AssertionError):
@@ -297,10 +372,17 @@ class Site:
 
         self.marker.unlink(missing_ok=True)
         all_tags = {"dagster/partition": self.loaded.day, **tags}
-        data = self.graphql(LAUNCH_PIPELINE_EXECUTION_MUTATION, {"executionParams": {
-            "selector": infer_job_selector(self.context, "daily_layers"),
-            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in all_tags.items()]},
-        }})["launchPipelineExecution"]
+        data = self.graphql(
+            LAUNCH_PIPELINE_EXECUTION_MUTATION,
+            {
+                "executionParams": {
+                    "selector": infer_job_selector(self.context, "daily_layers"),
+                    "executionMetadata": {
+                        "tags": [{"key": k, "value": v} for k, v in all_tags.items()]
+                    },
+                }
+            },
+        )["launchPipelineExecution"]
         assert data["__typename"] == "LaunchRunSuccess", data
         return data["run"]["runId"]
 
@@ -312,6 +394,7 @@ class Site:
             if self.run(run_id).is_finished:
                 return "finished"
             return read_json(self.marker)
+
         info = wait_for(held, REACH_CEILING_S, "the run's step to reach its hold point", 0.2)
         assert isinstance(info, dict), self.failure_text(run_id)
         return info
@@ -322,14 +405,17 @@ class Site:
                 tick()
             run = self.run(run_id)
             return run if run.is_finished else None
+
         return wait_for(finished, timeout, f"run {run_id} to finish", 0.2)
 
     def failure_text(self, run_id: str) -> str:
         lines = [f"run {run_id}: {self.run(run_id).status}"]
         for entry in self.instance.all_logs(run_id):
             event = entry.dagster_event
-            if event is not None and (event.is_failure or event.event_type in (
-                    DagsterEventType.ENGINE_EVENT, DagsterEventType.RUN_FAILURE)):
+            if event is not None and (
+                event.is_failure
+                or event.event_type in (DagsterEventType.ENGINE_EVENT, DagsterEventType.RUN_FAILURE)
+            ):
                 lines.append(f"{event.event_type_value}: {event.message}")
         return "\n".join(lines)
 
@@ -338,8 +424,11 @@ class Site:
         pids = []
         for entry in self.instance.all_logs(run_id):
             event = entry.dagster_event
-            found = re.search(r"Started process for run \(pid: (\d+)\)", event.message or "") \
-                if event is not None else None
+            found = (
+                re.search(r"Started process for run \(pid: (\d+)\)", event.message or "")
+                if event is not None
+                else None
+            )
             if found:
                 pids.append(int(found.group(1)))
             if event is not None and event.event_type == DagsterEventType.STEP_WORKER_STARTED:
@@ -349,8 +438,11 @@ class Site:
         return pids
 
     def step_events(self, run_id: str) -> list[str]:
-        return [e.dagster_event.event_type_value for e in self.instance.all_logs(run_id)
-                if e.dagster_event is not None and e.dagster_event.step_key]
+        return [
+            e.dagster_event.event_type_value
+            for e in self.instance.all_logs(run_id)
+            if e.dagster_event is not None and e.dagster_event.step_key
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -382,9 +474,11 @@ def test_terminating_a_run_cancels_it_and_keeps_the_partition(site):
     assert_step_not_retried(site, run_id)
     gone = site.loaded.assert_clean(info["backends"], "the terminated run")
     TIMINGS[f"{server_name(site.loaded.url)} terminate"] = exited
-    print(f"\nTERMINATION terminateRun on {server_name(site.loaded.url)}: CANCELED "
-          f"{stopped:.2f}s after the request, step process gone after {exited:.2f}s; "
-          f"backends gone {gone:.2f}s later")
+    print(
+        f"\nTERMINATION terminateRun on {server_name(site.loaded.url)}: CANCELED "
+        f"{stopped:.2f}s after the request, step process gone after {exited:.2f}s; "
+        f"backends gone {gone:.2f}s later"
+    )
 
 
 def test_a_run_past_its_max_runtime_fails_and_is_named(site):
@@ -411,8 +505,15 @@ def test_a_run_past_its_max_runtime_fails_and_is_named(site):
     wait_for(lambda: process_gone(info["pid"]), STOP_CEILING_S, "the step process to exit")
     ended = time.monotonic() - began  # from the hold (past the ceiling) to the process gone
     # its slots are free: no run in flight, no claimed slot of the mongodb pool
-    assert not instance.get_runs(RunsFilter(statuses=[
-        DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]))
+    assert not instance.get_runs(
+        RunsFilter(
+            statuses=[
+                DagsterRunStatus.STARTED,
+                DagsterRunStatus.STARTING,
+                DagsterRunStatus.CANCELING,
+            ]
+        )
+    )
     pool = instance.event_log_storage.get_concurrency_info("mongodb")
     assert pool.active_slot_count == 0 and pool.pending_step_count == 0, pool
     assert_step_not_retried(site, run_id)
@@ -423,18 +524,29 @@ def test_a_run_past_its_max_runtime_fails_and_is_named(site):
     assert failure, site.failure_text(run_id)
     REPORTS.clear()
     context = build_run_status_sensor_context(
-        sensor_name=failed_runs_sensor.name, dagster_event=failure[-1].dagster_event,
-        dagster_instance=instance, dagster_run=run).for_run_failure()
+        sensor_name=failed_runs_sensor.name,
+        dagster_event=failure[-1].dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+    ).for_run_failure()
     failed_runs_sensor(context)
     assert len(REPORTS) == 1, REPORTS
     report = REPORTS[0]
     assert (report.run_id, report.partitions, report.max_runtime_s) == (
-        run_id, site.loaded.day, MAX_RUNTIME_S)
+        run_id,
+        site.loaded.day,
+        MAX_RUNTIME_S,
+    )
     assert f"exceeded the maximum runtime of {MAX_RUNTIME_S} s" in report.message
     observed = instance.fetch_observations(AssetKey("raw_patches"), limit=5).records
     metadata = [r.asset_observation.metadata for r in observed]
-    assert any(m["failed_run_id"].value == run_id and
-               f"maximum runtime of {MAX_RUNTIME_S} s" in m["failure"].value for m in metadata)
+    assert any(
+        m["failed_run_id"].value == run_id
+        and f"maximum runtime of {MAX_RUNTIME_S} s" in m["failure"].value
+        for m in metadata
+    )
     TIMINGS[f"{server_name(site.loaded.url)} max-runtime"] = ended
-    print(f"\nTERMINATION max runtime {MAX_RUNTIME_S}s on {server_name(site.loaded.url)}: "
-          f"FAILURE, step process gone {ended:.2f}s after the hold; sensor: {report.message}")
+    print(
+        f"\nTERMINATION max runtime {MAX_RUNTIME_S}s on {server_name(site.loaded.url)}: "
+        f"FAILURE, step process gone {ended:.2f}s after the hold; sensor: {report.message}"
+    )
