@@ -1,0 +1,698 @@
+"""Statistical disclosure control of the published weekly funnel: cell suppression on a
+hierarchical, linked table, verified by linear programming. Pure: no Dagster, no SQL.
+
+The table
+---------
+For one cohort and one funnel measure (created, completed, processed, validated, refused),
+the published figures are a *cube* per week ``t``::
+
+    geography (national → region → department) × gender (all → each) × age band (all → each)
+
+twice: the week's count ``W_t`` and the count cumulated since the cohort opened ``C_t``.
+A reader knows every linear relation between them:
+
+* each total is the sum of its parts, in each of the three dimensions (national = Σ regions,
+  region = Σ its departments, all genders = Σ genders, all ages = Σ age bands);
+* ``C_t = C_{t-1} + W_t`` cell by cell (``C_{-1} = 0``: nothing before the series), so the
+  cumulated columns of consecutive weeks tie the weeks together (and give a week's count
+  back by difference);
+* every count is ≥ 0.
+
+A cell is a *variable* ``(t, kind, key)``, ``kind`` in ``"W"`` / ``"C"``, ``key`` =
+``(region, department, gender, age_band)`` with :data:`ALL` for a margin.
+
+The rule
+--------
+*Primary*: a published count of 1 .. k-1 (``k`` = ``SNU_SMALL_CELL_K``, default 5) is hidden.
+
+*Protection*: every hidden cell (primary or secondary) must keep, given **everything
+published** (all levels, both kinds, all weeks so far, the relations above and ≥ 0), a
+feasible interval ``[lo, hi]`` at least ``width`` wide (default ``width = k``): the reader
+cannot pin it down, nor tell a 1 from a 0 from a k. ``hi - lo`` is computed exactly by LP
+(:func:`feasible_intervals`, HiGHS): minimise and maximise the cell subject to all published
+equations. A hidden value's status (primary / secondary) is *not* published: saying
+"primary" would itself tell the reader the count is in 1 .. k-1 (for k = 2: exactly 1).
+
+The method
+----------
+**Cumulated columns: hidden for good from the first week the weekly value is.** For a cell,
+``C_t`` is hidden iff ``W_t`` is hidden or ``C_{t-1}`` was (``C_0 = W_0``). Then every
+published ``C_t`` equals a published ``C_{t-1}`` plus a published ``W_t``, and every
+cross-sectional relation of the cumulated table of week ``t`` is the sum of that of week
+``t-1`` and that of the weekly table of week ``t``: the cumulated columns tell a reader
+nothing that the weekly tables of weeks 0 .. t do not. Those weekly tables share no unknown
+(each week's counts are new variables), so protecting **each week's weekly table on its
+own** protects everything published, across levels, columns and weeks; and a hidden
+``C_t`` is a sum of unknowns of independent tables, among them a hidden ``W_s`` whose
+interval is at least ``width`` wide: so is its own. The price: a cumulated value once hidden
+stays hidden for the rest of the cohort (the weekly values go on being published).
+
+**Each week's weekly table** (geography × gender × age band with every margin, a
+three-dimensional hierarchical table): hypercube-style heuristic, then LP audit and repair.
+
+1. primary cells of the week, every level;
+2. *closure* (the singleton and mass rules of the hypercube / modular methods, on every
+   relation): a relation with exactly one hidden member is solved exactly by the reader; a
+   relation whose total is published and whose hidden parts sum to less than the protection
+   bounds each of them within that sum. Either way the cheapest published member is hidden
+   too (a part before the total; cost: department < region < national, detail < margin;
+   the smallest value covering the missing mass), until every relation holds. The mass
+   asked is ``width + 2``: the relations together (a cell is in three of them) narrow what
+   each one leaves, and this margin spares most LP repairs;
+3. *audit*: the feasible interval of every hidden cell of the week by LP; a cell narrower
+   than ``width`` gets one more partner (the cheapest published member of a relation
+   reachable from it) and the closure runs again. If that does not converge, every cell of
+   the week is hidden (always safe).
+
+Region and national totals (all genders, all ages) are the most expensive candidates: they
+are hidden only when small themselves or when no detail cell can do the job.
+
+Why not the optimal method (an integer program, as τ-Argus "optimal" or sdcTable "OPT")?
+The weekly table of a cohort has thousands of cells, one per week and measure; the MIP is
+slow and brittle for a weekly job, while the heuristic is linear in the hidden cells and the
+LP audit (exact, per week) makes it safe whatever its choices. The tests' attacker
+(``snu_assets_tests/sdc_attacker.py``) re-checks the whole publication, every week and both
+column kinds at once, from the published rows alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+ALL = "all"
+PRIMARY, SECONDARY = "primary", "secondary"
+WEEKLY, CUMULATED = "W", "C"
+MEASURES = ("created", "completed", "processed", "validated", "refused")
+COLUMNS = (*MEASURES, *(f"{m}_cumulated" for m in MEASURES))
+
+Key = tuple[str, str, str, str]          # region, department, gender, age_band
+Var = tuple[int, str, Key]               # week index, kind, key
+Relation = tuple                         # ("geo"|"gender"|"age", t, kind, total key) | ("time", t, key)
+
+_EPS = 1e-6
+
+
+# ------------------------------------------------------------------------------ structure
+
+@dataclass(frozen=True)
+class Structure:
+    """The dimensions of the cube: regions with their departments, genders, age bands
+    (without :data:`ALL`)."""
+
+    regions: Mapping[str, tuple[str, ...]]
+    genders: tuple[str, ...]
+    age_bands: tuple[str, ...]
+
+    @classmethod
+    def of(cls, keys: Iterable[Key], *, regions: Mapping[str, Iterable[str]] | None = None,
+           genders: Iterable[str] = (), age_bands: Iterable[str] = ()) -> Structure:
+        """The structure covering ``keys`` (finest keys) and the given reference values."""
+        geo: dict[str, set[str]] = defaultdict(set)
+        for region, departments in (regions or {}).items():
+            geo[region].update(departments)
+        gender_set, band_set = set(genders), set(age_bands)
+        for region, department, gender, band in keys:
+            geo[region].add(department)
+            gender_set.add(gender)
+            band_set.add(band)
+        return cls({r: tuple(sorted(d)) for r, d in sorted(geo.items())},
+                   tuple(sorted(gender_set)), tuple(sorted(band_set)))
+
+    def level(self, key: Key) -> str:
+        region, department = key[0], key[1]
+        return "national" if region == ALL else "region" if department == ALL else "department"
+
+    def keys(self) -> list[Key]:
+        """Every key of the cube, margins included."""
+        geo = [(ALL, ALL)] + [(r, ALL) for r in self.regions] + [
+            (r, d) for r, ds in self.regions.items() for d in ds]
+        return [(r, d, g, a) for r, d in geo for g in (ALL, *self.genders)
+                for a in (ALL, *self.age_bands)]
+
+
+def expand(finest: Mapping[Key, int]) -> dict[Key, int]:
+    """Finest counts (department × gender × age band) summed into every margin of the cube."""
+    out: dict[Key, int] = defaultdict(int)
+    for (region, department, gender, band), value in finest.items():
+        if not value:
+            continue
+        for geo in ((region, department), (region, ALL), (ALL, ALL)):
+            for g in (gender, ALL):
+                for a in (band, ALL):
+                    out[(geo[0], geo[1], g, a)] += value
+    return dict(out)
+
+
+# ------------------------------------------------------------------------------ the series
+
+@dataclass
+class Series:
+    """One cohort × one measure: ``weekly[t]`` (expanded cube of week ``t``) and the
+    cumulated ``cumulated[t]``; consecutive weeks, the first one with ``C_{-1} = 0``."""
+
+    structure: Structure
+    weekly: list[dict[Key, int]] = field(default_factory=list)
+    cumulated: list[dict[Key, int]] = field(default_factory=list)
+
+    @classmethod
+    def from_finest(cls, structure: Structure, weeks: Sequence[Mapping[Key, int]]) -> Series:
+        series = cls(structure)
+        running: dict[Key, int] = defaultdict(int)
+        for finest in weeks:
+            week = expand(finest)
+            for key, value in week.items():
+                running[key] += value
+            series.weekly.append(week)
+            series.cumulated.append({k: v for k, v in running.items() if v})
+        return series
+
+    def value(self, var: Var) -> int:
+        t, kind, key = var
+        return (self.weekly if kind == WEEKLY else self.cumulated)[t].get(key, 0)
+
+    # -------------------------------------------------------------------- relations
+
+    def members(self, rel: Relation) -> tuple[Var | None, list[Var]]:
+        """(total, parts) of a relation: ``total = Σ parts``; for the first week's time
+        relation the missing ``C_{-1}`` is the constant 0."""
+        if rel[0] == "time":
+            _, t, key = rel
+            parts = [(t, WEEKLY, key)] + ([(t - 1, CUMULATED, key)] if t > 0 else [])
+            return (t, CUMULATED, key), parts
+        dim, t, kind, (r, d, g, a) = rel
+        s = self.structure
+        if dim == "geo":
+            if r == ALL:
+                return (t, kind, (r, d, g, a)), [(t, kind, (x, ALL, g, a)) for x in s.regions]
+            return (t, kind, (r, d, g, a)), [(t, kind, (r, x, g, a)) for x in s.regions[r]]
+        if dim == "gender":
+            return (t, kind, (r, d, g, a)), [(t, kind, (r, d, x, a)) for x in s.genders]
+        return (t, kind, (r, d, g, a)), [(t, kind, (r, d, g, x)) for x in s.age_bands]
+
+    def relations_of(self, var: Var, last: int) -> list[Relation]:
+        """The relations ``var`` takes part in, within weeks ``0 .. last``."""
+        t, kind, key = var
+        r, d, g, a = key
+        rels: list[Relation] = []
+        if d != ALL:
+            rels.append(("geo", t, kind, (r, ALL, g, a)))
+        else:
+            rels.append(("geo", t, kind, key))
+            if r != ALL:
+                rels.append(("geo", t, kind, (ALL, ALL, g, a)))
+        rels.append(("gender", t, kind, key if g == ALL else (r, d, ALL, a)))
+        rels.append(("age", t, kind, key if a == ALL else (r, d, g, ALL)))
+        rels.append(("time", t, key))
+        if kind == CUMULATED and t + 1 <= last:
+            rels.append(("time", t + 1, key))
+        return rels
+
+# ------------------------------------------------------------------------------ LP attacker
+
+def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float]],
+                       unknowns: Iterable[Hashable] | None = None,
+                       lower: Mapping[Hashable, float] | None = None,
+                       width: float | None = None, check: Iterable[Hashable] | None = None,
+                       ) -> dict[Hashable, tuple[float, float]]:
+    """The reader's best knowledge of each unknown: ``(min, max)`` of it subject to every
+    equation ``Σ coef · x = rhs`` and ``x ≥ lower`` (0 by default), by LP (HiGHS).
+    ``max`` is ``inf`` when unbounded. Unknowns in no equation get ``(lower, inf)``.
+    Solved per connected component (unknowns linked by equations).
+
+    With ``width``, only what decides "narrower than ``width``" is computed: a cell whose
+    values seen in LP solutions already spread ``width`` wide gets that spread (both ends
+    attainable, the true interval contains it); any narrower cell gets its exact ``(min,
+    max)``. With ``check``, only those unknowns are reported (the others still constrain)."""
+    import highspy
+    import numpy as np
+
+    lower = lower or {}
+    names: dict[Hashable, int] = {}
+    for terms, _ in equations:
+        for x in terms:
+            names.setdefault(x, len(names))
+    for x in unknowns or ():
+        names.setdefault(x, len(names))
+    parent = list(range(len(names)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for terms, _ in equations:
+        ids = [names[x] for x in terms]
+        for j in ids[1:]:
+            a, b = find(ids[0]), find(j)
+            if a != b:
+                parent[a] = b
+    components: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(names)):
+        components[find(i)].append(i)
+    rows_of: dict[int, list[int]] = defaultdict(list)
+    for e, (terms, _) in enumerate(equations):
+        if terms:
+            rows_of[find(names[next(iter(terms))])].append(e)
+    by_index = list(names)
+    result: dict[Hashable, tuple[float, float]] = {}
+    inf = highspy.kHighsInf
+    wanted = None if check is None else {names[x] for x in check if x in names}
+    for root, members in components.items():
+        if wanted is not None and not wanted.intersection(members):
+            continue
+        rows = rows_of.get(root, [])
+        if not rows:
+            for i in members:
+                result[by_index[i]] = (float(lower.get(by_index[i], 0.0)), float("inf"))
+            continue
+        local = {i: n for n, i in enumerate(members)}
+        columns: list[list[tuple[int, float]]] = [[] for _ in members]
+        rhs = []
+        for r, e in enumerate(rows):
+            terms, value = equations[e]
+            rhs.append(float(value))
+            for x, coef in terms.items():
+                if coef:
+                    columns[local[names[x]]].append((r, float(coef)))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(members), len(rows)
+        lp.col_cost_ = np.zeros(len(members))
+        lp.col_lower_ = np.array([float(lower.get(by_index[i], 0.0)) for i in members])
+        lp.col_upper_ = np.full(len(members), inf)
+        lp.row_lower_ = np.array(rhs)
+        lp.row_upper_ = np.array(rhs)
+        starts, index, values = [0], [], []
+        for column in columns:
+            for r, coef in column:
+                index.append(r)
+                values.append(coef)
+            starts.append(len(index))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(values, dtype=float)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("presolve", "off")
+        h.passModel(lp)
+        # every LP solution is a feasible point: the spread of the values seen so far is an
+        # interval each cell can certainly take; a cell already spread ``width`` wide needs
+        # no LP of its own
+        low = [float("inf")] * len(members)
+        high = [float("-inf")] * len(members)
+        exact: dict[int, list[float]] = {}
+
+        def solve(n: int, sense, h=h, low=low, high=high) -> float:
+            h.changeObjectiveSense(sense)
+            h.run()
+            status = h.getModelStatus()
+            if status in (highspy.HighsModelStatus.kUnbounded,
+                          highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                return float("inf")
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"LP of the attacker: {status}")
+            for j, x in enumerate(h.getSolution().col_value):
+                if x < low[j]:
+                    low[j] = x
+                if x > high[j]:
+                    high[j] = x
+            return h.getInfo().objective_function_value
+
+        if width is not None:
+            # extreme points first, in a box around a feasible point (bounded): pushing
+            # every cell up, then down, spreads most of them ``width`` apart at once
+            n_cols = len(members)
+            every = np.arange(n_cols, dtype=np.int32)
+            floor = np.array(lp.col_lower_)
+            solve(-1, highspy.ObjSense.kMinimize)
+            point = np.array(h.getSolution().col_value)
+            h.changeColsBounds(n_cols, every, np.maximum(floor, point - width), point + width)
+            rng = np.random.default_rng(n_cols)
+            for signs in [np.ones(n_cols)] + [rng.choice([-1.0, 1.0], size=n_cols)
+                                              for _ in range(8)]:
+                for sense in (highspy.ObjSense.kMaximize, highspy.ObjSense.kMinimize):
+                    open_ = np.array([high[j] - low[j] < width - _EPS for j in range(n_cols)])
+                    if wanted is not None:
+                        open_ &= np.array([i in wanted for i in members])
+                    if not open_.any():
+                        break
+                    h.changeColsCost(n_cols, every, np.where(open_, signs, 0.0))
+                    solve(-1, sense)
+            h.changeColsCost(n_cols, every, np.zeros(n_cols))
+            h.changeColsBounds(n_cols, every, floor, np.full(n_cols, inf))
+        for n in range(len(members)):
+            if wanted is not None and members[n] not in wanted:
+                continue
+            if width is not None and high[n] - low[n] >= width - _EPS:
+                continue
+            h.changeColCost(n, 1.0)
+            lo = solve(n, highspy.ObjSense.kMinimize)
+            if width is None or high[n] - lo < width - _EPS:
+                hi = solve(n, highspy.ObjSense.kMaximize)
+            else:
+                hi = high[n]
+            h.changeColCost(n, 0.0)
+            exact[n] = [lo, hi]
+        for n, i in enumerate(members):
+            if wanted is None or i in wanted:
+                result[by_index[i]] = tuple(exact.get(n, (low[n], high[n])))
+    return result
+
+
+# ------------------------------------------------------------------------------ protection
+
+@dataclass
+class Protected:
+    """The result for one series: ``hidden[var] = "primary" | "secondary"``."""
+
+    series: Series
+    k: int
+    width: int
+    hidden: dict[Var, str] = field(default_factory=dict)
+    fallbacks: int = 0
+
+    def published(self, var: Var) -> int | None:
+        return None if var in self.hidden else self.series.value(var)
+
+
+class _Protector:
+    def __init__(self, series: Series, k: int, width: int, audit: bool, max_repairs: int,
+                 margin: int = 2):
+        self.s, self.k, self.width, self.audit, self.max_repairs = series, k, width, audit, max_repairs
+        self.result = Protected(series, k, width)
+        #: hidden mass the heuristic asks of each relation: a margin above the protection,
+        #: since the relations together (LP over the weeks) narrow what each one leaves
+        self.target = width + margin
+        self.hidden = self.result.hidden
+        #: cumulated totals published again after being hidden: (key, week); each tells the
+        #: reader the sum of that key's weekly values since its last published cumulated
+        self.reemerged: list[tuple[Key, int]] = []
+
+    # cost of hiding a cell: detail before margins, department before region before nation,
+    # weekly before cumulated; region/national totals (all genders, all ages) last
+    def weight(self, var: Var) -> float:
+        _, kind, (r, d, g, a) = var
+        w = 1.0 if d != ALL else 3.0 if r != ALL else 9.0
+        if g == ALL:
+            w *= 2
+        if a == ALL:
+            w *= 2
+        if d == ALL and g == ALL and a == ALL:
+            w *= 25
+        return w * (1.5 if kind == CUMULATED else 1.0)
+
+    def eligible(self, var: Var, t: int) -> bool:
+        """A cell of week ``t`` that may be hidden: published so far, and in a row that
+        exists (something counted at its key since the cohort opened)."""
+        return (var[0] == t and var not in self.hidden
+                and self.s.cumulated[t].get(var[2], 0) > 0)
+
+    def hide(self, var: Var) -> None:
+        value = self.s.value(var)
+        self.hidden[var] = PRIMARY if 1 <= value <= self.k - 1 else SECONDARY
+
+    def _pick(self, candidates: list[Var], deficit: float) -> Var:
+        def order(v: Var):
+            value = self.s.value(v)
+            enough = value >= deficit
+            return (self.weight(v), 0 if enough else 1, value if enough else -value, v)
+        return min(candidates, key=order)
+
+    def _fix(self, rel: Relation, t: int) -> list[Var]:
+        """Hide members of the week until ``rel`` holds; the cells hidden."""
+        total, parts = self.s.members(rel)
+        added = []
+        while True:
+            hidden_parts = [p for p in parts if p in self.hidden]
+            total_hidden = total in self.hidden
+            count = len(hidden_parts) + total_hidden
+            if count == 0:
+                return added
+            mass = sum(self.s.value(p) for p in hidden_parts)
+            deficit = 0 if total_hidden else max(self.target - mass, 0)
+            if count >= 2 and deficit <= 0:
+                return added
+            candidates = [p for p in parts if self.eligible(p, t)]
+            if not candidates and self.eligible(total, t):
+                candidates = [total]
+            if not candidates:
+                return added  # left to the LP audit
+            chosen = self._pick(candidates, max(deficit, 1))
+            self.hide(chosen)
+            added.append(chosen)
+
+    def rels(self, var: Var) -> list[Relation]:
+        """The relations the protector works on: those of the week's weekly table (the
+        cumulated columns add nothing, see the module's docstring)."""
+        return [r for r in self.s.relations_of(var, var[0]) if r[0] != "time"]
+
+    def _close(self, t: int, queue: deque) -> None:
+        while queue:
+            rel = queue.popleft()
+            for var in self._fix(rel, t):
+                queue.extend(self.rels(var))
+
+    def component(self, t: int) -> tuple[list[Var], list]:
+        """The hidden weekly cells of week ``t`` and the equations of their relations."""
+        cells = [v for v in self.hidden if v[0] == t and v[1] == WEEKLY]
+        rels = {rel for var in cells for rel in self.rels(var)}
+        return cells, [relation_equation(self.s, rel, self.hidden) for rel in rels]
+
+    def narrow(self, last: int, check: Iterable[Var] | None = None) -> list[Var]:
+        """Hidden weekly cells of week ``last`` whose feasible interval is narrower than the
+        protection (with ``check``, only those cells: hiding more never narrows)."""
+        cells, equations = self.component(last)
+        if check is not None:
+            check = set(check) & set(cells)
+        intervals = feasible_intervals(equations, cells, width=self.width, check=check)
+        return sorted(v for v, (lo, hi) in intervals.items() if hi - lo < self.width - _EPS)
+
+    def _repair_candidates(self, var: Var, t: int) -> list[Var]:
+        """Published members of week ``t`` in relations reachable from ``var`` through
+        hidden cells, nearest first."""
+        seen_vars, seen_rels = {var}, set()
+        frontier = [var]
+        while frontier:
+            found, following = [], []
+            for v in frontier:
+                for rel in self.rels(v):
+                    if rel in seen_rels:
+                        continue
+                    seen_rels.add(rel)
+                    total, parts = self.s.members(rel)
+                    for m in [total, *parts]:
+                        if m is None:
+                            continue
+                        if m in self.hidden:
+                            if m not in seen_vars:
+                                seen_vars.add(m)
+                                following.append(m)
+                        elif self.eligible(m, t):
+                            found.append(m)
+            if found:
+                return found
+            frontier = following
+        return []
+
+    def _fallback(self, t: int) -> None:
+        """Hide every weekly cell of week ``t`` in a row (always safe: nothing is left)."""
+        self.result.fallbacks += 1
+        for key in self.s.cumulated[t]:
+            if (t, WEEKLY, key) not in self.hidden:
+                self.hide((t, WEEKLY, key))
+
+    def week(self, t: int) -> None:
+        self._weekly(t)
+        # the cumulated value of a cell is hidden from the first week its weekly value is
+        # (then what the cumulated columns show is what earlier weeks and this week's weekly
+        # column already tell, see the module's docstring) ...
+        keys = set(self.s.cumulated[t]) | {v[2] for v in self.hidden
+                                           if v[0] == t - 1 and v[1] == CUMULATED}
+        carried = sorted(key for key in keys if (t, WEEKLY, key) in self.hidden
+                         or (t - 1, CUMULATED, key) in self.hidden)
+        # ... except region and national totals that pass the rule, shown again when the
+        # equation this adds (the sum of their hidden weekly values) narrows no hidden value
+        candidates = [key for key in carried if key[1] == ALL and key[2] == ALL
+                      and key[3] == ALL and (t - 1, CUMULATED, key) in self.hidden
+                      and self.s.cumulated[t].get(key, 0) >= self.k]
+        if self.audit and candidates:
+            candidates = self._reemerge(t, candidates, carried)
+        for key in carried:
+            if key not in candidates:
+                self.hide((t, CUMULATED, key))
+        self.reemerged += [(key, t) for key in candidates]
+
+    def _since(self, key: Key, t: int) -> int:
+        """The last week before ``t`` whose cumulated value of ``key`` is published (-1)."""
+        s = t - 1
+        while s >= 0 and (s, CUMULATED, key) in self.hidden:
+            s -= 1
+        return s
+
+    def _reemergence_equation(self, key: Key, t: int, since: int):
+        terms: dict[Var, float] = {}
+        rhs = float(self.s.cumulated[t].get(key, 0)
+                    - (self.s.cumulated[since].get(key, 0) if since >= 0 else 0))
+        for s in range(since + 1, t + 1):
+            var = (s, WEEKLY, key)
+            if var in self.hidden:
+                terms[var] = 1.0
+            else:
+                rhs -= self.s.value(var)
+        return terms, rhs
+
+    def _all_equations(self, t: int, extra: list, hidden_now: list[Key]
+                       ) -> tuple[list, list]:
+        """Every equation the reader has up to week ``t`` in terms of the hidden weekly
+        values, plus one unknown per hidden cumulated value (``("sum", week, key)``, tied
+        to the weekly values it adds up): the cells to check and the equations."""
+        cells: list = [v for v in self.hidden if v[0] <= t and v[1] == WEEKLY]
+        rels = {rel for var in cells for rel in self.rels(var)}
+        equations = [relation_equation(self.s, rel, self.hidden) for rel in rels]
+        for key, week in self.reemerged:
+            equations.append(self._reemergence_equation(key, week, self._since(key, week)))
+        cumulated = [(v[0], v[2]) for v in self.hidden if v[0] < t and v[1] == CUMULATED]
+        cumulated += [(t, key) for key in hidden_now]
+        for week, key in cumulated:
+            since = self._since(key, week)
+            terms, rhs = self._reemergence_equation(key, week, since)
+            # terms - rhs = C_week - C_since - published weekly: y = C_week
+            aux = ("sum", week, key)
+            equation = {aux: 1.0, **{v: -c for v, c in terms.items()}}
+            constant = float(self.s.cumulated[week].get(key, 0)) - rhs
+            equations.append((equation, constant))
+            cells.append(aux)
+        return cells, equations + extra
+
+    def _reemerge(self, t: int, candidates: list[Key], carried: list[Key]) -> list[Key]:
+        """The candidates whose cumulated can be published again at week ``t``."""
+        for _ in range(4):
+            if not candidates:
+                return []
+            extra = [self._reemergence_equation(key, t, self._since(key, t))
+                     for key in candidates]
+            hidden_now = [key for key in carried if key not in candidates]
+            cells, equations = self._all_equations(t, extra, hidden_now)
+            found = feasible_intervals(equations, cells, width=self.width)
+            narrow = {v for v, (lo, hi) in found.items() if hi - lo < self.width - _EPS}
+            if not narrow:
+                return candidates
+            regions = {v[2][0] for v in narrow}
+            kept = [key for key, (terms, _) in zip(candidates, extra)
+                    if key[0] != ALL and key[0] not in regions
+                    and not narrow.intersection(terms)]
+            candidates = kept if len(kept) < len(candidates) else candidates[: len(candidates) // 2]
+        return []
+
+    def _weekly(self, t: int) -> None:
+        # in key order: the closure's choices depend on the order relations are met in,
+        # and the same data must give the same publication
+        queue: deque = deque()
+        for key, value in sorted(self.s.weekly[t].items()):
+            if 1 <= value <= self.k - 1:
+                self.hide((t, WEEKLY, key))
+        for var in sorted(v for v in self.hidden if v[0] == t):
+            queue.extend(self.rels(var))
+        self._close(t, queue)
+        if not self.audit:
+            return
+        check = None
+        for _ in range(self.max_repairs):
+            before = set(self.hidden)
+            narrow = self.narrow(t, check)
+            if not narrow:
+                return
+            chosen_now: list[Var] = []
+            for var in narrow:
+                candidates = [c for c in self._repair_candidates(var, t) if c not in self.hidden]
+                if candidates:
+                    chosen = self._pick(candidates, self.width)
+                    self.hide(chosen)
+                    chosen_now.append(chosen)
+            if not chosen_now:
+                break
+            self._close(t, deque(rel for c in chosen_now for rel in self.rels(c)))
+            check = set(narrow) | (set(self.hidden) - before)
+        self._fallback(t)
+
+
+def relation_equation(series: Series, rel: Relation, hidden: Mapping[Var, str]
+                      ) -> tuple[dict[Var, float], float]:
+    """``total - Σ parts = 0`` with published members moved to the right-hand side."""
+    total, parts = series.members(rel)
+    terms: dict[Var, float] = {}
+    rhs = 0.0
+    for var, coef in [(total, 1.0), *((p, -1.0) for p in parts)]:
+        if var in hidden:
+            terms[var] = terms.get(var, 0.0) + coef
+        else:
+            rhs -= coef * series.value(var)
+    return terms, rhs
+
+
+def protect(series: Series, k: int = 5, width: int | None = None, *, audit: bool = True,
+            max_repairs: int = 200, published: Sequence[Mapping[tuple[str, Key], str]] = ()
+            ) -> Protected:
+    """Primary and secondary suppression of a whole series, week after week (each week's
+    choice depends on its past only: re-running a week gives the same publication).
+
+    ``published[t]`` (``{(kind, key): status}``), for the first weeks of the series, is
+    what was already published for them: taken as is (it is public, it cannot change),
+    the following weeks are protected on top of it."""
+    if k <= 1:
+        return Protected(series, k, 0)
+    protector = _Protector(series, k, k if width is None else width, audit, max_repairs)
+    for t in range(len(series.weekly)):
+        if t < len(published):
+            for (kind, key), status in published[t].items():
+                protector.hidden[(t, kind, key)] = status
+            protector.reemerged += [
+                (v[2], t) for v in list(protector.hidden) if v[0] == t - 1
+                and v[1] == CUMULATED and (t, CUMULATED, v[2]) not in protector.hidden]
+        else:
+            protector.week(t)
+    return protector.result
+
+
+def protect_funnel(structure: Structure, weeks: Sequence[Mapping[Key, Sequence[int]]],
+                   k: int = 5, width: int | None = None, *, audit: bool = True,
+                   published: Sequence[Mapping[tuple[str, Key], str]] = ()
+                   ) -> dict[str, Protected]:
+    """All five measures of one cohort: ``weeks[t][finest key]`` = the five weekly counts
+    (:data:`MEASURES` order). Returns ``{measure: Protected}``. ``published[t]``: what was
+    already published for week ``t``, ``{(column, key): status}`` of its hidden values
+    (column: a measure or ``<measure>_cumulated``)."""
+    out = {}
+    for m, measure in enumerate(MEASURES):
+        series = Series.from_finest(structure, [{key: counts[m] for key, counts in week.items()}
+                                                for week in weeks])
+        mine = [{(CUMULATED if column.endswith("_cumulated") else WEEKLY, key): status
+                 for (column, key), status in week.items()
+                 if column in (measure, f"{measure}_cumulated")} for week in published]
+        out[measure] = protect(series, k, width, audit=audit, published=mine)
+    return out
+
+
+def published_rows(structure: Structure, protected: Mapping[str, Protected], t: int
+                   ) -> list[tuple[Key, dict[str, int | None], dict[str, str]]]:
+    """Week ``t`` as rows: ``(key, {column: value or None}, {column: status of hidden})``
+    for every key with a count that is not 0 or is hidden (a missing row reads as zeros)."""
+    rows = []
+    keys: set[Key] = set()
+    for p in protected.values():
+        keys |= set(p.series.cumulated[t]) | set(p.series.weekly[t])
+        keys |= {v[2] for v in p.hidden if v[0] == t}
+    for key in sorted(keys):
+        values, statuses = {}, {}
+        for measure in MEASURES:
+            p = protected[measure]
+            for column, kind in ((measure, WEEKLY), (f"{measure}_cumulated", CUMULATED)):
+                var = (t, kind, key)
+                values[column] = p.published(var)
+                if var in p.hidden:
+                    statuses[column] = p.hidden[var]
+        rows.append((key, values, statuses))
+    return rows
