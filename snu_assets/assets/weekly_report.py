@@ -191,7 +191,7 @@ def count_cell(col: str, value, hidden: bool | None = None) -> Cell:
     if hidden:
         text = "s" if not value else f"≥{NNBSP}{_int_text(value)}"
         return Cell(col, _raw(value), text, True,
-                    title="hidden cells of 1 to 4 left out: the published part, a lower bound")
+                    title="hidden (statistical disclosure control): the published part only")
     return Cell(col, _raw(value), _int_text(value), hidden)
 
 

@@ -4,7 +4,9 @@ counts, objectives and projections. Set-based SQL in ``sql/weekly_funnel*.sql``.
 
 import os
 import re
-from datetime import date, datetime
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from dagster import (
     AssetCheckResult,
@@ -18,9 +20,15 @@ from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.weekly_report import progress_chart_metadata
 from snu_assets.partitions import MONGO_RETRY, OWNERS, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
+from snu_assets.publication.suppression import (
+    COLUMNS,
+    Structure,
+    protect_funnel,
+    published_rows,
+)
 from snu_assets.reference.geography import department_by_name
+from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource, Slice
 from snu_assets.retries import retry_transient_only
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
 from snu_assets.settings import COLLECTIONS
 
 FRENCH_MONTHS = {
@@ -128,8 +136,13 @@ def cohorts(mongo: MongoResource, postgres: PostgresResource) -> MaterializeResu
 WEEK = "week = %(week)s"
 
 
-#: published regional cells with a count of 1 .. k-1 show NULL (k <= 1: no suppression)
+#: frequency rule of the published funnel: a count of 1 .. k-1 is hidden (k <= 1: nothing
+#: hidden); every hidden value keeps a feasible interval at least k wide for any reader of
+#: everything published (snu_assets.publication.suppression)
 SMALL_CELL_K = int(os.environ.get("SNU_SMALL_CELL_K", "5"))
+PROTECTION_WIDTH = SMALL_CELL_K
+
+KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
 
 def _week_params(context: AssetExecutionContext) -> dict:
@@ -143,16 +156,17 @@ def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
     return postgres.replace_with_sql(table, text, WEEK, params)
 
 
-def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: dict) -> dict:
+def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: dict,
+                     where: str = WEEK) -> dict:
     preview_columns = ["cohort", "gender", "age_band", "created", "completed", "processed",
                        "validated", "refused", "validated_cumulated", "objective", "projection"]
     with postgres.connect() as conn:
         totals = conn.execute(
             f"select coalesce(sum(created), 0), coalesce(sum(completed), 0), "
             f"coalesce(sum(processed), 0), coalesce(sum(validated), 0), coalesce(sum(refused), 0) "
-            f'from "{postgres.schema}".{table} where {WEEK}', params).fetchone()
+            f'from "{postgres.schema}".{table} where {where}', params).fetchone()
     return {
-        **table_metadata(postgres, table, preview_columns, WEEK, params,
+        **table_metadata(postgres, table, preview_columns, where, params,
                          "validated_cumulated desc nulls last, cohort"),
         "dagster/row_count": rows,
         "week": str(params["week"]),
@@ -161,29 +175,142 @@ def _funnel_metadata(postgres: PostgresResource, table: str, rows: int, params: 
     }
 
 
+def projection(validated_cumulated: int | None, start: date | None, end: date | None,
+               week_end: date) -> Decimal | None:
+    """``projection.sql`` for one published value: validated expected at the cohort's close
+    at the pace observed so far (NULL when the cumulated validated count is hidden)."""
+    if validated_cumulated is None or start is None or end is None:
+        return None
+    if week_end >= end:
+        return Decimal(validated_cumulated)
+    if week_end <= start:
+        return None
+    value = Decimal(validated_cumulated) * (end - start).days / Decimal((week_end - start).days)
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def publish_week(cells: list[tuple], history: dict, goals: dict, calendar: dict,
+                 week: date, k: int = SMALL_CELL_K, width: int = PROTECTION_WIDTH
+                 ) -> tuple[list[tuple], list[tuple], dict]:
+    """The published rows of ``week`` (``weekly_funnel``) and its hidden values
+    (``weekly_funnel_hidden``), from the exact weekly ``cells`` of every week up to it
+    (``(week, cohort, region, department, gender, age_band, created, completed, processed,
+    validated, refused)``) and the ``history`` already published (``{cohort: {week:
+    {(column, key): status}}}``). Pure: no database."""
+    by_cohort: dict[str, dict[date, dict]] = defaultdict(lambda: defaultdict(dict))
+    for w, cohort, region, department, gender, band, *counts in sorted(cells):
+        by_cohort[cohort][w][(region, department, gender, band)] = counts
+    week_end = week + timedelta(days=7)
+    published, hidden = [], []
+    stats = Counter()
+    for cohort in sorted(by_cohort):
+        series = by_cohort[cohort]
+        first = min(series)
+        weeks = [first + timedelta(days=7 * i) for i in range((week - first).days // 7 + 1)]
+        done = history.get(cohort, {})
+        prefix = []
+        for w in weeks[:-1]:
+            if w not in done:
+                break
+            prefix.append(done[w])
+        structure = Structure.of([key for w in weeks for key in series.get(w, {})])
+        protected = protect_funnel(structure, [series.get(w, {}) for w in weeks], k, width,
+                                   published=prefix)
+        stats["recomputed_weeks"] += len(weeks) - len(prefix)
+        start, end = calendar.get(cohort, (None, None))
+        for key, values, statuses in published_rows(structure, protected, len(weeks) - 1):
+            region, department, gender, band = key
+            level = structure.level(key)
+            objective = goals.get((cohort, level, region if level == "region" else department
+                                   if level == "department" else None))
+            published.append((
+                week, cohort, level, region, department, gender, band,
+                *(values[c] for c in COLUMNS), objective,
+                projection(values["validated_cumulated"], start, end, week_end),
+                bool(statuses)))
+            for column, status in statuses.items():
+                exact = protected[column.removesuffix("_cumulated")].series.value(
+                    (len(weeks) - 1, "C" if column.endswith("_cumulated") else "W", key))
+                hidden.append((week, cohort, level, region, department, gender, band, column,
+                               status, exact))
+                stats[status] += 1
+            stats["cells"] += len(COLUMNS)
+        stats["fallback_weeks"] += sum(p.fallbacks for p in protected.values())
+    return published, hidden, dict(stats)
+
+
+def _published_history(conn, schema: str, week: date) -> dict:
+    """What earlier weeks published: ``{cohort: {week: {(column, key): status}}}`` (a week
+    published with nothing hidden is an empty mapping)."""
+    history: dict = defaultdict(dict)
+    for cohort, w in conn.execute(f'select distinct cohort, week from "{schema}".weekly_funnel '
+                                  "where week < %s", (week,)):
+        history[cohort][w] = {}
+    for cohort, w, region, department, gender, band, column, status in conn.execute(
+            "select cohort, week, region, department, gender, age_band, measure, suppression "
+            f'from "{schema}".weekly_funnel_hidden where week < %s', (week,)):
+        history[cohort].setdefault(w, {})[(column, (region, department, gender, band))] = status
+    return history
+
+
+def _goals(conn, schema: str) -> dict:
+    goals: dict = {}
+    for cohort, department, region, objective in conn.execute(
+            f'select cohort, department, region, objective from "{schema}".inscription_goals'):
+        goals[(cohort, "department", department)] = objective
+        region = region or "unknown"
+        goals[(cohort, "region", region)] = goals.get((cohort, "region", region), 0) + objective
+        goals[(cohort, "national", None)] = goals.get((cohort, "national", None), 0) + objective
+    return goals
+
+
 @asset(
     partitions_def=weekly_partitions,
     deps=["enriched_events", "inscription_goals", "cohorts"],
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
-    description="Weekly funnel per week x cohort x region x department x gender x age band: "
-                "created, completed, processed, validated, refused in the week and cumulated "
-                "since the cohort opened; the department's objective (repeated on each row of "
-                "the department, do not sum it) and the validated count projected at the "
-                "cohort's close at the current pace. Published: counts of 1 to k-1 "
-                "(SNU_SMALL_CELL_K, default 5) are NULL and the row flagged `suppressed`; "
-                "use weekly_funnel_national for exact national figures.",
+    description="Published weekly funnel (what snu_public reads), per week x cohort at three "
+                "levels: national, region, department (`level`; `region`/`department` 'all' "
+                "above), each by gender and age band with their margins ('all'): created, "
+                "completed, processed, validated, refused in the week and cumulated since the "
+                "cohort opened, objective, projection. Statistical disclosure control: counts "
+                "of 1 to k-1 (SNU_SMALL_CELL_K, default 5) are hidden (NULL) and enough "
+                "others besides that no hidden value can be narrowed to less than k by any "
+                "reader of all weeks, levels, margins and columns (LP-audited). Statuses and "
+                "exact values of hidden cells: weekly_funnel_hidden (ministry only); exact "
+                "national figures: weekly_funnel_national.",
 )
 def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     params = _week_params(context)
-    rows = _funnel(postgres, "weekly_funnel", params)
-    metadata = _funnel_metadata(postgres, "weekly_funnel", rows, params)
+    schema = postgres.schema
     with postgres.connect() as conn:
-        metadata["suppressed_rows"] = conn.execute(
-            f'select count(*) from "{postgres.schema}".weekly_funnel where {WEEK} and suppressed',
-            params).fetchone()[0]
-    metadata["small_cell_k"] = SMALL_CELL_K
+        cells = conn.execute(postgres.sql("weekly_funnel_cells.sql",
+                                          funnel_events="funnel_events.sql"), params).fetchall()
+        history = _published_history(conn, schema, params["week"])
+        goals = _goals(conn, schema)
+        calendar = {c: (s, e) for c, s, e in conn.execute(
+            f'select cohort, inscription_start, inscription_end from "{schema}".cohorts')}
+    published, hidden, stats = publish_week(cells, history, goals, calendar, params["week"])
+    columns = (*KEY_COLUMNS, *COLUMNS, "objective", "projection", "suppressed")
+    rows, _ = postgres.replace_slices([
+        Slice("weekly_funnel", columns, published, WEEK, params),
+        Slice("weekly_funnel_hidden", (*KEY_COLUMNS, "measure", "suppression", "exact_value"),
+              hidden, WEEK, params),
+    ])
+    metadata = _funnel_metadata(postgres, "weekly_funnel", rows, params,
+                                f"{WEEK} and level = 'national' and gender = 'all' "
+                                "and age_band = 'all'")
+    metadata.update({
+        "suppressed_rows": sum(1 for r in published if r[-1]),
+        "small_cell_k": SMALL_CELL_K,
+        "protection_width": PROTECTION_WIDTH,
+        "published_cells": stats.get("cells", 0),
+        "hidden_primary": stats.get("primary", 0),
+        "hidden_secondary": stats.get("secondary", 0),
+        "weeks_protected_in_this_run": stats.get("recomputed_weeks", 0),
+        "fallback_weeks": stats.get("fallback_weeks", 0),
+    })
     return MaterializeResult(metadata=metadata)
 
 

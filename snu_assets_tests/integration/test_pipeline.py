@@ -20,7 +20,10 @@ from snu_assets.settings import timezone
 from snu_assets_tests.integration.conftest import paris_day
 
 TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
-          "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national")
+          "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national",
+          "weekly_funnel_hidden")
+COUNTS = ("created", "completed", "processed", "validated", "refused", "created_cumulated",
+          "completed_cumulated", "processed_cumulated", "validated_cumulated", "refused_cumulated")
 P = Pseudonymizer(TEST_KEY)
 
 
@@ -186,21 +189,24 @@ def test_weekly_national_figures_equal_the_truth(pipeline, truth):
             want["refused"]), week
         cumulated += validated
         assert validated_cum == cumulated
-    national = {w: (v, c) for w, c, _, _, v, _, _ in found}
-    regional = rows(pipeline, "select week, coalesce(sum(validated), 0), coalesce(sum(created), 0), "
-                              "bool_or(suppressed) from {s}.weekly_funnel group by week")
-    assert {w for w, *_ in regional} == set(national)
-    for week, validated, created, suppressed in regional:
-        if suppressed:  # hidden small cells: what is published never exceeds the truth
-            assert validated <= national[week][0] and created <= national[week][1]
-        else:
-            assert (validated, created) == national[week]
+    # the published table's national level: each value shown is the exact one
+    exact = {(w, c): r for w, c, *r in rows(
+        pipeline, "select week, cohort, " + ", ".join(f"sum({c})" for c in COUNTS)
+        + " from {s}.weekly_funnel_national group by 1, 2")}
+    published = rows(pipeline, "select week, cohort, " + ", ".join(COUNTS) + " from "
+                               "{s}.weekly_funnel where level = 'national' and gender = 'all' "
+                               "and age_band = 'all'")
+    assert {(w, c) for w, c, *_ in published} == set(exact)
+    shown = 0
+    for week, cohort, *values in published:
+        for value, want in zip(values, exact[(week, cohort)]):
+            assert value is None or value == want, (week, cohort)
+            shown += value is not None
+    assert shown > 0
 
 
 def test_small_cells_are_suppressed_in_the_published_view(pipeline):
-    counts = ("created", "completed", "processed", "validated", "refused", "created_cumulated",
-              "completed_cumulated", "processed_cumulated", "validated_cumulated",
-              "refused_cumulated")
+    counts = COUNTS
     small = " or ".join(f"{c} between 1 and 4" for c in counts)
     assert rows(pipeline, f"select count(*) from {{s}}.weekly_funnel where {small}") == [(0,)]
     any_null = " or ".join(f"{c} is null" for c in counts)
@@ -210,6 +216,53 @@ def test_small_cells_are_suppressed_in_the_published_view(pipeline):
     # national figures are exact, never suppressed: small counts do appear there
     assert rows(pipeline, "select count(*) from {s}.weekly_funnel_national "
                           "where validated between 1 and 4")[0][0] > 0
+
+
+def test_every_hidden_value_is_explained_and_the_levels_add_up(pipeline):
+    """Each NULL of weekly_funnel has its row in weekly_funnel_hidden (primary: the exact
+    value is 1..k-1; secondary: it is not); published and hidden values together are the
+    exact figures: the departments' cells add up to weekly_funnel_national's."""
+    hidden = {}
+    for *key, measure, status, exact in rows(
+            pipeline, "select week, cohort, region, department, gender, age_band, measure, "
+                      "suppression, exact_value from {s}.weekly_funnel_hidden"):
+        hidden[(*key, measure)] = (status, exact)
+        assert status == ("primary" if 1 <= exact <= 4 else "secondary"), (key, measure)
+    assert {s for s, _ in hidden.values()} == {"primary", "secondary"}
+    full = {}
+    nulls = 0
+    for week, cohort, level, region, department, gender, band, *values in rows(
+            pipeline, "select week, cohort, level, region, department, gender, age_band, "
+                      + ", ".join(COUNTS) + " from {s}.weekly_funnel"):
+        assert level == ("national" if region == "all" else "region" if department == "all"
+                         else "department")
+        key = (week, cohort, region, department, gender, band)
+        filled = []
+        for column, value in zip(COUNTS, values):
+            if value is None:
+                nulls += 1
+                filled.append(hidden.pop((*key, column))[1])
+            else:
+                assert (*key, column) not in hidden
+                filled.append(value)
+        full[key] = filled
+    assert nulls > 0 and not hidden, "a hidden value without its NULL"
+    exact = {(w, c, g, b): list(r) for w, c, g, b, *r in rows(
+        pipeline, "select week, cohort, gender, age_band, " + ", ".join(COUNTS)
+        + " from {s}.weekly_funnel_national")}
+    departments = defaultdict(lambda: [0] * len(COUNTS))
+    for (week, cohort, region, department, gender, band), values in full.items():
+        if department != "all" and gender != "all" and band != "all":
+            for i, v in enumerate(values):
+                departments[(week, cohort, gender, band)][i] += v
+        if region == "all":  # the national level of the published table, completed
+            want = [0] * len(COUNTS)
+            for (w, c, g, b), exact_values in exact.items():
+                if (w, c) == (week, cohort) and gender in (g, "all") and band in (b, "all"):
+                    want = [x + y for x, y in zip(want, exact_values)]
+            assert values == want, (week, cohort, gender, band)
+    assert {k: v for k, v in departments.items() if any(v)} == {
+        k: v for k, v in exact.items() if any(v)}
 
 
 def test_objectives_and_projections(pipeline, truth):

@@ -18,15 +18,17 @@ create table if not exists "{schema}".cohorts (
     dates_from          text not null          -- 'cohorts collection' | 'cohort name' | 'unknown'
 );
 
--- weekly funnel per week x cohort x geography x gender x age band
+-- published weekly funnel (role snu_public): per week x cohort x level (national, region,
+-- department) x gender x age band, margins included ('all'); hidden values are NULL
 create table if not exists "{schema}".weekly_funnel (
     week                date not null,         -- Monday, in SNU_TIMEZONE
     cohort              text not null,
-    region              text not null,
-    department          text not null,
-    gender              text not null,
-    age_band            text not null,
-    -- counts of 1 .. k-1 (SNU_SMALL_CELL_K, default 5) are published as NULL: see suppressed
+    level               text not null default 'department', -- national | region | department
+    region              text not null,         -- 'all' at the national level
+    department          text not null,         -- 'all' at the national and region levels
+    gender              text not null,         -- 'all': every gender
+    age_band            text not null,         -- 'all': every age band
+    -- NULL: hidden (statistical disclosure control, see weekly_funnel_hidden)
     created             integer,
     completed           integer,
     processed           integer,
@@ -37,20 +39,36 @@ create table if not exists "{schema}".weekly_funnel (
     processed_cumulated integer,
     validated_cumulated integer,
     refused_cumulated   integer,
-    objective           integer,               -- of the department x cohort (repeated per row)
+    objective           integer,               -- of the department / region / country x cohort (repeated per row)
     projection          numeric(12, 1),        -- validated expected at the cohort's close
     suppressed          boolean not null default false, -- some count of the row is hidden
     primary key (week, cohort, region, department, gender, age_band)
 );
 
--- schemas created before small-cell suppression
+-- schemas created before small-cell suppression, then before the published hierarchy
 alter table "{schema}".weekly_funnel add column if not exists suppressed boolean not null default false;
+alter table "{schema}".weekly_funnel add column if not exists level text not null default 'department';
 alter table "{schema}".weekly_funnel
     alter column created drop not null, alter column completed drop not null,
     alter column processed drop not null, alter column validated drop not null,
     alter column refused drop not null, alter column created_cumulated drop not null,
     alter column completed_cumulated drop not null, alter column processed_cumulated drop not null,
     alter column validated_cumulated drop not null, alter column refused_cumulated drop not null;
+
+-- the hidden values of weekly_funnel (ministry only, role snu_reader): why and what
+create table if not exists "{schema}".weekly_funnel_hidden (
+    week                date not null,
+    cohort              text not null,
+    level               text not null,
+    region              text not null,
+    department          text not null,
+    gender              text not null,
+    age_band            text not null,
+    measure             text not null,         -- the weekly_funnel column: created .. refused_cumulated
+    suppression         text not null check (suppression in ('primary', 'secondary')),
+    exact_value         integer not null,
+    primary key (week, cohort, region, department, gender, age_band, measure)
+);
 
 create table if not exists "{schema}".weekly_funnel_national (
     week                date not null,

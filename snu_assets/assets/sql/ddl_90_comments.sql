@@ -28,15 +28,21 @@ comment on column "{schema}".enriched_events.qpv is 'Lives in a priority neighbo
 
 comment on table "{schema}".inscription_goals is 'Annual objective (max validated youngs) per cohort and department.';
 comment on table "{schema}".cohorts is 'Inscription window of each cohort, used by projections.';
-comment on table "{schema}".weekly_funnel is 'Weekly funnel per cohort x region x department x gender x age band; counts of 1 to k-1 are NULL (small-cell suppression, see suppressed).';
+comment on table "{schema}".weekly_funnel is 'Published weekly funnel (role snu_public) per cohort at three levels (national, region, department) x gender x age band, margins included (''all''). NULL: hidden by statistical disclosure control (counts of 1 to k-1, SNU_SMALL_CELL_K, default 5, and enough others that no hidden value can be narrowed to less than k from everything published).';
+comment on column "{schema}".weekly_funnel.level is 'national (region and department ''all''), region (department ''all'') or department.';
+comment on column "{schema}".weekly_funnel.gender is 'male, female, unknown, or all (every gender: the margin).';
+comment on column "{schema}".weekly_funnel.age_band is '<15, 15, 16, 17, 18+, unknown, or all (every age band: the margin).';
 comment on column "{schema}".weekly_funnel.created is 'Applications created in the week (young.created).';
 comment on column "{schema}".weekly_funnel.completed is 'Applications completed in the week (status to WAITING_VALIDATION).';
 comment on column "{schema}".weekly_funnel.processed is 'Applications processed in the week (status change from WAITING_VALIDATION).';
 comment on column "{schema}".weekly_funnel.validated is 'Applications validated in the week.';
 comment on column "{schema}".weekly_funnel.refused is 'Applications refused in the week.';
-comment on column "{schema}".weekly_funnel.objective is 'Annual objective of the department x cohort (repeated on each row: do not sum across genders/age bands).';
-comment on column "{schema}".weekly_funnel.projection is 'Validated expected at the close of the cohort''s inscriptions at the pace observed so far.';
-comment on column "{schema}".weekly_funnel.suppressed is 'True when a count of the row is hidden (between 1 and k-1).';
-comment on table "{schema}".weekly_funnel_national is 'Weekly funnel without geography, exact (computed from the events, never suppressed).';
+comment on column "{schema}".weekly_funnel.objective is 'Annual objective of the department, region or country x cohort (repeated on each row: do not sum across rows).';
+comment on column "{schema}".weekly_funnel.suppressed is 'True when a count of the row is hidden (NULL).';
+comment on column "{schema}".weekly_funnel.projection is 'Validated expected at the close of the cohort''s inscriptions at the pace observed so far; NULL when validated_cumulated is hidden.';
+comment on table "{schema}".weekly_funnel_hidden is 'Ministry only (role snu_reader): every value hidden in weekly_funnel, with its exact value and why: primary (a count of 1 to k-1) or secondary (hidden so that no primary can be recovered).';
+comment on column "{schema}".weekly_funnel_hidden.measure is 'The weekly_funnel column hidden (created .. refused_cumulated).';
+comment on column "{schema}".weekly_funnel_hidden.suppression is 'primary: 1 to k-1; secondary: hidden to protect others.';
+comment on table "{schema}".weekly_funnel_national is 'Ministry only (role snu_reader): weekly funnel without geography, exact (computed from the events, never suppressed).';
 comment on column "{schema}".enriched_events.author_role is 'Role of who made the change (as raw_patches.author_role).';
 comment on column "{schema}".enriched_events.impersonator_role is 'Role of an admin acting as the author, else null.';
