@@ -5,7 +5,7 @@
     snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
     snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
     snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
-    snu-assets roles [--reader snu_reader] [--writer snu_writer] [--print]
+    snu-assets roles [--reader snu_reader] [--public snu_public] [--writer snu_writer] [--print]
     snu-assets servers start|stop|status
 """
 
@@ -149,24 +149,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_roles(args) -> int:
-    """Create the read-only Metabase role and the pipeline's writer role."""
+    """Create the read-only Metabase roles (ministry, public) and the pipeline's writer role."""
     import re as _re
 
     from snu_assets.resources import build_resources
 
-    for name in (args.reader, args.writer):
+    for name in (args.reader, args.public, args.writer):
         if not _re.fullmatch(r"[a-z_][a-z0-9_]*", name):
             raise SystemExit(f"role name {name!r} is not a plain lower-case identifier")
     configure_environment()
     postgres = build_resources()["postgres"]
     postgres.ensure_schema()
-    text = postgres.sql("roles.sql").replace("{reader}", args.reader).replace("{writer}", args.writer)
+    text = (postgres.sql("roles.sql").replace("{reader}", args.reader)
+            .replace("{public}", args.public).replace("{writer}", args.writer))
     if args.print:
         print(text)
         return 0
     with postgres.connect() as conn:
         conn.execute(text)
-    print(f"roles {args.reader} (read-only, published tables) and {args.writer} (pipeline) "
+    print(f"roles {args.reader} (read-only, exact and published tables), {args.public} "
+          f"(read-only, protected aggregates) and {args.writer} (pipeline) "
           f"ready on schema {postgres.schema}; set their passwords with ALTER ROLE.")
     return 0
 
@@ -206,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_materialize)
 
-    p = sub.add_parser("roles", help="create the read-only Metabase role and the writer role")
+    p = sub.add_parser("roles", help="create the read-only Metabase roles and the writer role")
     p.add_argument("--reader", default="snu_reader")
+    p.add_argument("--public", default="snu_public")
     p.add_argument("--writer", default="snu_writer")
     p.add_argument("--print", action="store_true", help="print the SQL instead of running it")
     p.set_defaults(func=cmd_roles)

@@ -21,11 +21,18 @@ BY_AGE_BAND = "Daily created and validated by age band"
 BY_REGION = "Daily created and validated by region"
 PROGRESS = "Weekly progress against objectives per cohort"
 DEPARTMENTS = "Validated per department vs objective"
+REGIONS = "Published funnel per region"
+#: what each role of roles.sql reads
+READABLE = {
+    "snu_reader": {"enriched_events", "inscription_goals", "cohorts", "ref_departments",
+                   "weekly_funnel", "weekly_funnel_national", "weekly_funnel_hidden"},
+    "snu_public": {"inscription_goals", "cohorts", "ref_departments", "weekly_funnel"},
+}
 
 
-def sql_blocks() -> dict[str, str]:
-    """{### title: the first ```sql block under it} of the page."""
-    blocks, title = {}, None
+def sql_blocks() -> tuple[dict[str, str], dict[str, str]]:
+    """{### title: the first ```sql block under it} of the page, and {title: its role}."""
+    blocks, roles, title = {}, {}, None
     for part in re.split(r"^(### .+)$", DOC.read_text(encoding="utf-8"), flags=re.M):
         if part.startswith("### "):
             title = part[4:].strip()
@@ -34,12 +41,15 @@ def sql_blocks() -> dict[str, str]:
         if title is not None:
             assert len(found) == 1, f"{title!r}: one sql block expected, {len(found)} found"
             blocks[title] = found[0]
+            role = re.findall(r"^\*\*Role:\*\* `(\w+)`", part, flags=re.M)
+            assert len(role) == 1, f"{title!r}: one **Role:** line expected"
+            roles[title] = role[0]
         else:
             assert not found, "an sql block without a ### title"
-    return blocks
+    return blocks, roles
 
 
-BLOCKS = sql_blocks()
+BLOCKS, ROLES = sql_blocks()
 
 
 def for_schema(sql: str, schema: str) -> str:
@@ -88,12 +98,12 @@ def found_daily(result: list[dict], column: str) -> Counter:
 # ------------------------------------------------------------------------------ the page
 
 def test_the_page_holds_the_regulators_questions():
-    assert set(BLOCKS) == {BY_GENDER, BY_AGE_BAND, BY_REGION, PROGRESS, DEPARTMENTS}
-    published = {"enriched_events", "inscription_goals", "cohorts", "ref_departments",
-                 "weekly_funnel", "weekly_funnel_national"}
+    assert set(BLOCKS) == {BY_GENDER, BY_AGE_BAND, BY_REGION, PROGRESS, DEPARTMENTS, REGIONS}
+    assert {ROLES[DEPARTMENTS], ROLES[REGIONS]} == {"snu_public"}
     for title, sql in BLOCKS.items():
         tables = set(re.findall(r"\bsnu\.(\w+)", sql))
-        assert tables and tables <= published, f"{title} reads {tables - published}"
+        readable = READABLE[ROLES[title]]
+        assert tables and tables <= readable, f"{title} reads {tables - readable}"
         assert "{{" not in sql, "Metabase variables would not run as pasted"
 
 
@@ -205,8 +215,8 @@ def test_validated_per_department_vs_objective(pipeline, truth):
         assert key not in seen, key
         seen.add(key)
         assert row["objective"] == goals.get(key)
-        if row["suppressed"]:  # the published part only: never more than the truth
-            assert row["validated_cumulated"] < exact[key]
+        if row["suppressed"]:  # hidden: nothing shown
+            assert row["validated_cumulated"] is None and row["progress_pct"] is None
         else:
             assert row["validated_cumulated"] == exact[key], key
     assert set(goals) <= seen
@@ -215,20 +225,64 @@ def test_validated_per_department_vs_objective(pipeline, truth):
     assert sum(r["objective"] or 0 for r in result) == sum(goals.values())
 
 
-# ------------------------------------------------------------------------------ Metabase role
+def test_published_funnel_per_region(pipeline, truth):
+    result = run(pipeline, REGIONS)
+    assert list(result[0]) == ["week", "cohort", "region", "created", "completed", "processed",
+                               "validated", "refused", "validated_cumulated", "objective",
+                               "progress_pct", "projection"]
+    [(week,)] = rows(pipeline, "select max(week) from {s}.weekly_funnel")
+    week_end = week + timedelta(days=7)
+    exact = Counter()
+    for day, category, patch in funnel_truth(truth):
+        region = state(patch).get("region") or "unknown"
+        if week <= day < week_end:
+            exact[(state(patch).get("cohort"), region, category)] += 1
+        if category == "validated" and day < week_end:
+            exact[(state(patch).get("cohort"), region, "validated_cumulated")] += 1
+    goals = Counter()
+    for cohort, region, objective in rows(pipeline, "select cohort, region, objective "
+                                                    "from {s}.inscription_goals"):
+        goals[(cohort, region or "unknown")] += objective
+    shown = hidden = 0
+    for row in result:
+        assert row["week"] == week
+        for column in ("created", "completed", "processed", "validated", "refused",
+                       "validated_cumulated"):
+            value = row[column]
+            if value is None:
+                hidden += 1
+            else:
+                shown += 1
+                assert value == exact[(row["cohort"], row["region"], column)], (row, column)
+                assert not 1 <= value <= 4
+        assert row["objective"] == (goals.get((row["cohort"], row["region"])) or None)
+    assert shown > hidden
 
-def test_the_read_only_metabase_role_can_run_every_block(pipeline):
-    reader = f"snu_reader_{uuid.uuid4().hex[:6]}"
-    writer = f"snu_writer_{uuid.uuid4().hex[:6]}"
-    text = pipeline.sql("roles.sql").replace("{reader}", reader).replace("{writer}", writer)
+
+# ------------------------------------------------------------------------------ Metabase roles
+
+def test_each_block_runs_under_its_role(pipeline):
+    suffix = uuid.uuid4().hex[:6]
+    names = {"reader": f"snu_reader_{suffix}", "public": f"snu_public_{suffix}",
+             "writer": f"snu_writer_{suffix}"}
+    text = pipeline.sql("roles.sql")
+    for placeholder, name in names.items():
+        text = text.replace("{" + placeholder + "}", name)
     with pipeline.connect() as conn:
         conn.execute(text)
     try:
-        with psycopg.connect(pipeline.resolved_url(), user=reader, autocommit=True) as conn:
-            for title, sql in BLOCKS.items():
+        for title, sql in BLOCKS.items():
+            role = names[ROLES[title].removeprefix("snu_")]
+            with psycopg.connect(pipeline.resolved_url(), user=role, autocommit=True) as conn:
                 assert conn.execute(for_schema(sql, pipeline.schema)).fetchall(), title
+        # and the public role cannot run the ministry's questions
+        with psycopg.connect(pipeline.resolved_url(), user=names["public"],
+                             autocommit=True) as conn:
+            for title in (BY_GENDER, PROGRESS):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(for_schema(BLOCKS[title], pipeline.schema))
     finally:
         with pipeline.connect() as conn:
-            for role in (reader, writer):
+            for role in names.values():
                 conn.execute(f'drop owned by "{role}"')
                 conn.execute(f'drop role "{role}"')

@@ -1,4 +1,5 @@
-"""Least privilege: the Metabase role reads the published tables only and writes nothing."""
+"""Least privilege: the Metabase roles read their tables only and write nothing (the public
+role: test_disclosure.py)."""
 
 import uuid
 
@@ -10,12 +11,14 @@ import pytest
 def roles(pipeline):
     suffix = uuid.uuid4().hex[:6]
     reader, writer = f"snu_reader_{suffix}", f"snu_writer_{suffix}"
-    text = pipeline.sql("roles.sql").replace("{reader}", reader).replace("{writer}", writer)
+    public = f"snu_public_{suffix}"
+    text = (pipeline.sql("roles.sql").replace("{reader}", reader).replace("{writer}", writer)
+            .replace("{public}", public))
     with pipeline.connect() as conn:
         conn.execute(text)
     yield pipeline, reader, writer
     with pipeline.connect() as conn:
-        for role in (reader, writer):
+        for role in (reader, writer, public):
             conn.execute(f'drop owned by "{role}"')
             conn.execute(f'drop role "{role}"')
 
@@ -30,6 +33,7 @@ def test_reader_sees_published_tables_only_and_writes_nothing(roles):
     with connect_as(postgres, reader) as conn:
         assert conn.execute(f'select count(*) from "{schema}".weekly_funnel_national').fetchone()[0] > 0
         assert conn.execute(f'select count(*) from "{schema}".enriched_events').fetchone()[0] > 0
+        assert conn.execute(f'select count(*) from "{schema}".weekly_funnel_hidden').fetchone()[0] > 0
         for internal in ("raw_patches", "rejected_patches", "reconstructed_events"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f'select 1 from "{schema}".{internal} limit 1')

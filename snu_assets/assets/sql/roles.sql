@@ -1,6 +1,8 @@
--- Least privilege (run by `snu-assets roles`): a writer role for the pipeline and a
--- read-only role for Metabase that sees the published tables only. Set the passwords
--- yourself afterwards (ALTER ROLE ... PASSWORD ...): they never live in this repository.
+-- Least privilege (run by `snu-assets roles`): a writer role for the pipeline and two
+-- read-only roles for Metabase. Set the passwords yourself afterwards (ALTER ROLE ...
+-- PASSWORD ...): they never live in this repository.
+--   {reader}: the ministry's own follow-up: pseudonymised events and exact figures
+--   {public}: what may leave the ministry: the protected aggregates only
 do $$
 begin
     if not exists (select from pg_roles where rolname = '{writer}') then
@@ -8,6 +10,9 @@ begin
     end if;
     if not exists (select from pg_roles where rolname = '{reader}') then
         create role "{reader}" login;
+    end if;
+    if not exists (select from pg_roles where rolname = '{public}') then
+        create role "{public}" login;
     end if;
 end
 $$;
@@ -18,8 +23,8 @@ grant select, insert, update, delete, truncate on all tables in schema "{schema}
 alter default privileges in schema "{schema}"
     grant select, insert, update, delete, truncate on tables to "{writer}";
 
--- Metabase: read the published tables, nothing else (not raw_patches, rejected_patches,
--- reconstructed_events: internal layers)
+-- the ministry's Metabase: the published tables and the exact ones, nothing else (not
+-- raw_patches, rejected_patches, reconstructed_events: internal layers)
 revoke all on all tables in schema "{schema}" from "{reader}";
 grant usage on schema "{schema}" to "{reader}";
 grant select on
@@ -28,5 +33,17 @@ grant select on
     "{schema}".cohorts,
     "{schema}".ref_departments,
     "{schema}".weekly_funnel,
-    "{schema}".weekly_funnel_national
+    "{schema}".weekly_funnel_national,
+    "{schema}".weekly_funnel_hidden
 to "{reader}";
+
+-- the public Metabase: the protected funnel and reference data only (no event, no exact
+-- count: weekly_funnel_national and weekly_funnel_hidden would undo the protection)
+revoke all on all tables in schema "{schema}" from "{public}";
+grant usage on schema "{schema}" to "{public}";
+grant select on
+    "{schema}".weekly_funnel,
+    "{schema}".inscription_goals,
+    "{schema}".cohorts,
+    "{schema}".ref_departments
+to "{public}";
