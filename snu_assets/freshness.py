@@ -8,7 +8,8 @@ nightly run failed, the daemon was down, the schedule is off).
   (default Monday 09:00).
 
 Dagster's own time-partition freshness checks, evaluated by their sensor
-(``freshness_checks_sensor``, on by default). Dagster 1.13 calls them superseded by
+(``freshness_checks_sensor``, on by default; ``SNU_FRESHNESS_SENSOR=false`` leaves it off),
+never inside the daily and weekly runs. Dagster 1.13 calls them superseded by
 ``FreshnessPolicy``, but that policy is judged per asset (any recent materialisation, a
 backfill of an old day included, makes it fresh), not per partition, and it is off unless
 ``freshness: enabled`` is set: the checks say exactly "yesterday's partition is missing". The late-data sensor stays hand-written:
@@ -41,5 +42,8 @@ freshness_checks = [
 ]
 
 freshness_sensor = build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, default_status=DefaultSensorStatus.RUNNING
+    freshness_checks=freshness_checks,
+    default_status=(
+        DefaultSensorStatus.RUNNING if _SETTINGS.freshness_sensor else DefaultSensorStatus.STOPPED
+    ),
 )
