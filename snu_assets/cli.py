@@ -22,12 +22,22 @@ from pathlib import Path
 from snu_assets import embedded, settings
 
 
+#: (embedded servers) the first day of the demo's data, written by ``snu-assets demo``
+DEMO_START_FILE = "demo-start-date"
+
+
 def configure_environment() -> dict[str, str]:
-    """Point every unset setting at the embedded servers and the local Dagster home."""
+    """Point every unset setting at the embedded servers and the local Dagster home; on the
+    embedded servers, the daily partitions start on the demo data's first day (the UI then
+    shows no year of "missing" days before it)."""
     if not os.environ.get("SNU_MONGO_URI"):
         embedded.ensure_mongo()
     if not os.environ.get("SNU_POSTGRES_URL"):
         embedded.ensure_postgres()
+        demo_start = settings.state_dir() / DEMO_START_FILE
+        if not os.environ.get("SNU_START_DATE") and demo_start.exists():
+            os.environ["SNU_START_DATE"] = demo_start.read_text().strip()
+            settings.reload()
     home = settings.state_dir() / "dagster_home"
     home.mkdir(exist_ok=True)
     link = home / "dagster.yaml"
@@ -139,6 +149,10 @@ def cmd_demo(args) -> int:
     configure_environment()
     end = date.today() - timedelta(days=1)
     start = end - timedelta(days=args.days - 1)
+    if not os.environ.get("SNU_POSTGRES_URL") and not os.environ.get("SNU_START_DATE"):
+        (settings.state_dir() / DEMO_START_FILE).write_text(start.isoformat())
+        os.environ["SNU_START_DATE"] = start.isoformat()  # before the partitions are built
+        settings.reload()
     print(f"seeding {args.youngs} youngs over {args.days} days ({start} .. {end}) ...")
     seed_mongo(_mongo_db(), seed=args.seed, youngs=args.youngs, days=args.days, start=start,
                progress=True, collect_truth=False)
