@@ -10,6 +10,7 @@ cumulated of the week before + the week's count (before the first published week
 ≥ 0 count); every count ≥ 0.
 """
 
+import math
 from collections import defaultdict
 
 from snu_assets.publication.suppression import feasible_intervals
@@ -115,7 +116,16 @@ def intervals(rows, *, from_zero=True, width=None) -> dict:
     return {c: found[c] for c in hidden}
 
 
+def narrower(interval, width) -> bool:
+    """Whether the integers of ``interval`` span less than ``width`` (an LP bound of 4.5 is
+    4 to a reader who knows counts are whole)."""
+    lo, hi = interval
+    if hi == float("inf"):
+        return False
+    return math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < width
+
+
 def too_narrow(rows, width, *, from_zero=True) -> dict:
     """The hidden cells whose feasible interval is narrower than ``width``."""
     return {c: i for c, i in intervals(rows, from_zero=from_zero, width=width).items()
-            if i[1] - i[0] < width - 1e-6}
+            if narrower(i, width)}

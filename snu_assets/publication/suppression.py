@@ -28,7 +28,8 @@ The rule
 *Protection*: every hidden cell (primary or secondary) must keep, given **everything
 published** (all levels, both kinds, all weeks so far, the relations above and ≥ 0), a
 feasible interval ``[lo, hi]`` at least ``width`` wide (default ``width = k``): the reader
-cannot pin it down, nor tell a 1 from a 0 from a k. ``hi - lo`` is computed exactly by LP
+cannot pin it down, nor tell a 1 from a 0 from a k (integers: ``floor(hi) - ceil(lo) >=
+width``). ``lo`` and ``hi`` are computed exactly by LP
 (:func:`feasible_intervals`, HiGHS): minimise and maximise the cell subject to all published
 equations. A hidden value's status (primary / secondary) is *not* published: saying
 "primary" would itself tell the reader the count is in 1 .. k-1 (for k = 2: exactly 1).
@@ -77,6 +78,7 @@ column kinds at once, from the published rows alone.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -92,6 +94,14 @@ Var = tuple[int, str, Key]               # week index, kind, key
 Relation = tuple                         # ("geo"|"gender"|"age", t, kind, total key) | ("time", t, key)
 
 _EPS = 1e-6
+
+
+def wide(lo: float, hi: float, width: float) -> bool:
+    """Whether ``[lo, hi]`` holds integers ``width`` apart (counts are integers: an LP bound
+    of 4.5 means 4 to a reader)."""
+    if hi == float("inf"):
+        return True
+    return math.floor(hi + _EPS) - math.ceil(lo - _EPS) >= width
 
 
 # ------------------------------------------------------------------------------ structure
@@ -334,7 +344,7 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
             for signs in [np.ones(n_cols)] + [rng.choice([-1.0, 1.0], size=n_cols)
                                               for _ in range(8)]:
                 for sense in (highspy.ObjSense.kMaximize, highspy.ObjSense.kMinimize):
-                    open_ = np.array([high[j] - low[j] < width - _EPS for j in range(n_cols)])
+                    open_ = np.array([not wide(low[j], high[j], width) for j in range(n_cols)])
                     if wanted is not None:
                         open_ &= np.array([i in wanted for i in members])
                     if not open_.any():
@@ -346,11 +356,11 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
         for n in range(len(members)):
             if wanted is not None and members[n] not in wanted:
                 continue
-            if width is not None and high[n] - low[n] >= width - _EPS:
+            if width is not None and wide(low[n], high[n], width):
                 continue
             h.changeColCost(n, 1.0)
             lo = solve(n, highspy.ObjSense.kMinimize)
-            if width is None or high[n] - lo < width - _EPS:
+            if width is None or not wide(lo, high[n], width):
                 hi = solve(n, highspy.ObjSense.kMaximize)
             else:
                 hi = high[n]
@@ -468,7 +478,7 @@ class _Protector:
         if check is not None:
             check = set(check) & set(cells)
         intervals = feasible_intervals(equations, cells, width=self.width, check=check)
-        return sorted(v for v, (lo, hi) in intervals.items() if hi - lo < self.width - _EPS)
+        return sorted(v for v, (lo, hi) in intervals.items() if not wide(lo, hi, self.width))
 
     def _repair_candidates(self, var: Var, t: int) -> list[Var]:
         """Published members of week ``t`` in relations reachable from ``var`` through
@@ -577,7 +587,7 @@ class _Protector:
             hidden_now = [key for key in carried if key not in candidates]
             cells, equations = self._all_equations(t, extra, hidden_now)
             found = feasible_intervals(equations, cells, width=self.width)
-            narrow = {v for v, (lo, hi) in found.items() if hi - lo < self.width - _EPS}
+            narrow = {v for v, (lo, hi) in found.items() if not wide(lo, hi, self.width)}
             if not narrow:
                 return candidates
             regions = {v[2][0] for v in narrow}

@@ -11,7 +11,7 @@ import pytest
 
 from snu_assets.assets.weekly_views import PROTECTION_WIDTH, SMALL_CELL_K
 from snu_assets_tests.integration.test_pipeline import COUNTS, rows
-from snu_assets_tests.sdc_attacker import intervals
+from snu_assets_tests.sdc_attacker import intervals, narrower
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_no_hidden_value_can_be_narrowed_by_a_public_reader(public):
             (cohort, week)))
     found = intervals(published, from_zero=from_zero, width=PROTECTION_WIDTH)
     assert len(found) == hidden
-    narrow = {cell: i for cell, i in found.items() if i[1] - i[0] < PROTECTION_WIDTH - 1e-6}
+    narrow = {cell: i for cell, i in found.items() if narrower(i, PROTECTION_WIDTH)}
     assert narrow == {}, f"{len(narrow)} hidden values narrowed: {list(narrow.items())[:5]}"
     assert PROTECTION_WIDTH == SMALL_CELL_K
 
