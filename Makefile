@@ -24,7 +24,7 @@ test: $(STAMP)
 
 ## The quick loop: pure functions and Dagster definitions only, no server (well under a minute).
 unit: $(STAMP)
-	$(PY) -m pytest -m "not integration and not reliability and not e2e and not distributed" -q
+	$(PY) -m pytest -m "not integration and not reliability and not e2e and not distributed and not slow" -q
 
 ## Lint, format check, type check and the import-layer contracts (CI runs it before the tests).
 lint: $(STAMP)

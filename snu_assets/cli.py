@@ -1,12 +1,12 @@
 """``snu-assets``: the command line of the project.
 
-    snu-assets demo                  servers + seed + materialise everything + summary
-    snu-assets seed --youngs N --days D [--seed S] [--start YYYY-MM-DD]
-    snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
-    snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
-    snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
-    snu-assets roles [--reader snu_reader] [--public snu_public] [--writer snu_writer] [--print]
-    snu-assets servers start|stop|status
+snu-assets demo                  servers + seed + materialise everything + summary
+snu-assets seed --youngs N --days D [--seed S] [--start YYYY-MM-DD]
+snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
+snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
+snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
+snu-assets roles [--reader snu_reader] [--public snu_public] [--writer snu_writer] [--print]
+snu-assets servers start|stop|status
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from snu_assets import embedded, settings
-
 
 #: (embedded servers) the first day of the demo's data, written by ``snu-assets demo``
 DEMO_START_FILE = "demo-start-date"
@@ -74,8 +73,15 @@ def cmd_seed(args) -> int:
 
     configure_environment()
     started = time.perf_counter()
-    result = seed_mongo(_mongo_db(), seed=args.seed, youngs=args.youngs, days=args.days,
-                        start=date.fromisoformat(args.start), progress=True, collect_truth=False)
+    result = seed_mongo(
+        _mongo_db(),
+        seed=args.seed,
+        youngs=args.youngs,
+        days=args.days,
+        start=date.fromisoformat(args.start),
+        progress=True,
+        collect_truth=False,
+    )
     print(f"seeded in {time.perf_counter() - started:.1f}s: {result}")
     return 0
 
@@ -112,22 +118,35 @@ def materialize_range(start: str, end: str, *, resources=None, instance=None) ->
     def run(assets, **kwargs):
         name = " + ".join(k.to_user_string() for a in assets for k in a.keys)
         began = time.perf_counter()
-        result = materialize(assets, resources=resources, instance=instance,
-                             tags={"snu/trigger": "cli", **kwargs.pop("tags", {})}, **kwargs)
+        result = materialize(
+            assets,
+            resources=resources,
+            instance=instance,
+            tags={"snu/trigger": "cli", **kwargs.pop("tags", {})},
+            **kwargs,
+        )
         if not result.success:
-            raise SystemExit(f"materialisation of {name} ({kwargs or 'unpartitioned'}) failed: "
-                             f"see the Dagster run {result.run_id}")
+            raise SystemExit(
+                f"materialisation of {name} ({kwargs or 'unpartitioned'}) failed: "
+                f"see the Dagster run {result.run_id}"
+            )
         timings[name] = timings.get(name, 0) + time.perf_counter() - began
 
     for first, last in day_chunks(date.fromisoformat(start), date.fromisoformat(end), DAYS_PER_RUN):
-        run(DAILY_ASSETS, tags={"dagster/asset_partition_range_start": first,
-                                "dagster/asset_partition_range_end": last})
+        run(
+            DAILY_ASSETS,
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
     run(REFERENCE_ASSETS)
     event = DagsterEventType.ASSET_MATERIALIZATION
     due = weeks_to_refresh(
         instance.get_latest_storage_id_by_partition(LAST_DAILY, event),
         instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event),
-        weekly_partitions.get_partition_keys())
+        weekly_partitions.get_partition_keys(),
+    )
     for week, _ in due:
         run(WEEKLY_ASSETS, partition_key=week)
     return timings
@@ -154,8 +173,15 @@ def cmd_demo(args) -> int:
         os.environ["SNU_START_DATE"] = start.isoformat()  # before the partitions are built
         settings.reload()
     print(f"seeding {args.youngs} youngs over {args.days} days ({start} .. {end}) ...")
-    seed_mongo(_mongo_db(), seed=args.seed, youngs=args.youngs, days=args.days, start=start,
-               progress=True, collect_truth=False)
+    seed_mongo(
+        _mongo_db(),
+        seed=args.seed,
+        youngs=args.youngs,
+        days=args.days,
+        start=start,
+        progress=True,
+        collect_truth=False,
+    )
     print("materialising the asset graph ...")
     timings = materialize_range(start.isoformat(), end.isoformat())
     summary.print_summary(start, end, timings, time.perf_counter() - began)
@@ -174,37 +200,54 @@ def cmd_roles(args) -> int:
     configure_environment()
     postgres = build_resources()["postgres"]
     postgres.ensure_schema()
-    text = (postgres.sql("roles.sql").replace("{reader}", args.reader)
-            .replace("{public}", args.public).replace("{writer}", args.writer))
+    text = (
+        postgres.sql("roles.sql")
+        .replace("{reader}", args.reader)
+        .replace("{public}", args.public)
+        .replace("{writer}", args.writer)
+    )
     if args.print:
         print(text)
         return 0
     with postgres.connect() as conn:
         conn.execute(text)
-    print(f"roles {args.reader} (read-only, exact and published tables), {args.public} "
-          f"(read-only, protected aggregates) and {args.writer} (pipeline) "
-          f"ready on schema {postgres.schema}; set their passwords with ALTER ROLE.")
+    print(
+        f"roles {args.reader} (read-only, exact and published tables), {args.public} "
+        f"(read-only, protected aggregates) and {args.writer} (pipeline) "
+        f"ready on schema {postgres.schema}; set their passwords with ALTER ROLE."
+    )
     return 0
 
 
 def cmd_dev(args) -> int:
     env = configure_environment()
     return subprocess.call(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w",
-         str(settings.PROJECT_ROOT / "workspace.yaml"), "-p", str(args.port)], env=env)
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-p",
+            str(args.port),
+        ],
+        env=env,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="snu-assets", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="snu-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("servers", help="start, stop or show the embedded servers")
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_servers)
 
-    for name, func, help_ in (("seed", cmd_seed, "write synthetic SNU data to MongoDB"),
-                              ("demo", cmd_demo, "seed, materialise and print a summary")):
+    for name, func, help_ in (
+        ("seed", cmd_seed, "write synthetic SNU data to MongoDB"),
+        ("demo", cmd_demo, "seed, materialise and print a summary"),
+    ):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--youngs", type=int, default=3000)
         p.add_argument("--days", type=int, default=120)
@@ -213,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--start", default=(date.today() - timedelta(days=120)).isoformat())
         p.set_defaults(func=func)
 
-    p = sub.add_parser("run", help="materialise one day (daily layers, then the views it completes)")
+    p = sub.add_parser(
+        "run", help="materialise one day (daily layers, then the views it completes)"
+    )
     p.add_argument("--date", dest="start", required=True, metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_materialize, end=None)
 

@@ -53,8 +53,11 @@ def _relations(cell, structure, weeks):
     def rel(total_key, dim):
         tr, td, tg, ta = total_key
         if dim == "geo":
-            parts = ([(x, ALL, tg, ta) for x in regions] if tr == ALL
-                     else [(tr, x, tg, ta) for x in regions[tr]])
+            parts = (
+                [(x, ALL, tg, ta) for x in regions]
+                if tr == ALL
+                else [(tr, x, tg, ta) for x in regions[tr]]
+            )
         elif dim == "gender":
             parts = [(tr, td, x, ta) for x in genders]
         else:
@@ -72,7 +75,7 @@ def _relations(cell, structure, weeks):
     series = weeks[cohort]
     i = series.index(week)
     key = (r, d, g, a)
-    for j in ([i, i + 1] if kind == "C" else [i]):
+    for j in [i, i + 1] if kind == "C" else [i]:
         if j >= len(series):
             continue
         wk = series[j]
@@ -127,5 +130,8 @@ def narrower(interval, width) -> bool:
 
 def too_narrow(rows, width, *, from_zero=True) -> dict:
     """The hidden cells whose feasible interval is narrower than ``width``."""
-    return {c: i for c, i in intervals(rows, from_zero=from_zero, width=width).items()
-            if narrower(i, width)}
+    return {
+        c: i
+        for c, i in intervals(rows, from_zero=from_zero, width=width).items()
+        if narrower(i, width)
+    }

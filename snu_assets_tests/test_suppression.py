@@ -23,13 +23,23 @@ from snu_assets_tests.sdc_attacker import intervals, too_narrow
 MONDAY = date(2025, 1, 6)
 
 
-def generate(seed, *, regions=3, departments=3, weeks=4, youngs=150,
-             genders=("female", "male"), bands=("15", "16", "17")):
+def generate(
+    seed,
+    *,
+    regions=3,
+    departments=3,
+    weeks=4,
+    youngs=150,
+    genders=("female", "male"),
+    bands=("15", "16", "17"),
+):
     """A random cohort: youngs created, completing, processed then validated or refused, in
     random departments, genders and age bands; returns (structure, finest counts per week)."""
     rng = random.Random(seed)
-    geo = {f"R{r}": tuple(f"D{r}{d}" for d in range(rng.randint(1, departments)))
-           for r in range(regions)}
+    geo = {
+        f"R{r}": tuple(f"D{r}{d}" for d in range(rng.randint(1, departments)))
+        for r in range(regions)
+    }
     finest = [{} for _ in range(weeks)]
     for _ in range(youngs):
         region = rng.choice(sorted(geo))
@@ -54,10 +64,20 @@ def publication(structure, finest, k=5, width=None, cohort="Juillet 2025"):
     protected = protect_funnel(structure, finest, k, width)
     rows = []
     for t in range(len(finest)):
-        for (region, department, gender, band), values, _ in published_rows(structure, protected, t):
-            rows.append({"week": MONDAY + timedelta(days=7 * t), "cohort": cohort,
-                         "region": region, "department": department, "gender": gender,
-                         "age_band": band, **values})
+        for (region, department, gender, band), values, _ in published_rows(
+            structure, protected, t
+        ):
+            rows.append(
+                {
+                    "week": MONDAY + timedelta(days=7 * t),
+                    "cohort": cohort,
+                    "region": region,
+                    "department": department,
+                    "gender": gender,
+                    "age_band": band,
+                    **values,
+                }
+            )
     return protected, rows
 
 
@@ -81,16 +101,21 @@ def assert_protected(structure, finest, protected, rows, k, width):
 
 # ------------------------------------------------------------------------------ by hand
 
+
 def test_one_small_department_needs_a_partner_and_the_total_stays():
     structure = Structure({"R": ("A", "B", "C")}, ("female",), ("16",))
-    finest = [{("R", "A", "female", "16"): [3, 0, 0, 0, 0],
-               ("R", "B", "female", "16"): [7, 0, 0, 0, 0],
-               ("R", "C", "female", "16"): [9, 0, 0, 0, 0]}]
+    finest = [
+        {
+            ("R", "A", "female", "16"): [3, 0, 0, 0, 0],
+            ("R", "B", "female", "16"): [7, 0, 0, 0, 0],
+            ("R", "C", "female", "16"): [9, 0, 0, 0, 0],
+        }
+    ]
     protected, rows = publication(structure, finest)
     created = protected["created"]
     region_total = (0, "W", ("R", ALL, ALL, ALL))
     assert created.hidden[(0, "W", ("R", "A", "female", "16"))] == "primary"
-    assert region_total not in created.hidden                 # 19 is published
+    assert region_total not in created.hidden  # 19 is published
     # primary suppression alone would give A back as 19 - 7 - 9: a partner is hidden
     assert (0, "W", ("R", "B", "female", "16")) in created.hidden
     assert_protected(structure, finest, protected, rows, 5, 5)
@@ -99,23 +124,38 @@ def test_one_small_department_needs_a_partner_and_the_total_stays():
 def test_primary_alone_is_recovered_by_the_attacker():
     """The attacker sees through primary suppression only (the issue's finding)."""
     structure = Structure({"R": ("A", "B")}, ("female",), ("16",))
-    series = Series.from_finest(structure, [{("R", "A", "female", "16"): 3,
-                                            ("R", "B", "female", "16"): 8}])
-    primary_only = {v: "primary" for v in [(0, kind, key) for kind in "WC"
-                                           for key in series.weekly[0]
-                                           if 1 <= series.weekly[0][key] <= 4]}
+    series = Series.from_finest(
+        structure, [{("R", "A", "female", "16"): 3, ("R", "B", "female", "16"): 8}]
+    )
+    primary_only = {
+        v: "primary"
+        for v in [
+            (0, kind, key)
+            for kind in "WC"
+            for key in series.weekly[0]
+            if 1 <= series.weekly[0][key] <= 4
+        ]
+    }
     from snu_assets.publication.suppression import relation_equation
+
     rels = {rel for var in primary_only for rel in series.relations_of(var, 0)}
-    found = feasible_intervals([relation_equation(series, r, primary_only) for r in rels],
-                               primary_only)
+    found = feasible_intervals(
+        [relation_equation(series, r, primary_only) for r in rels], primary_only
+    )
     assert all(hi - lo < 1e-6 for lo, hi in found.values())  # exact disclosure
     assert found[(0, "W", ("R", "A", "female", "16"))][0] == pytest.approx(3)
 
 
 def test_cumulated_of_consecutive_weeks_do_not_give_a_hidden_week_back():
     structure = Structure({"R": ("A", "B")}, ("female",), ("16",))
-    week1 = {("R", "A", "female", "16"): [6, 0, 0, 0, 0], ("R", "B", "female", "16"): [8, 0, 0, 0, 0]}
-    week2 = {("R", "A", "female", "16"): [2, 0, 0, 0, 0], ("R", "B", "female", "16"): [9, 0, 0, 0, 0]}
+    week1 = {
+        ("R", "A", "female", "16"): [6, 0, 0, 0, 0],
+        ("R", "B", "female", "16"): [8, 0, 0, 0, 0],
+    }
+    week2 = {
+        ("R", "A", "female", "16"): [2, 0, 0, 0, 0],
+        ("R", "B", "female", "16"): [9, 0, 0, 0, 0],
+    }
     protected, rows = publication(structure, [week1, week2])
     created = protected["created"]
     small = (1, "W", ("R", "A", "female", "16"))
@@ -128,10 +168,18 @@ def test_cumulated_of_consecutive_weeks_do_not_give_a_hidden_week_back():
 def test_a_series_resumes_from_what_was_published():
     structure, finest = generate(3, weeks=3, youngs=80)
     whole = protect_funnel(structure, finest)
-    published = [{(c, key): status for (c, key), status in (
-        ((m if kind == "W" else f"{m}_cumulated", key), status)
-        for m, p in whole.items() for (t, kind, key), status in p.hidden.items() if t == week)}
-        for week in range(2)]
+    published = [
+        {
+            (c, key): status
+            for (c, key), status in (
+                ((m if kind == "W" else f"{m}_cumulated", key), status)
+                for m, p in whole.items()
+                for (t, kind, key), status in p.hidden.items()
+                if t == week
+            )
+        }
+        for week in range(2)
+    ]
     resumed = protect_funnel(structure, finest, published=published)
     assert {m: p.hidden for m, p in resumed.items()} == {m: p.hidden for m, p in whole.items()}
 
@@ -145,12 +193,15 @@ def test_no_suppression_when_k_is_one():
 
 def test_the_lp_attacker_on_a_known_table():
     # x + y = 10, y + z = 4, all >= 0: x in [6, 10], y in [0, 4], z in [0, 4]
-    found = feasible_intervals([({"x": 1, "y": 1}, 10), ({"y": 1, "z": 1}, 4)], ["x", "y", "z", "w"])
+    found = feasible_intervals(
+        [({"x": 1, "y": 1}, 10), ({"y": 1, "z": 1}, 4)], ["x", "y", "z", "w"]
+    )
     assert found["x"] == pytest.approx((6, 10)) and found["y"] == pytest.approx((0, 4))
     assert found["w"] == (0, float("inf"))
 
 
 # ------------------------------------------------------------------------------ generated
+
 
 @pytest.mark.parametrize("seed", range(4))
 def test_small_generated_tables_are_protected(seed):
@@ -166,10 +217,17 @@ def test_generated_tables_are_protected_for_each_k(seed, k):
     assert_protected(structure, finest, protected, rows, k, k)
 
 
+@pytest.mark.slow  # ~35 s of linear programs: make unit leaves it to make test
 def test_a_large_generated_table_is_protected_and_shows_its_regions():
-    structure, finest = generate(20, regions=5, departments=4, weeks=4, youngs=2000,
-                                 genders=("female", "male", "unknown"),
-                                 bands=("<15", "15", "16", "17", "18+"))
+    structure, finest = generate(
+        20,
+        regions=5,
+        departments=4,
+        weeks=4,
+        youngs=2000,
+        genders=("female", "male", "unknown"),
+        bands=("<15", "15", "16", "17", "18+"),
+    )
     protected, rows = publication(structure, finest)
     assert_protected(structure, finest, protected, rows, 5, 5)
     # region totals that pass the rule are shown; a cumulated value is hidden only if a
@@ -197,8 +255,17 @@ def test_the_attacker_reads_rows_only():
     structure, finest = generate(5, regions=2, departments=2, weeks=2, youngs=60)
     _, rows = publication(structure, finest)
     found = intervals(rows)
-    hidden = {(r["cohort"], m, kind, r["week"], (r["region"], r["department"], r["gender"],
-                                                 r["age_band"]))
-              for r in rows for m in MEASURES for kind, c in (("W", m), ("C", f"{m}_cumulated"))
-              if r[c] is None}
+    hidden = {
+        (
+            r["cohort"],
+            m,
+            kind,
+            r["week"],
+            (r["region"], r["department"], r["gender"], r["age_band"]),
+        )
+        for r in rows
+        for m in MEASURES
+        for kind, c in (("W", m), ("C", f"{m}_cumulated"))
+        if r[c] is None
+    }
     assert set(found) == hidden and hidden

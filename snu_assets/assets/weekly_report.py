@@ -40,17 +40,24 @@ from snu_assets.resources import PostgresResource
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "report_template.html"
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
-FUNNEL_LABELS = {"created": "Created", "completed": "Completed", "processed": "Processed",
-                 "validated": "Validated", "refused": "Refused"}
+FUNNEL_LABELS = {
+    "created": "Created",
+    "completed": "Completed",
+    "processed": "Processed",
+    "validated": "Validated",
+    "refused": "Refused",
+}
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator, and before %
 CHROMIUM_TIMEOUT_S = 120
 
 
 # ------------------------------------------------------------------------------ files
 
+
 def reports_dir() -> Path:
     """``SNU_REPORTS_DIR`` or ``<state dir>/reports``, created if needed (read at run time)."""
-    path = Path(os.environ.get("SNU_REPORTS_DIR") or settings.state_dir() / "reports")
+    reports = settings.Settings.from_env().reports_dir  # read now: tests point it elsewhere
+    path = Path(reports) if reports else settings.state_dir() / "reports"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -70,8 +77,13 @@ class RendererFailed(RuntimeError):
     pass
 
 
-def render_with_chromium(html: Path, *, pdf: Path | None = None, screenshot: Path | None = None,
-                         window_size: tuple[int, int] = (1200, 1600)) -> Path:
+def render_with_chromium(
+    html: Path,
+    *,
+    pdf: Path | None = None,
+    screenshot: Path | None = None,
+    window_size: tuple[int, int] = (1200, 1600),
+) -> Path:
     """Print ``html`` to ``pdf`` (A4, the page's print CSS) or capture it to a PNG
     ``screenshot`` with headless Chromium, in a throw-away profile (concurrent runs do not
     share one). The target is replaced atomically. Raises :class:`RendererFailed`."""
@@ -81,20 +93,34 @@ def render_with_chromium(html: Path, *, pdf: Path | None = None, screenshot: Pat
     if binary is None:
         raise RendererFailed("chromium is not installed")
     target = pdf or screenshot
+    assert target is not None  # exactly one was given (checked above)
     with tempfile.TemporaryDirectory(prefix="snu-chromium-") as profile:
         out = Path(profile) / ("page.pdf" if pdf else "page.png")
-        args = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}/user"]
+        args = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}/user",
+        ]
         if pdf:
             args += ["--no-pdf-header-footer", f"--print-to-pdf={out}"]
         else:
             args += [f"--screenshot={out}", f"--window-size={window_size[0]},{window_size[1]}"]
         args.append(html.resolve().as_uri())
-        env = {**os.environ, "HOME": profile, "XDG_CONFIG_HOME": profile,
-               "XDG_CACHE_HOME": profile}
+        env = {**os.environ, "HOME": profile, "XDG_CONFIG_HOME": profile, "XDG_CACHE_HOME": profile}
         try:
-            done = subprocess.run(args, capture_output=True, text=True, env=env,
-                                  timeout=CHROMIUM_TIMEOUT_S, check=False)
+            done = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=CHROMIUM_TIMEOUT_S,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             raise RendererFailed(f"chromium did not finish within {CHROMIUM_TIMEOUT_S} s") from None
         if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
@@ -106,18 +132,20 @@ def render_with_chromium(html: Path, *, pdf: Path | None = None, screenshot: Pat
 
 # ------------------------------------------------------------------------------ data
 
+
 def _query(postgres: PostgresResource, name: str, params: dict) -> list[dict]:
     with postgres.connect() as conn:
         cursor = conn.execute(postgres.sql(name), params)
-        columns = [c.name for c in cursor.description]
+        columns = [c.name for c in cursor.description or ()]
         return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
 def history_frame(postgres: PostgresResource, week: date) -> pd.DataFrame:
     """Validated cumulated, objective and projection per week x cohort up to ``week``."""
     rows = _query(postgres, "report_history.sql", {"week": week})
-    frame = pd.DataFrame(rows, columns=["week", "cohort", "validated_cumulated", "objective",
-                                        "projection"])
+    frame = pd.DataFrame(
+        rows, columns=["week", "cohort", "validated_cumulated", "objective", "projection"]
+    )
     for column in ("validated_cumulated", "objective", "projection"):
         frame[column] = pd.to_numeric(frame[column].map(_float), errors="coerce")
     return frame
@@ -126,7 +154,8 @@ def history_frame(postgres: PostgresResource, week: date) -> pd.DataFrame:
 def progress_chart(postgres: PostgresResource, week: date) -> bytes:
     return cumulated_validated_chart(
         history_frame(postgres, week),
-        title=f"Validated applications, cumulated per week (up to the week of {week:%d %b %Y})")
+        title=f"Validated applications, cumulated per week (up to the week of {week:%d %b %Y})",
+    )
 
 
 def chart_markdown(png: bytes) -> MetadataValue:
@@ -142,6 +171,7 @@ def progress_chart_metadata(postgres: PostgresResource, week: date) -> dict:
 
 
 # ------------------------------------------------------------------------------ formatting
+
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
@@ -182,21 +212,25 @@ class Cell:
     col: str
     raw: str
     text: str
-    hidden: bool | None = None   # None: exact table; True/False: published (suppressible) cell
+    hidden: bool | None = None  # None: exact table; True/False: published (suppressible) cell
     title: str | None = None
-    bar: float | None = None     # progress bar (ratio) drawn after the text
+    bar: float | None = None  # progress bar (ratio) drawn after the text
 
 
 def count_cell(col: str, value, hidden: bool | None = None) -> Cell:
     if hidden:
         text = "s" if not value else f"≥{NNBSP}{_int_text(value)}"
-        return Cell(col, _raw(value), text, True,
-                    title="hidden (statistical disclosure control): the published part only")
+        return Cell(
+            col,
+            _raw(value),
+            text,
+            True,
+            title="hidden (statistical disclosure control): the published part only",
+        )
     return Cell(col, _raw(value), _int_text(value), hidden)
 
 
-def ratio_cell(col: str, ratio: float | None, hidden: bool | None = None,
-               bar: bool = True) -> Cell:
+def ratio_cell(col: str, ratio: float | None, hidden: bool | None = None, bar: bool = True) -> Cell:
     if hidden:
         text = "s" if not ratio else f"≥{NNBSP}{_pct_text(ratio)}"
     else:
@@ -213,47 +247,57 @@ def projection_cell(value, hidden: bool | None = None) -> Cell:
 
 def build_report(postgres: PostgresResource, week: date) -> dict:
     """Everything the page shows for ``week`` (its Monday), read from the aggregated tables."""
-    # imported here: weekly_views may import this module (chart of weekly_funnel_national)
-    from snu_assets.assets.weekly_views import SMALL_CELL_K
-
     params = {"week": week, "week_end": week + timedelta(days=7)}
     daily = _query(postgres, "report_daily.sql", params)
     national = _query(postgres, "report_national.sql", params)
     regional = _query(postgres, "report_regional.sql", params)
 
     week_totals = {c: sum(int(r[c]) for r in daily) for c in FUNNEL}
-    daily_rows = [{"key": r["day"].isoformat(), "label": f"{r['day']:%a %d %b}",
-                   "cells": [count_cell(c, r[c]) for c in FUNNEL]} for r in daily]
+    daily_rows = [
+        {
+            "key": r["day"].isoformat(),
+            "label": f"{r['day']:%a %d %b}",
+            "cells": [count_cell(c, r[c]) for c in FUNNEL],
+        }
+        for r in daily
+    ]
     daily_total = {"key": "total", "cells": [count_cell(c, week_totals[c]) for c in FUNNEL]}
 
     national_rows = []
     for r in national:
         progress = _ratio(r["validated_cumulated"], r["objective"])
         projected = _ratio(r["projection"], r["objective"])
-        national_rows.append({"key": r["cohort"], "label": r["cohort"], "cells": [
-            *(count_cell(c, r[c]) for c in FUNNEL),
-            count_cell("validated_cumulated", r["validated_cumulated"]),
-            count_cell("objective", r["objective"]),
-            ratio_cell("progress", progress),
-            projection_cell(r["projection"]),
-            ratio_cell("projected_progress", projected, bar=False),
-        ]})
+        national_rows.append(
+            {
+                "key": r["cohort"],
+                "label": r["cohort"],
+                "cells": [
+                    *(count_cell(c, r[c]) for c in FUNNEL),
+                    count_cell("validated_cumulated", r["validated_cumulated"]),
+                    count_cell("objective", r["objective"]),
+                    ratio_cell("progress", progress),
+                    projection_cell(r["projection"]),
+                    ratio_cell("projected_progress", projected, bar=False),
+                ],
+            }
+        )
     with_goal = [r for r in national if r["objective"]]
     objective = sum(int(r["objective"]) for r in with_goal)
     validated_cumulated = sum(int(r["validated_cumulated"]) for r in national)
     validated_with_goal = sum(int(r["validated_cumulated"]) for r in with_goal)
     projections = [r["projection"] for r in with_goal if r["projection"] is not None]
     projection = sum(projections) if projections else None
-    national_total = {"key": "total", "cells": [
+    total_cells = [
         *(count_cell(c, sum(int(r[c]) for r in national)) for c in FUNNEL),
         count_cell("validated_cumulated", validated_cumulated),
         count_cell("objective", objective or None),
         ratio_cell("progress", _ratio(validated_with_goal, objective)),
         projection_cell(projection),
         ratio_cell("projected_progress", _ratio(projection, objective), bar=False),
-    ]}
-    for cell in national_total["cells"][-3:]:
+    ]
+    for cell in total_cells[-3:]:
         cell.title = "cohorts with an objective only"
+    national_total = {"key": "total", "cells": total_cells}
 
     groups: dict[str, list] = {}
     hidden_cells = 0
@@ -262,45 +306,68 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
         hidden_cum = r["validated_cumulated_hidden"]
         if not r["has_rows"] and r["cohort"] in projected_cohorts:
             r["projection"] = Decimal(0)  # nothing validated yet: nothing projected
-        cells = [*(count_cell(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
-                 count_cell("validated_cumulated", r["validated_cumulated"], hidden_cum),
-                 count_cell("objective", r["objective"], False),
-                 ratio_cell("progress", _ratio(r["validated_cumulated"], r["objective"]),
-                            hidden_cum),
-                 projection_cell(r["projection"], hidden_cum)]
+        cells = [
+            *(count_cell(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
+            count_cell("validated_cumulated", r["validated_cumulated"], hidden_cum),
+            count_cell("objective", r["objective"], False),
+            ratio_cell("progress", _ratio(r["validated_cumulated"], r["objective"]), hidden_cum),
+            projection_cell(r["projection"], hidden_cum),
+        ]
         hidden_cells += sum(1 for c in cells if c.hidden)
         groups.setdefault(r["cohort"], []).append(
-            {"key": f"{r['cohort']}|{r['region']}", "label": r["region"], "cells": cells})
+            {"key": f"{r['cohort']}|{r['region']}", "label": r["region"], "cells": cells}
+        )
 
-    kpis = [{"col": c, "label": FUNNEL_LABELS[c], "text": _int_text(week_totals[c]),
-             "sub": "this week, national"} for c in FUNNEL]
-    kpis.append({"col": "progress", "label": "Validated / objective",
-                 "text": _pct_text(_ratio(validated_with_goal, objective)),
-                 "sub": f"{_int_text(validated_with_goal)} of {_int_text(objective)}, all cohorts"})
+    kpis = [
+        {
+            "col": c,
+            "label": FUNNEL_LABELS[c],
+            "text": _int_text(week_totals[c]),
+            "sub": "this week, national",
+        }
+        for c in FUNNEL
+    ]
+    kpis.append(
+        {
+            "col": "progress",
+            "label": "Validated / objective",
+            "text": _pct_text(_ratio(validated_with_goal, objective)),
+            "sub": f"{_int_text(validated_with_goal)} of {_int_text(objective)}, all cohorts",
+        }
+    )
     return {
-        "week": week, "week_totals": week_totals, "daily": daily, "national": national,
-        "regional": regional, "hidden_cells": hidden_cells,
-        "validated_cumulated": validated_cumulated, "objective": objective,
-        "validated_with_goal": validated_with_goal, "projection": projection,
+        "week": week,
+        "week_totals": week_totals,
+        "daily": daily,
+        "national": national,
+        "regional": regional,
+        "hidden_cells": hidden_cells,
+        "validated_cumulated": validated_cumulated,
+        "objective": objective,
+        "validated_with_goal": validated_with_goal,
+        "projection": projection,
         "context": {
             "week_label": f"{week:%d %B %Y}",
             "week_first": f"{week:%d %B %Y}",
             "week_last": f"{week + timedelta(days=6):%d %B %Y}",
             "timezone": settings.timezone_name(),
             "schema": postgres.schema,
-            "k": SMALL_CELL_K,
+            "k": settings.current().small_cell_k,
             "kpis": kpis,
             "funnel_columns": [{"col": c, "label": FUNNEL_LABELS[c]} for c in FUNNEL],
-            "daily": daily_rows, "daily_total": daily_total,
-            "national": national_rows, "national_total": national_total,
+            "daily": daily_rows,
+            "daily_total": daily_total,
+            "national": national_rows,
+            "national_total": national_total,
             "regional": [{"cohort": cohort, "rows": rows} for cohort, rows in groups.items()],
         },
     }
 
 
 def render_html(context: dict, chart_png: bytes) -> str:
-    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=False, lstrip_blocks=False)
+    environment = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False
+    )
     template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
     return template.render(**context, chart_b64=base64.b64encode(chart_png).decode("ascii"))
 
@@ -310,18 +377,28 @@ def national_markdown(report: dict) -> MetadataValue:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in report["national"]:
         progress = _pct_text(_ratio(r["validated_cumulated"], r["objective"]))
-        cells = [r["cohort"], *(str(r[c]) for c in FUNNEL), str(r["validated_cumulated"]),
-                 _int_text(r["objective"]), progress, _decimal_text(r["projection"])]
+        cells = [
+            r["cohort"],
+            *(str(r[c]) for c in FUNNEL),
+            str(r["validated_cumulated"]),
+            _int_text(r["objective"]),
+            progress,
+            _decimal_text(r["projection"]),
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     totals = report["week_totals"]
-    lines.append("| **all cohorts** | " + " | ".join(str(totals[c]) for c in FUNNEL)
-                 + f" | {report['validated_cumulated']} | {_int_text(report['objective'] or None)}"
-                 f" | {_pct_text(_ratio(report['validated_with_goal'], report['objective']))}"
-                 f" | {_decimal_text(report['projection'])} |")
+    lines.append(
+        "| **all cohorts** | "
+        + " | ".join(str(totals[c]) for c in FUNNEL)
+        + f" | {report['validated_cumulated']} | {_int_text(report['objective'] or None)}"
+        f" | {_pct_text(_ratio(report['validated_with_goal'], report['objective']))}"
+        f" | {_decimal_text(report['projection'])} |"
+    )
     return MetadataValue.md("\n".join(lines))
 
 
 # ------------------------------------------------------------------------------ asset
+
 
 @asset(
     partitions_def=weekly_partitions,
@@ -329,18 +406,22 @@ def national_markdown(report: dict) -> MetadataValue:
     group_name="views",
     owners=OWNERS,
     kinds={"postgres", "html"},
-    check_specs=[AssetCheckSpec(
-        "daily_sums_equal_national_view", asset="weekly_report",
-        description="The report's seven daily counts (from enriched_events) add up to the "
-                    "week's national funnel (weekly_funnel_national), category by category.")],
+    check_specs=[
+        AssetCheckSpec(
+            "daily_sums_equal_national_view",
+            asset="weekly_report",
+            description="The report's seven daily counts (from enriched_events) add up to the "
+            "week's national funnel (weekly_funnel_national), category by category.",
+        )
+    ],
     description="Weekly report of the national and regional funnel for one week: a "
-                "self-contained HTML page (inline CSS, chart embedded) written to "
-                "`SNU_REPORTS_DIR` (default: `reports/` in the state dir, `.snu`) as "
-                "`weekly_report_YYYY-MM-DD.html` (the Monday), and a PDF of it when headless "
-                "Chromium is installed. Daily national counts "
-                "(exact), the week's national funnel per cohort, progress against the annual "
-                "objectives and projections, the published regional funnel (small cells shown "
-                "as hidden). Aggregated tables only: no personal data.",
+    "self-contained HTML page (inline CSS, chart embedded) written to "
+    "`SNU_REPORTS_DIR` (default: `reports/` in the state dir, `.snu`) as "
+    "`weekly_report_YYYY-MM-DD.html` (the Monday), and a PDF of it when headless "
+    "Chromium is installed. Daily national counts "
+    "(exact), the week's national funnel per cohort, progress against the annual "
+    "objectives and projections, the published regional funnel (small cells shown "
+    "as hidden). Aggregated tables only: no personal data.",
 )
 def weekly_report(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
     window = context.partition_time_window
@@ -366,21 +447,26 @@ def weekly_report(context: AssetExecutionContext, postgres: PostgresResource) ->
 
     national_totals = {c: sum(int(r[c]) for r in report["national"]) for c in FUNNEL}
     passed = national_totals == report["week_totals"]
-    metadata.update({
-        "national": national_markdown(report),
-        "progress_chart": chart_markdown(chart),
-        **{c: report["week_totals"][c] for c in FUNNEL},
-        "validated_cumulated": report["validated_cumulated"],
-        "objective": report["objective"],
-        "progress_pct": round(100 * (_ratio(report["validated_with_goal"],
-                                            report["objective"]) or 0), 1),
-        "cohorts": len(report["national"]),
-        "regional_rows": len(report["regional"]),
-        "regional_hidden_cells": report["hidden_cells"],
-        "html_bytes": len(html.encode("utf-8")),
-    })
+    metadata.update(
+        {
+            "national": national_markdown(report),
+            "progress_chart": chart_markdown(chart),
+            **{c: report["week_totals"][c] for c in FUNNEL},
+            "validated_cumulated": report["validated_cumulated"],
+            "objective": report["objective"],
+            "progress_pct": round(
+                100 * (_ratio(report["validated_with_goal"], report["objective"]) or 0), 1
+            ),
+            "cohorts": len(report["national"]),
+            "regional_rows": len(report["regional"]),
+            "regional_hidden_cells": report["hidden_cells"],
+            "html_bytes": len(html.encode("utf-8")),
+        }
+    )
     check = AssetCheckResult(
-        check_name="daily_sums_equal_national_view", passed=passed,
+        check_name="daily_sums_equal_national_view",
+        passed=passed,
         metadata={f"daily_{c}": report["week_totals"][c] for c in FUNNEL}
-        | {f"national_{c}": national_totals[c] for c in FUNNEL})
+        | {f"national_{c}": national_totals[c] for c in FUNNEL},
+    )
     return MaterializeResult(metadata=metadata, check_results=[check])

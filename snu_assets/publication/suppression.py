@@ -82,6 +82,7 @@ import math
 from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 ALL = "all"
 PRIMARY, SECONDARY = "primary", "secondary"
@@ -89,9 +90,9 @@ WEEKLY, CUMULATED = "W", "C"
 MEASURES = ("created", "completed", "processed", "validated", "refused")
 COLUMNS = (*MEASURES, *(f"{m}_cumulated" for m in MEASURES))
 
-Key = tuple[str, str, str, str]          # region, department, gender, age_band
-Var = tuple[int, str, Key]               # week index, kind, key
-Relation = tuple                         # ("geo"|"gender"|"age", t, kind, total key) | ("time", t, key)
+Key = tuple[str, str, str, str]  # region, department, gender, age_band
+Var = tuple[int, str, Key]  # week index, kind, key
+Relation = tuple  # ("geo"|"gender"|"age", t, kind, total key) | ("time", t, key)
 
 _EPS = 1e-6
 
@@ -106,6 +107,7 @@ def wide(lo: float, hi: float, width: float) -> bool:
 
 # ------------------------------------------------------------------------------ structure
 
+
 @dataclass(frozen=True)
 class Structure:
     """The dimensions of the cube: regions with their departments, genders, age bands
@@ -116,8 +118,14 @@ class Structure:
     age_bands: tuple[str, ...]
 
     @classmethod
-    def of(cls, keys: Iterable[Key], *, regions: Mapping[str, Iterable[str]] | None = None,
-           genders: Iterable[str] = (), age_bands: Iterable[str] = ()) -> Structure:
+    def of(
+        cls,
+        keys: Iterable[Key],
+        *,
+        regions: Mapping[str, Iterable[str]] | None = None,
+        genders: Iterable[str] = (),
+        age_bands: Iterable[str] = (),
+    ) -> Structure:
         """The structure covering ``keys`` (finest keys) and the given reference values."""
         geo: dict[str, set[str]] = defaultdict(set)
         for region, departments in (regions or {}).items():
@@ -127,8 +135,11 @@ class Structure:
             geo[region].add(department)
             gender_set.add(gender)
             band_set.add(band)
-        return cls({r: tuple(sorted(d)) for r, d in sorted(geo.items())},
-                   tuple(sorted(gender_set)), tuple(sorted(band_set)))
+        return cls(
+            {r: tuple(sorted(d)) for r, d in sorted(geo.items())},
+            tuple(sorted(gender_set)),
+            tuple(sorted(band_set)),
+        )
 
     def level(self, key: Key) -> str:
         region, department = key[0], key[1]
@@ -136,10 +147,17 @@ class Structure:
 
     def keys(self) -> list[Key]:
         """Every key of the cube, margins included."""
-        geo = [(ALL, ALL)] + [(r, ALL) for r in self.regions] + [
-            (r, d) for r, ds in self.regions.items() for d in ds]
-        return [(r, d, g, a) for r, d in geo for g in (ALL, *self.genders)
-                for a in (ALL, *self.age_bands)]
+        geo = (
+            [(ALL, ALL)]
+            + [(r, ALL) for r in self.regions]
+            + [(r, d) for r, ds in self.regions.items() for d in ds]
+        )
+        return [
+            (r, d, g, a)
+            for r, d in geo
+            for g in (ALL, *self.genders)
+            for a in (ALL, *self.age_bands)
+        ]
 
 
 def expand(finest: Mapping[Key, int]) -> dict[Key, int]:
@@ -156,6 +174,7 @@ def expand(finest: Mapping[Key, int]) -> dict[Key, int]:
 
 
 # ------------------------------------------------------------------------------ the series
+
 
 @dataclass
 class Series:
@@ -184,7 +203,7 @@ class Series:
 
     # -------------------------------------------------------------------- relations
 
-    def members(self, rel: Relation) -> tuple[Var | None, list[Var]]:
+    def members(self, rel: Relation) -> tuple[Var, list[Var]]:
         """(total, parts) of a relation: ``total = Σ parts``; for the first week's time
         relation the missing ``C_{-1}`` is the constant 0."""
         if rel[0] == "time":
@@ -219,13 +238,19 @@ class Series:
             rels.append(("time", t + 1, key))
         return rels
 
+
 # ------------------------------------------------------------------------------ LP attacker
 
-def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float]],
-                       unknowns: Iterable[Hashable] | None = None,
-                       lower: Mapping[Hashable, float] | None = None,
-                       width: float | None = None, check: Iterable[Hashable] | None = None,
-                       ) -> dict[Hashable, tuple[float, float]]:
+H = TypeVar("H", bound=Hashable)
+
+
+def feasible_intervals(
+    equations: Sequence[tuple[Mapping[H, float], float]],
+    unknowns: Iterable[H] | None = None,
+    lower: Mapping[H, float] | None = None,
+    width: float | None = None,
+    check: Iterable[H] | None = None,
+) -> dict[H, tuple[float, float]]:
     """The reader's best knowledge of each unknown: ``(min, max)`` of it subject to every
     equation ``Σ coef · x = rhs`` and ``x ≥ lower`` (0 by default), by LP (HiGHS).
     ``max`` is ``inf`` when unbounded. Unknowns in no equation get ``(lower, inf)``.
@@ -239,7 +264,7 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
     import numpy as np
 
     lower = lower or {}
-    names: dict[Hashable, int] = {}
+    names: dict[H, int] = {}
     for terms, _ in equations:
         for x in terms:
             names.setdefault(x, len(names))
@@ -267,7 +292,7 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
         if terms:
             rows_of[find(names[next(iter(terms))])].append(e)
     by_index = list(names)
-    result: dict[Hashable, tuple[float, float]] = {}
+    result: dict[H, tuple[float, float]] = {}
     inf = highspy.kHighsInf
     wanted = None if check is None else {names[x] for x in check if x in names}
     for root, members in components.items():
@@ -319,8 +344,10 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
             h.changeObjectiveSense(sense)
             h.run()
             status = h.getModelStatus()
-            if status in (highspy.HighsModelStatus.kUnbounded,
-                          highspy.HighsModelStatus.kUnboundedOrInfeasible):
+            if status in (
+                highspy.HighsModelStatus.kUnbounded,
+                highspy.HighsModelStatus.kUnboundedOrInfeasible,
+            ):
                 return float("inf")
             if status != highspy.HighsModelStatus.kOptimal:
                 raise RuntimeError(f"LP of the attacker: {status}")
@@ -341,8 +368,9 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
             point = np.array(h.getSolution().col_value)
             h.changeColsBounds(n_cols, every, np.maximum(floor, point - width), point + width)
             rng = np.random.default_rng(n_cols)
-            for signs in [np.ones(n_cols)] + [rng.choice([-1.0, 1.0], size=n_cols)
-                                              for _ in range(8)]:
+            for signs in [np.ones(n_cols)] + [
+                rng.choice([-1.0, 1.0], size=n_cols) for _ in range(8)
+            ]:
                 for sense in (highspy.ObjSense.kMaximize, highspy.ObjSense.kMinimize):
                     open_ = np.array([not wide(low[j], high[j], width) for j in range(n_cols)])
                     if wanted is not None:
@@ -368,11 +396,13 @@ def feasible_intervals(equations: Sequence[tuple[Mapping[Hashable, float], float
             exact[n] = [lo, hi]
         for n, i in enumerate(members):
             if wanted is None or i in wanted:
-                result[by_index[i]] = tuple(exact.get(n, (low[n], high[n])))
+                lo_hi = exact.get(n)
+                result[by_index[i]] = (lo_hi[0], lo_hi[1]) if lo_hi else (low[n], high[n])
     return result
 
 
 # ------------------------------------------------------------------------------ protection
+
 
 @dataclass
 class Protected:
@@ -389,9 +419,16 @@ class Protected:
 
 
 class _Protector:
-    def __init__(self, series: Series, k: int, width: int, audit: bool, max_repairs: int,
-                 margin: int = 2):
-        self.s, self.k, self.width, self.audit, self.max_repairs = series, k, width, audit, max_repairs
+    def __init__(
+        self, series: Series, k: int, width: int, audit: bool, max_repairs: int, margin: int = 2
+    ):
+        self.s, self.k, self.width, self.audit, self.max_repairs = (
+            series,
+            k,
+            width,
+            audit,
+            max_repairs,
+        )
         self.result = Protected(series, k, width)
         #: hidden mass the heuristic asks of each relation: a margin above the protection,
         #: since the relations together (LP over the weeks) narrow what each one leaves
@@ -417,8 +454,7 @@ class _Protector:
     def eligible(self, var: Var, t: int) -> bool:
         """A cell of week ``t`` that may be hidden: published so far, and in a row that
         exists (something counted at its key since the cohort opened)."""
-        return (var[0] == t and var not in self.hidden
-                and self.s.cumulated[t].get(var[2], 0) > 0)
+        return var[0] == t and var not in self.hidden and self.s.cumulated[t].get(var[2], 0) > 0
 
     def hide(self, var: Var) -> None:
         value = self.s.value(var)
@@ -429,12 +465,13 @@ class _Protector:
             value = self.s.value(v)
             enough = value >= deficit
             return (self.weight(v), 0 if enough else 1, value if enough else -value, v)
+
         return min(candidates, key=order)
 
     def _fix(self, rel: Relation, t: int) -> list[Var]:
         """Hide members of the week until ``rel`` holds; the cells hidden."""
         total, parts = self.s.members(rel)
-        added = []
+        added: list[Var] = []
         while True:
             hidden_parts = [p for p in parts if p in self.hidden]
             total_hidden = total in self.hidden
@@ -519,15 +556,25 @@ class _Protector:
         # the cumulated value of a cell is hidden from the first week its weekly value is
         # (then what the cumulated columns show is what earlier weeks and this week's weekly
         # column already tell, see the module's docstring) ...
-        keys = set(self.s.cumulated[t]) | {v[2] for v in self.hidden
-                                           if v[0] == t - 1 and v[1] == CUMULATED}
-        carried = sorted(key for key in keys if (t, WEEKLY, key) in self.hidden
-                         or (t - 1, CUMULATED, key) in self.hidden)
+        keys = set(self.s.cumulated[t]) | {
+            v[2] for v in self.hidden if v[0] == t - 1 and v[1] == CUMULATED
+        }
+        carried = sorted(
+            key
+            for key in keys
+            if (t, WEEKLY, key) in self.hidden or (t - 1, CUMULATED, key) in self.hidden
+        )
         # ... except region and national totals that pass the rule, shown again when the
         # equation this adds (the sum of their hidden weekly values) narrows no hidden value
-        candidates = [key for key in carried if key[1] == ALL and key[2] == ALL
-                      and key[3] == ALL and (t - 1, CUMULATED, key) in self.hidden
-                      and self.s.cumulated[t].get(key, 0) >= self.k]
+        candidates = [
+            key
+            for key in carried
+            if key[1] == ALL
+            and key[2] == ALL
+            and key[3] == ALL
+            and (t - 1, CUMULATED, key) in self.hidden
+            and self.s.cumulated[t].get(key, 0) >= self.k
+        ]
         if self.audit and candidates:
             candidates = self._reemerge(t, candidates, carried)
         for key in carried:
@@ -544,8 +591,10 @@ class _Protector:
 
     def _reemergence_equation(self, key: Key, t: int, since: int):
         terms: dict[Var, float] = {}
-        rhs = float(self.s.cumulated[t].get(key, 0)
-                    - (self.s.cumulated[since].get(key, 0) if since >= 0 else 0))
+        rhs = float(
+            self.s.cumulated[t].get(key, 0)
+            - (self.s.cumulated[since].get(key, 0) if since >= 0 else 0)
+        )
         for s in range(since + 1, t + 1):
             var = (s, WEEKLY, key)
             if var in self.hidden:
@@ -554,8 +603,7 @@ class _Protector:
                 rhs -= self.s.value(var)
         return terms, rhs
 
-    def _all_equations(self, t: int, extra: list, hidden_now: list[Key]
-                       ) -> tuple[list, list]:
+    def _all_equations(self, t: int, extra: list, hidden_now: list[Key]) -> tuple[list, list]:
         """Every equation the reader has up to week ``t`` in terms of the hidden weekly
         values, plus one unknown per hidden cumulated value (``("sum", week, key)``, tied
         to the weekly values it adds up): the cells to check and the equations."""
@@ -582,8 +630,7 @@ class _Protector:
         for _ in range(4):
             if not candidates:
                 return []
-            extra = [self._reemergence_equation(key, t, self._since(key, t))
-                     for key in candidates]
+            extra = [self._reemergence_equation(key, t, self._since(key, t)) for key in candidates]
             hidden_now = [key for key in carried if key not in candidates]
             cells, equations = self._all_equations(t, extra, hidden_now)
             found = feasible_intervals(equations, cells, width=self.width)
@@ -591,9 +638,11 @@ class _Protector:
             if not narrow:
                 return candidates
             regions = {v[2][0] for v in narrow}
-            kept = [key for key, (terms, _) in zip(candidates, extra)
-                    if key[0] != ALL and key[0] not in regions
-                    and not narrow.intersection(terms)]
+            kept = [
+                key
+                for key, (terms, _) in zip(candidates, extra)
+                if key[0] != ALL and key[0] not in regions and not narrow.intersection(terms)
+            ]
             candidates = kept if len(kept) < len(candidates) else candidates[: len(candidates) // 2]
         return []
 
@@ -629,8 +678,9 @@ class _Protector:
         self._fallback(t)
 
 
-def relation_equation(series: Series, rel: Relation, hidden: Mapping[Var, str]
-                      ) -> tuple[dict[Var, float], float]:
+def relation_equation(
+    series: Series, rel: Relation, hidden: Mapping[Var, str]
+) -> tuple[dict[Var, float], float]:
     """``total - Σ parts = 0`` with published members moved to the right-hand side."""
     total, parts = series.members(rel)
     terms: dict[Var, float] = {}
@@ -643,9 +693,15 @@ def relation_equation(series: Series, rel: Relation, hidden: Mapping[Var, str]
     return terms, rhs
 
 
-def protect(series: Series, k: int = 5, width: int | None = None, *, audit: bool = True,
-            max_repairs: int = 200, published: Sequence[Mapping[tuple[str, Key], str]] = ()
-            ) -> Protected:
+def protect(
+    series: Series,
+    k: int = 5,
+    width: int | None = None,
+    *,
+    audit: bool = True,
+    max_repairs: int = 200,
+    published: Sequence[Mapping[tuple[str, Key], str]] = (),
+) -> Protected:
     """Primary and secondary suppression of a whole series, week after week (each week's
     choice depends on its past only: re-running a week gives the same publication).
 
@@ -660,34 +716,50 @@ def protect(series: Series, k: int = 5, width: int | None = None, *, audit: bool
             for (kind, key), status in published[t].items():
                 protector.hidden[(t, kind, key)] = status
             protector.reemerged += [
-                (v[2], t) for v in list(protector.hidden) if v[0] == t - 1
-                and v[1] == CUMULATED and (t, CUMULATED, v[2]) not in protector.hidden]
+                (v[2], t)
+                for v in list(protector.hidden)
+                if v[0] == t - 1
+                and v[1] == CUMULATED
+                and (t, CUMULATED, v[2]) not in protector.hidden
+            ]
         else:
             protector.week(t)
     return protector.result
 
 
-def protect_funnel(structure: Structure, weeks: Sequence[Mapping[Key, Sequence[int]]],
-                   k: int = 5, width: int | None = None, *, audit: bool = True,
-                   published: Sequence[Mapping[tuple[str, Key], str]] = ()
-                   ) -> dict[str, Protected]:
+def protect_funnel(
+    structure: Structure,
+    weeks: Sequence[Mapping[Key, Sequence[int]]],
+    k: int = 5,
+    width: int | None = None,
+    *,
+    audit: bool = True,
+    published: Sequence[Mapping[tuple[str, Key], str]] = (),
+) -> dict[str, Protected]:
     """All five measures of one cohort: ``weeks[t][finest key]`` = the five weekly counts
     (:data:`MEASURES` order). Returns ``{measure: Protected}``. ``published[t]``: what was
     already published for week ``t``, ``{(column, key): status}`` of its hidden values
     (column: a measure or ``<measure>_cumulated``)."""
     out = {}
     for m, measure in enumerate(MEASURES):
-        series = Series.from_finest(structure, [{key: counts[m] for key, counts in week.items()}
-                                                for week in weeks])
-        mine = [{(CUMULATED if column.endswith("_cumulated") else WEEKLY, key): status
-                 for (column, key), status in week.items()
-                 if column in (measure, f"{measure}_cumulated")} for week in published]
+        series = Series.from_finest(
+            structure, [{key: counts[m] for key, counts in week.items()} for week in weeks]
+        )
+        mine = [
+            {
+                (CUMULATED if column.endswith("_cumulated") else WEEKLY, key): status
+                for (column, key), status in week.items()
+                if column in (measure, f"{measure}_cumulated")
+            }
+            for week in published
+        ]
         out[measure] = protect(series, k, width, audit=audit, published=mine)
     return out
 
 
-def published_rows(structure: Structure, protected: Mapping[str, Protected], t: int
-                   ) -> list[tuple[Key, dict[str, int | None], dict[str, str]]]:
+def published_rows(
+    structure: Structure, protected: Mapping[str, Protected], t: int
+) -> list[tuple[Key, dict[str, int | None], dict[str, str]]]:
     """Week ``t`` as rows: ``(key, {column: value or None}, {column: status of hidden})``
     for every key with a count that is not 0 or is hidden (a missing row reads as zeros)."""
     rows = []

@@ -18,8 +18,11 @@ from snu_assets_tests.sdc_attacker import intervals, narrower
 def public(pipeline):
     """(postgres, public role, reader role): the roles of roles.sql, dropped afterwards."""
     suffix = uuid.uuid4().hex[:6]
-    names = {"reader": f"snu_reader_{suffix}", "public": f"snu_public_{suffix}",
-             "writer": f"snu_writer_{suffix}"}
+    names = {
+        "reader": f"snu_reader_{suffix}",
+        "public": f"snu_public_{suffix}",
+        "writer": f"snu_writer_{suffix}",
+    }
     text = pipeline.sql("roles.sql")
     for placeholder, name in names.items():
         text = text.replace("{" + placeholder + "}", name)
@@ -45,8 +48,14 @@ def test_the_public_role_reads_the_protected_aggregates_only(public):
     with psycopg.connect(postgres.resolved_url(), user=role, autocommit=True) as conn:
         for table in ("weekly_funnel", "inscription_goals", "cohorts", "ref_departments"):
             conn.execute(f'select * from "{schema}".{table} limit 1')
-        for table in ("weekly_funnel_national", "weekly_funnel_hidden", "enriched_events",
-                      "raw_patches", "rejected_patches", "reconstructed_events"):
+        for table in (
+            "weekly_funnel_national",
+            "weekly_funnel_hidden",
+            "enriched_events",
+            "raw_patches",
+            "rejected_patches",
+            "reconstructed_events",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f'select 1 from "{schema}".{table} limit 1')
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -65,11 +74,15 @@ def test_no_hidden_value_can_be_narrowed_by_a_public_reader(public):
         if row["cohort"] not in first or row["week"] < first[row["cohort"]]:
             first[row["cohort"]] = row["week"]
     from_zero = all(
-        weekly == cumulated for cohort, week in first.items()
+        weekly == cumulated
+        for cohort, week in first.items()
         for weekly, cumulated in rows(
-            postgres, "select sum(created), sum(created_cumulated) from "
-                      "{s}.weekly_funnel_national where cohort = %s and week = %s",
-            (cohort, week)))
+            postgres,
+            "select sum(created), sum(created_cumulated) from "
+            "{s}.weekly_funnel_national where cohort = %s and week = %s",
+            (cohort, week),
+        )
+    )
     found = intervals(published, from_zero=from_zero, width=PROTECTION_WIDTH)
     assert len(found) == hidden
     narrow = {cell: i for cell, i in found.items() if narrower(i, PROTECTION_WIDTH)}
@@ -85,15 +98,25 @@ def test_region_totals_that_pass_the_rule_are_shown(public):
     published = published_as(postgres, role)
     by_key = {}
     for row in published:
-        by_key[(row["cohort"], row["region"], row["department"], row["gender"],
-                row["age_band"], row["week"])] = row
+        by_key[
+            (
+                row["cohort"],
+                row["region"],
+                row["department"],
+                row["gender"],
+                row["age_band"],
+                row["week"],
+            )
+        ] = row
     shown = passing = 0
     for (cohort, region, department, gender, band, week), row in by_key.items():
         for measure in COUNTS[:5]:
             if row[f"{measure}_cumulated"] is None:
-                earlier = [r for (c, re_, d, g, b, w), r in by_key.items()
-                           if (c, re_, d, g, b) == (cohort, region, department, gender, band)
-                           and w <= week]
+                earlier = [
+                    r
+                    for (c, re_, d, g, b, w), r in by_key.items()
+                    if (c, re_, d, g, b) == (cohort, region, department, gender, band) and w <= week
+                ]
                 assert any(r[measure] is None for r in earlier), (row, measure)
             if department == "all" and region != "all" and gender == "all" and band == "all":
                 for column in (measure, f"{measure}_cumulated"):
@@ -108,11 +131,21 @@ def test_region_totals_that_pass_the_rule_are_shown(public):
 
 
 def hidden_value(postgres, row, column) -> int:
-    [(value,)] = rows(postgres, "select exact_value from {s}.weekly_funnel_hidden where week = %s "
-                                "and cohort = %s and region = %s and department = %s and "
-                                "gender = %s and age_band = %s and measure = %s",
-                      (row["week"], row["cohort"], row["region"], row["department"],
-                       row["gender"], row["age_band"], column))
+    [(value,)] = rows(
+        postgres,
+        "select exact_value from {s}.weekly_funnel_hidden where week = %s "
+        "and cohort = %s and region = %s and department = %s and "
+        "gender = %s and age_band = %s and measure = %s",
+        (
+            row["week"],
+            row["cohort"],
+            row["region"],
+            row["department"],
+            row["gender"],
+            row["age_band"],
+            column,
+        ),
+    )
     return value
 
 
@@ -122,28 +155,40 @@ def test_share_of_hidden_cells_before_and_after(public):
     postgres, _, reader = public
     with psycopg.connect(postgres.resolved_url(), user=reader, autocommit=True) as conn:
         schema = postgres.schema
-        cells = conn.execute(f'select level, count(*) * 10 from "{schema}".weekly_funnel '
-                             "group by level").fetchall()
-        hidden = conn.execute(f'select level, suppression, count(*) from "{schema}".'
-                              "weekly_funnel_hidden group by 1, 2").fetchall()
+        cells = conn.execute(
+            f'select level, count(*) * 10 from "{schema}".weekly_funnel group by level'
+        ).fetchall()
+        hidden = conn.execute(
+            f'select level, suppression, count(*) from "{schema}".'
+            "weekly_funnel_hidden group by 1, 2"
+        ).fetchall()
         finest = conn.execute(
             f'select count(*) * 10 from "{schema}".weekly_funnel where level = %s '
-            "and gender <> 'all' and age_band <> 'all'", ("department",)).fetchone()[0]
+            "and gender <> 'all' and age_band <> 'all'",
+            ("department",),
+        ).fetchone()[0]
         small = conn.execute(
             f'select count(*) from "{schema}".weekly_funnel_hidden where level = %s and '
             "gender <> 'all' and age_band <> 'all' and exact_value between 1 and %s",
-            ("department", SMALL_CELL_K - 1)).fetchone()[0]
+            ("department", SMALL_CELL_K - 1),
+        ).fetchone()[0]
     total = sum(n for _, n in cells)
     counts = {}
     for level, status, n in hidden:
         counts[status] = counts.get(status, 0) + n
         counts[(level, status)] = n
-    lines = [f"published values {total}: primary {counts.get('primary', 0) / total:.1%}, "
-             f"secondary {counts.get('secondary', 0) / total:.1%}"]
+    lines = [
+        f"published values {total}: primary {counts.get('primary', 0) / total:.1%}, "
+        f"secondary {counts.get('secondary', 0) / total:.1%}"
+    ]
     for level, n in sorted(cells):
-        lines.append(f"  {level}: {n} values, primary {counts.get((level, 'primary'), 0) / n:.1%}"
-                     f", secondary {counts.get((level, 'secondary'), 0) / n:.1%}")
-    lines.append(f"before (department x gender x age band cells only, primary only): "
-                 f"{small / finest:.1%} of {finest}")
+        lines.append(
+            f"  {level}: {n} values, primary {counts.get((level, 'primary'), 0) / n:.1%}"
+            f", secondary {counts.get((level, 'secondary'), 0) / n:.1%}"
+        )
+    lines.append(
+        f"before (department x gender x age band cells only, primary only): "
+        f"{small / finest:.1%} of {finest}"
+    )
     print("\n" + "\n".join(lines))
     assert counts.get("primary") and counts.get("secondary")

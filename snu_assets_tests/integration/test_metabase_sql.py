@@ -24,8 +24,15 @@ DEPARTMENTS = "Validated per department vs objective"
 REGIONS = "Published funnel per region"
 #: what each role of roles.sql reads
 READABLE = {
-    "snu_reader": {"enriched_events", "inscription_goals", "cohorts", "ref_departments",
-                   "weekly_funnel", "weekly_funnel_national", "weekly_funnel_hidden"},
+    "snu_reader": {
+        "enriched_events",
+        "inscription_goals",
+        "cohorts",
+        "ref_departments",
+        "weekly_funnel",
+        "weekly_funnel_national",
+        "weekly_funnel_hidden",
+    },
     "snu_public": {"inscription_goals", "cohorts", "ref_departments", "weekly_funnel"},
 }
 
@@ -97,6 +104,7 @@ def found_daily(result: list[dict], column: str) -> Counter:
 
 # ------------------------------------------------------------------------------ the page
 
+
 def test_the_page_holds_the_regulators_questions():
     assert set(BLOCKS) == {BY_GENDER, BY_AGE_BAND, BY_REGION, PROGRESS, DEPARTMENTS, REGIONS}
     assert {ROLES[DEPARTMENTS], ROLES[REGIONS]} == {"snu_public"}
@@ -115,14 +123,16 @@ def test_every_block_runs_and_answers(pipeline, title):
 
 # ------------------------------------------------------------------------------ daily
 
+
 def test_daily_by_gender_equals_the_truth(pipeline, truth):
     result = run(pipeline, BY_GENDER)
     assert list(result[0]) == ["day", "gender", "created", "validated"]
     expected = expected_daily(truth, lambda p, day: state(p).get("gender") or "unknown")
     assert found_daily(result, "gender") == expected
     created = Counter(d for (d, _, c), n in expected.items() for _ in range(n) if c == "created")
-    assert sum(created.values()) == sum(1 for p in truth.patches
-                                        if p.model == "young" and p.is_creation)
+    assert sum(created.values()) == sum(
+        1 for p in truth.patches if p.model == "young" and p.is_creation
+    )
     assert {g for _, g, _ in expected} >= {"male", "female"}
 
 
@@ -150,7 +160,8 @@ def test_daily_by_age_band_equals_the_truth(pipeline, truth):
         assert found[key] >= count, key
     assert _sum_by_day(found) == _sum_by_day(expected_daily(truth, lambda p, day: ""))
     assert sum(found.values()) - sum(exact.values()) <= sum(
-        1 for _, c, p in funnel_truth(truth) if c in ("created", "validated") and p.ref in deleted)
+        1 for _, c, p in funnel_truth(truth) if c in ("created", "validated") and p.ref in deleted
+    )
     assert {b for _, b, _ in found} >= {"15", "16", "17"}
 
 
@@ -163,19 +174,34 @@ def _sum_by_day(counts: Counter) -> Counter:
 
 # ------------------------------------------------------------------------------ objectives
 
+
 def test_weekly_progress_per_cohort(pipeline, truth):
     result = run(pipeline, PROGRESS)
-    assert list(result[0]) == ["week", "cohort", "validated", "validated_cumulated", "objective",
-                               "progress_pct", "projection", "projected_pct"]
+    assert list(result[0]) == [
+        "week",
+        "cohort",
+        "validated",
+        "validated_cumulated",
+        "objective",
+        "progress_pct",
+        "projection",
+        "projected_pct",
+    ]
     validated = Counter()
     for day, category, patch in funnel_truth(truth):
         if category == "validated":
             validated[(day - timedelta(days=day.weekday()), state(patch).get("cohort"))] += 1
-    goals = dict(rows(pipeline, "select cohort, sum(objective) from {s}.inscription_goals "
-                                "group by cohort"))
-    national = {(w, c): (v, p) for w, c, v, p in rows(
-        pipeline, "select week, cohort, sum(validated_cumulated), sum(projection) "
-                  "from {s}.weekly_funnel_national group by 1, 2")}
+    goals = dict(
+        rows(pipeline, "select cohort, sum(objective) from {s}.inscription_goals group by cohort")
+    )
+    national = {
+        (w, c): (v, p)
+        for w, c, v, p in rows(
+            pipeline,
+            "select week, cohort, sum(validated_cumulated), sum(projection) "
+            "from {s}.weekly_funnel_national group by 1, 2",
+        )
+    }
     assert {(r["week"], r["cohort"]) for r in result} == set(national)
     cumulated = Counter()
     for row in sorted(result, key=lambda r: r["week"]):
@@ -187,7 +213,8 @@ def test_weekly_progress_per_cohort(pipeline, truth):
         assert row["projection"] == national[key][1]
         if row["objective"]:
             assert row["progress_pct"] == round(
-                Decimal(100) * row["validated_cumulated"] / row["objective"], 1)
+                Decimal(100) * row["validated_cumulated"] / row["objective"], 1
+            )
     # no validation before the seeded window: cumulated = the weeks' validated summed
     last = max(r["week"] for r in result)
     for cohort, total in cumulated.items():
@@ -198,8 +225,16 @@ def test_weekly_progress_per_cohort(pipeline, truth):
 
 def test_validated_per_department_vs_objective(pipeline, truth):
     result = run(pipeline, DEPARTMENTS)
-    assert list(result[0]) == ["week", "cohort", "region", "department", "validated_cumulated",
-                               "suppressed", "objective", "progress_pct"]
+    assert list(result[0]) == [
+        "week",
+        "cohort",
+        "region",
+        "department",
+        "validated_cumulated",
+        "suppressed",
+        "objective",
+        "progress_pct",
+    ]
     [(week,)] = rows(pipeline, "select max(week) from {s}.weekly_funnel")
     assert {r["week"] for r in result} == {week}
     week_end = week + timedelta(days=7)
@@ -207,8 +242,12 @@ def test_validated_per_department_vs_objective(pipeline, truth):
     for day, category, patch in funnel_truth(truth):
         if category == "validated" and day < week_end:
             exact[(state(patch).get("cohort"), state(patch).get("department") or "unknown")] += 1
-    goals = {(c, d): o for c, d, o in rows(pipeline, "select cohort, department, objective "
-                                                     "from {s}.inscription_goals")}
+    goals = {
+        (c, d): o
+        for c, d, o in rows(
+            pipeline, "select cohort, department, objective from {s}.inscription_goals"
+        )
+    }
     seen = set()
     for row in result:
         key = (row["cohort"], row["department"])
@@ -227,9 +266,20 @@ def test_validated_per_department_vs_objective(pipeline, truth):
 
 def test_published_funnel_per_region(pipeline, truth):
     result = run(pipeline, REGIONS)
-    assert list(result[0]) == ["week", "cohort", "region", "created", "completed", "processed",
-                               "validated", "refused", "validated_cumulated", "objective",
-                               "progress_pct", "projection"]
+    assert list(result[0]) == [
+        "week",
+        "cohort",
+        "region",
+        "created",
+        "completed",
+        "processed",
+        "validated",
+        "refused",
+        "validated_cumulated",
+        "objective",
+        "progress_pct",
+        "projection",
+    ]
     [(week,)] = rows(pipeline, "select max(week) from {s}.weekly_funnel")
     week_end = week + timedelta(days=7)
     exact = Counter()
@@ -240,14 +290,21 @@ def test_published_funnel_per_region(pipeline, truth):
         if category == "validated" and day < week_end:
             exact[(state(patch).get("cohort"), region, "validated_cumulated")] += 1
     goals = Counter()
-    for cohort, region, objective in rows(pipeline, "select cohort, region, objective "
-                                                    "from {s}.inscription_goals"):
+    for cohort, region, objective in rows(
+        pipeline, "select cohort, region, objective from {s}.inscription_goals"
+    ):
         goals[(cohort, region or "unknown")] += objective
     shown = hidden = 0
     for row in result:
         assert row["week"] == week
-        for column in ("created", "completed", "processed", "validated", "refused",
-                       "validated_cumulated"):
+        for column in (
+            "created",
+            "completed",
+            "processed",
+            "validated",
+            "refused",
+            "validated_cumulated",
+        ):
             value = row[column]
             if value is None:
                 hidden += 1
@@ -261,10 +318,14 @@ def test_published_funnel_per_region(pipeline, truth):
 
 # ------------------------------------------------------------------------------ Metabase roles
 
+
 def test_each_block_runs_under_its_role(pipeline):
     suffix = uuid.uuid4().hex[:6]
-    names = {"reader": f"snu_reader_{suffix}", "public": f"snu_public_{suffix}",
-             "writer": f"snu_writer_{suffix}"}
+    names = {
+        "reader": f"snu_reader_{suffix}",
+        "public": f"snu_public_{suffix}",
+        "writer": f"snu_writer_{suffix}",
+    }
     text = pipeline.sql("roles.sql")
     for placeholder, name in names.items():
         text = text.replace("{" + placeholder + "}", name)
@@ -276,8 +337,9 @@ def test_each_block_runs_under_its_role(pipeline):
             with psycopg.connect(pipeline.resolved_url(), user=role, autocommit=True) as conn:
                 assert conn.execute(for_schema(sql, pipeline.schema)).fetchall(), title
         # and the public role cannot run the ministry's questions
-        with psycopg.connect(pipeline.resolved_url(), user=names["public"],
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            pipeline.resolved_url(), user=names["public"], autocommit=True
+        ) as conn:
             for title in (BY_GENDER, PROGRESS):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(for_schema(BLOCKS[title], pipeline.schema))

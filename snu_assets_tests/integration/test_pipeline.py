@@ -14,16 +14,34 @@ from dagster_shared.serdes import serialize_value
 from snu_assets.cli import materialize_range
 from snu_assets.privacy.pseudonym import Pseudonymizer
 from snu_assets.privacy.scrub import to_utc
-from snu_assets_tests.conftest import TEST_KEY
-from snu_assets_tests.truth import expected_events
 from snu_assets.settings import timezone
+from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.integration.conftest import paris_day
+from snu_assets_tests.truth import expected_events
 
-TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events",
-          "inscription_goals", "cohorts", "weekly_funnel", "weekly_funnel_national",
-          "weekly_funnel_hidden")
-COUNTS = ("created", "completed", "processed", "validated", "refused", "created_cumulated",
-          "completed_cumulated", "processed_cumulated", "validated_cumulated", "refused_cumulated")
+TABLES = (
+    "raw_patches",
+    "rejected_patches",
+    "reconstructed_events",
+    "enriched_events",
+    "inscription_goals",
+    "cohorts",
+    "weekly_funnel",
+    "weekly_funnel_national",
+    "weekly_funnel_hidden",
+)
+COUNTS = (
+    "created",
+    "completed",
+    "processed",
+    "validated",
+    "refused",
+    "created_cumulated",
+    "completed_cumulated",
+    "processed_cumulated",
+    "validated_cumulated",
+    "refused_cumulated",
+)
 P = Pseudonymizer(TEST_KEY)
 
 
@@ -33,8 +51,10 @@ def rows(postgres, sql, params=None):
 
 
 def snapshot(postgres) -> dict[str, list]:
-    return {t: [r[0] for r in rows(postgres, f"select t::text from {{s}}.{t} t order by 1")]
-            for t in TABLES}
+    return {
+        t: [r[0] for r in rows(postgres, f"select t::text from {{s}}.{t} t order by 1")]
+        for t in TABLES
+    }
 
 
 def test_generator_made_the_production_quirks(truth):
@@ -45,11 +65,13 @@ def test_generator_made_the_production_quirks(truth):
 def test_every_patch_lands_once_in_its_paris_day(pipeline, truth):
     expected = Counter(paris_day(p.date) for p in truth.patches)
     landed = Counter()
-    for day, count in rows(pipeline, "select partition_date, count(*) from {s}.raw_patches "
-                                     "group by 1"):
+    for day, count in rows(
+        pipeline, "select partition_date, count(*) from {s}.raw_patches group by 1"
+    ):
         landed[day] += count
-    for day, count in rows(pipeline, "select partition_date, count(*) from {s}.rejected_patches "
-                                     "group by 1"):
+    for day, count in rows(
+        pipeline, "select partition_date, count(*) from {s}.rejected_patches group by 1"
+    ):
         landed[day] += count
     assert landed == expected
     ids = {r[0] for r in rows(pipeline, "select patch_id from {s}.raw_patches")}
@@ -58,25 +80,39 @@ def test_every_patch_lands_once_in_its_paris_day(pipeline, truth):
 
 def test_ids_are_keyed_pseudonyms(pipeline, truth):
     young = next(p for p in truth.patches if p.model == "young")
-    found = rows(pipeline, "select young_id, record_id from {s}.raw_patches where patch_id = %s",
-                 (P("patch", young.patch_id),))
+    found = rows(
+        pipeline,
+        "select young_id, record_id from {s}.raw_patches where patch_id = %s",
+        (P("patch", young.patch_id),),
+    )
     assert found == [(P("young", young.ref), P("young", young.ref))]
 
 
 def test_exact_event_counts_per_name_and_day(pipeline, truth):
-    expected = Counter((name, paris_day(p.date)) for p in truth.patches
-                       for name in expected_events(p))
-    got = Counter({(name, day): n for name, day, n in rows(
-        pipeline, "select event_name, partition_date, count(*) from {s}.reconstructed_events "
-                  "group by 1, 2")})
+    expected = Counter(
+        (name, paris_day(p.date)) for p in truth.patches for name in expected_events(p)
+    )
+    got = Counter(
+        {
+            (name, day): n
+            for name, day, n in rows(
+                pipeline,
+                "select event_name, partition_date, count(*) from {s}.reconstructed_events "
+                "group by 1, 2",
+            )
+        }
+    )
     assert got == expected
     assert sum(n for (name, _), n in got.items() if name == "young.created") > 100
 
 
 def test_exact_statuses_before_and_after(pipeline, truth):
     by_patch = {P("patch", p.patch_id): p for p in truth.patches if p.model == "young"}
-    found = rows(pipeline, "select patch_id, before ->> 'status', after ->> 'status' "
-                           "from {s}.reconstructed_events where event_name like 'young.status.%%'")
+    found = rows(
+        pipeline,
+        "select patch_id, before ->> 'status', after ->> 'status' "
+        "from {s}.reconstructed_events where event_name like 'young.status.%%'",
+    )
     assert len(found) > 50
     for patch_id, before, after in found:
         patch = by_patch[patch_id]
@@ -84,23 +120,35 @@ def test_exact_statuses_before_and_after(pipeline, truth):
 
 
 def test_enriched_columns(pipeline, truth):
-    found = rows(pipeline, "select e.event_week, e.event_day, e.age, e.age_band, e.department, "
-                           "e.region, e.academy, r.region from {s}.enriched_events e join "
-                           "{s}.ref_departments r using (department_code) where e.model = 'young'")
+    found = rows(
+        pipeline,
+        "select e.event_week, e.event_day, e.age, e.age_band, e.department, "
+        "e.region, e.academy, r.department, r.region, r.academy "
+        "from {s}.enriched_events e join {s}.ref_departments r "
+        "using (department_code) where e.model = 'young'",
+    )
     assert found
-    for week, day, age, band, department, region, academy, ref_region in found:
+    for week, day, age, band, department, region, academy, *reference in found:
         assert week == day - timedelta(days=day.weekday())
-        assert region == ref_region
+        assert [department, region, academy] == reference
         assert band == ("<15" if age < 15 else "18+" if age >= 18 else str(age))
 
 
 def test_impersonation_is_visible_as_roles_only(pipeline, truth):
-    by_role = dict(rows(pipeline, "select impersonator_role, count(*) from {s}.raw_patches "
-                                  "where impersonator_role is not null group by 1"))
+    by_role = dict(
+        rows(
+            pipeline,
+            "select impersonator_role, count(*) from {s}.raw_patches "
+            "where impersonator_role is not null group by 1",
+        )
+    )
     assert set(by_role) == {"admin"} and by_role["admin"] > 0  # the generator's admins
-    missing = rows(pipeline, "select count(*) from {s}.enriched_events e join {s}.raw_patches r "
-                             "using (patch_id) where e.author_role is distinct from r.author_role "
-                             "or e.impersonator_role is distinct from r.impersonator_role")
+    missing = rows(
+        pipeline,
+        "select count(*) from {s}.enriched_events e join {s}.raw_patches r "
+        "using (patch_id) where e.author_role is distinct from r.author_role "
+        "or e.impersonator_role is distinct from r.impersonator_role",
+    )
     assert missing == [(0,)]
 
 
@@ -123,8 +171,11 @@ def test_application_events_carry_the_young_as_it_was(pipeline, truth):
             states = [s for d, s in young_states.get(young, []) if d <= p.date]
             if states:
                 expected[P("patch", p.patch_id)] = (young, states[-1], paris_day(p.date))
-    found = rows(pipeline, "select patch_id, department, region, academy, gender, age, age_band, "
-                           "cohort from {s}.enriched_events where model = 'application'")
+    found = rows(
+        pipeline,
+        "select patch_id, department, region, academy, gender, age, age_band, "
+        "cohort from {s}.enriched_events where model = 'application'",
+    )
     checked = 0
     for patch_id, department, region, academy, gender, age, band, cohort in found:
         if patch_id not in expected:
@@ -148,10 +199,16 @@ def test_ages_are_exact_for_existing_youngs(pipeline, truth):
     for p in truth.patches:
         state = p.after or p.before
         if p.model == "young" and state and state.get("birthdateAt"):
-            births[P("patch", p.patch_id)] = (paris_day(to_utc(state["birthdateAt"])),
-                                              paris_day(p.date), p.ref)
-    found = rows(pipeline, "select patch_id, age from {s}.reconstructed_events "
-                           "where model = 'young' and age is not null")
+            births[P("patch", p.patch_id)] = (
+                paris_day(to_utc(state["birthdateAt"])),
+                paris_day(p.date),
+                p.ref,
+            )
+    found = rows(
+        pipeline,
+        "select patch_id, age from {s}.reconstructed_events "
+        "where model = 'young' and age is not null",
+    )
     exact = 0
     for patch_id, age in found:
         birth, day, ref = births[patch_id]
@@ -177,25 +234,41 @@ def test_weekly_national_figures_equal_the_truth(pipeline, truth):
                 expected[week]["validated"] += status == "VALIDATED"
                 expected[week]["refused"] += status == "REFUSED"
                 expected[week]["processed"] += p.before["status"] == "WAITING_VALIDATION"
-    found = rows(pipeline, "select week, sum(created), sum(completed), sum(processed), "
-                           "sum(validated), sum(refused), sum(validated_cumulated) "
-                           "from {s}.weekly_funnel_national group by week order by week")
+    found = rows(
+        pipeline,
+        "select week, sum(created), sum(completed), sum(processed), "
+        "sum(validated), sum(refused), sum(validated_cumulated) "
+        "from {s}.weekly_funnel_national group by week order by week",
+    )
     assert len(found) >= 5
     cumulated = 0
     for week, created, completed, processed, validated, refused, validated_cum in found:
         want = expected[week]
         assert (created, completed, processed, validated, refused) == (
-            want["created"], want["completed"], want["processed"], want["validated"],
-            want["refused"]), week
+            want["created"],
+            want["completed"],
+            want["processed"],
+            want["validated"],
+            want["refused"],
+        ), week
         cumulated += validated
         assert validated_cum == cumulated
     # the published table's national level: each value shown is the exact one
-    exact = {(w, c): r for w, c, *r in rows(
-        pipeline, "select week, cohort, " + ", ".join(f"sum({c})" for c in COUNTS)
-        + " from {s}.weekly_funnel_national group by 1, 2")}
-    published = rows(pipeline, "select week, cohort, " + ", ".join(COUNTS) + " from "
-                               "{s}.weekly_funnel where level = 'national' and gender = 'all' "
-                               "and age_band = 'all'")
+    exact = {
+        (w, c): r
+        for w, c, *r in rows(
+            pipeline,
+            "select week, cohort, "
+            + ", ".join(f"sum({c})" for c in COUNTS)
+            + " from {s}.weekly_funnel_national group by 1, 2",
+        )
+    }
+    published = rows(
+        pipeline,
+        "select week, cohort, " + ", ".join(COUNTS) + " from "
+        "{s}.weekly_funnel where level = 'national' and gender = 'all' "
+        "and age_band = 'all'",
+    )
     assert {(w, c) for w, c, *_ in published} == set(exact)
     shown = 0
     for week, cohort, *values in published:
@@ -210,12 +283,20 @@ def test_small_cells_are_suppressed_in_the_published_view(pipeline):
     small = " or ".join(f"{c} between 1 and 4" for c in counts)
     assert rows(pipeline, f"select count(*) from {{s}}.weekly_funnel where {small}") == [(0,)]
     any_null = " or ".join(f"{c} is null" for c in counts)
-    flagged = rows(pipeline, f"select count(*) filter (where suppressed), "
-                             f"count(*) filter (where ({any_null}) <> suppressed) from {{s}}.weekly_funnel")
+    flagged = rows(
+        pipeline,
+        f"select count(*) filter (where suppressed), "
+        f"count(*) filter (where ({any_null}) <> suppressed) from {{s}}.weekly_funnel",
+    )
     assert flagged[0][0] > 0 and flagged[0][1] == 0
     # national figures are exact, never suppressed: small counts do appear there
-    assert rows(pipeline, "select count(*) from {s}.weekly_funnel_national "
-                          "where validated between 1 and 4")[0][0] > 0
+    assert (
+        rows(
+            pipeline,
+            "select count(*) from {s}.weekly_funnel_national where validated between 1 and 4",
+        )[0][0]
+        > 0
+    )
 
 
 def test_every_hidden_value_is_explained_and_the_levels_add_up(pipeline):
@@ -224,18 +305,24 @@ def test_every_hidden_value_is_explained_and_the_levels_add_up(pipeline):
     exact figures: the departments' cells add up to weekly_funnel_national's."""
     hidden = {}
     for *key, measure, status, exact in rows(
-            pipeline, "select week, cohort, region, department, gender, age_band, measure, "
-                      "suppression, exact_value from {s}.weekly_funnel_hidden"):
+        pipeline,
+        "select week, cohort, region, department, gender, age_band, measure, "
+        "suppression, exact_value from {s}.weekly_funnel_hidden",
+    ):
         hidden[(*key, measure)] = (status, exact)
         assert status == ("primary" if 1 <= exact <= 4 else "secondary"), (key, measure)
     assert {s for s, _ in hidden.values()} == {"primary", "secondary"}
     full = {}
     nulls = 0
     for week, cohort, level, region, department, gender, band, *values in rows(
-            pipeline, "select week, cohort, level, region, department, gender, age_band, "
-                      + ", ".join(COUNTS) + " from {s}.weekly_funnel"):
-        assert level == ("national" if region == "all" else "region" if department == "all"
-                         else "department")
+        pipeline,
+        "select week, cohort, level, region, department, gender, age_band, "
+        + ", ".join(COUNTS)
+        + " from {s}.weekly_funnel",
+    ):
+        assert level == (
+            "national" if region == "all" else "region" if department == "all" else "department"
+        )
         key = (week, cohort, region, department, gender, band)
         filled = []
         for column, value in zip(COUNTS, values):
@@ -247,9 +334,15 @@ def test_every_hidden_value_is_explained_and_the_levels_add_up(pipeline):
                 filled.append(value)
         full[key] = filled
     assert nulls > 0 and not hidden, "a hidden value without its NULL"
-    exact = {(w, c, g, b): list(r) for w, c, g, b, *r in rows(
-        pipeline, "select week, cohort, gender, age_band, " + ", ".join(COUNTS)
-        + " from {s}.weekly_funnel_national")}
+    exact = {
+        (w, c, g, b): list(r)
+        for w, c, g, b, *r in rows(
+            pipeline,
+            "select week, cohort, gender, age_band, "
+            + ", ".join(COUNTS)
+            + " from {s}.weekly_funnel_national",
+        )
+    }
     departments = defaultdict(lambda: [0] * len(COUNTS))
     for (week, cohort, region, department, gender, band), values in full.items():
         if department != "all" and gender != "all" and band != "all":
@@ -262,14 +355,18 @@ def test_every_hidden_value_is_explained_and_the_levels_add_up(pipeline):
                     want = [x + y for x, y in zip(want, exact_values)]
             assert values == want, (week, cohort, gender, band)
     assert {k: v for k, v in departments.items() if any(v)} == {
-        k: v for k, v in exact.items() if any(v)}
+        k: v for k, v in exact.items() if any(v)
+    }
 
 
 def test_objectives_and_projections(pipeline, truth):
     goals = rows(pipeline, "select count(*), sum(objective) from {s}.inscription_goals")[0]
     assert goals[0] == truth.inscriptiongoals and goals[1] > 0
-    with_projection = rows(pipeline, "select count(*) from {s}.weekly_funnel_national "
-                                     "where objective is not null and projection is not null")
+    with_projection = rows(
+        pipeline,
+        "select count(*) from {s}.weekly_funnel_national "
+        "where objective is not null and projection is not null",
+    )
     assert with_projection[0][0] > 0
 
 
@@ -288,8 +385,11 @@ def test_no_personal_value_anywhere(pipeline, truth):
 def test_no_personal_value_in_dagster_logs_or_metadata(pipeline, truth, instance):
     """Event log of every run: log lines, asset metadata, check results, run config."""
     # values that cannot be an innocent word: emails, phones, addresses, dates, free text
-    telling = {v for v in truth.personal_values if any(ch.isdigit() or ch == "@" for ch in v)
-               or len(v) > 40}
+    telling = {
+        v
+        for v in truth.personal_values
+        if any(ch.isdigit() or ch == "@" for ch in v) or len(v) > 40
+    }
     mongo_ids = {p.patch_id for p in truth.patches} | {p.ref for p in truth.patches}
     runs = instance.get_runs()
     assert len(runs) >= 3
@@ -325,15 +425,21 @@ def test_rematerialising_changes_nothing(pipeline, window, mongo_resource, pseud
     assert all(before[t] for t in ("raw_patches", "reconstructed_events", "weekly_funnel"))
     resources = {"mongo": mongo_resource, "postgres": pipeline, "pseudonyms": pseudonyms}
     with DagsterInstance.ephemeral() as instance:
-        materialize_range(window[0].isoformat(), window[1].isoformat(), resources=resources,
-                          instance=instance)
+        materialize_range(
+            window[0].isoformat(), window[1].isoformat(), resources=resources, instance=instance
+        )
     assert snapshot(pipeline) == before
 
 
 def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
     from dagster import AssetKey
 
-    for table in ("raw_patches", "reconstructed_events", "enriched_events", "weekly_funnel_national"):
+    for table in (
+        "raw_patches",
+        "reconstructed_events",
+        "enriched_events",
+        "weekly_funnel_national",
+    ):
         event = instance.get_latest_materialization_event(AssetKey(table))
         metadata = event.asset_materialization.metadata
         assert metadata["dagster/table_name"].value.endswith(f".{table}")
@@ -343,8 +449,11 @@ def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
         assert metadata["preview"].value.count("\n") >= 2  # header, separator, rows
     raw = instance.get_latest_materialization_event(AssetKey("raw_patches")).asset_materialization
     assert "Keyed pseudonym" in raw.metadata["dagster/column_schema"].schema.columns[0].description
-    lineage = instance.get_latest_materialization_event(AssetKey("enriched_events")) \
-        .asset_materialization.metadata["dagster/column_lineage"].column_lineage
+    lineage = (
+        instance.get_latest_materialization_event(AssetKey("enriched_events"))
+        .asset_materialization.metadata["dagster/column_lineage"]
+        .column_lineage
+    )
     assert lineage.deps_by_column["age_band"][0].column_name == "age"
 
 
@@ -363,16 +472,23 @@ def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, windo
         end = datetime.combine(day + timedelta(days=1), time(), tz)
         for model in ("young", "application"):
             coll = source.patch_collection(db, model)
-            by_date = {d["_id"] for q in source.window_filters(start, end, "date")
-                       for d in coll.find(q, {"_id": 1})}
-            by_id = {d["_id"] for q in source.window_filters(start, end, "id")
-                     for d in coll.find(q, {"_id": 1})}
+            by_date = {
+                d["_id"]
+                for q in source.window_filters(start, end, "date")
+                for d in coll.find(q, {"_id": 1})
+            }
+            by_id = {
+                d["_id"]
+                for q in source.window_filters(start, end, "id")
+                for d in coll.find(q, {"_id": 1})
+            }
             assert by_id == by_date, (day, model)
         day += timedelta(days=7)
 
 
-def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, mongo_resource,
-                                                             pseudonyms):
+def test_each_daily_layer_alone_gives_what_the_one_read_gives(
+    pipeline, window, mongo_resource, pseudonyms
+):
     """raw_patches and reconstructed_events come from one read of MongoDB when they run
     together (the pipeline fixture: a range long enough to walk the whole log in record
     order). Each can be materialised alone, with its own read; reconstructed_events alone is
@@ -385,22 +501,33 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(pipeline, window, 
     from snu_assets.assets.daily_config import DailyLoadConfig
     from snu_assets.resources import PostgresResource
 
-    start, end = (datetime.combine(day, datetime.min.time(), timezone())
-                  for day in (window[0], window[1] + timedelta(days=1)))
+    start, end = (
+        datetime.combine(day, datetime.min.time(), timezone())
+        for day in (window[0], window[1] + timedelta(days=1))
+    )
     assert DailyLoadConfig().read_mode(start, end) == "walk"  # how the pipeline fixture read it
     records = {"ops": {"extract_and_reconstruct": {"config": {"log_read": "records"}}}}
     alone = PostgresResource(url=pipeline.url, schema_name=f"{pipeline.schema}_alone")
     resources = {"mongo": mongo_resource, "postgres": alone, "pseudonyms": pseudonyms}
-    tags = {"dagster/asset_partition_range_start": window[0].isoformat(),
-            "dagster/asset_partition_range_end": window[1].isoformat()}
+    tags = {
+        "dagster/asset_partition_range_start": window[0].isoformat(),
+        "dagster/asset_partition_range_end": window[1].isoformat(),
+    }
     try:
         with DagsterInstance.ephemeral() as instance:
             for key in ("raw_patches", "reconstructed_events"):
-                result = materialize(DAILY_ASSETS, selection=[key], resources=resources,
-                                     instance=instance, tags=tags, run_config=records)
+                result = materialize(
+                    DAILY_ASSETS,
+                    selection=[key],
+                    resources=resources,
+                    instance=instance,
+                    tags=tags,
+                    run_config=records,
+                )
                 assert result.success
-                materialized = {e.asset_key.to_user_string()
-                                for e in result.get_asset_materialization_events()}
+                materialized = {
+                    e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+                }
                 assert materialized == {key}
                 checks = result.get_asset_check_evaluations()
                 assert checks and {c.asset_key.to_user_string() for c in checks} == {key}
@@ -428,9 +555,14 @@ def test_the_window_filter_and_its_python_twin_agree(truth, window, mongo_resour
         end = start + timedelta(days=3)
         for model in ("young", "application"):
             coll = source.patch_collection(db, model)
-            queried = {d["_id"] for d in coll.find({"$or": source.window_filters(start, end, "date")},
-                                                  {"_id": 1})}
-            walked = {d["_id"] for d in coll.find({}, {"_id": 1, "date": 1})
-                      if source.in_window(d, start, end)}
+            queried = {
+                d["_id"]
+                for d in coll.find({"$or": source.window_filters(start, end, "date")}, {"_id": 1})
+            }
+            walked = {
+                d["_id"]
+                for d in coll.find({}, {"_id": 1, "date": 1})
+                if source.in_window(d, start, end)
+            }
             assert walked == queried, (day, model)
         day += timedelta(days=9)

@@ -35,6 +35,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 # ------------------------------------------------------------------------------ helpers
 
+
 def complete_weeks(window) -> list[date]:
     """Mondays whose seven days all lie in the seeded window."""
     first, last = window
@@ -116,6 +117,7 @@ def parse(html: str) -> Cells:
 
 # ------------------------------------------------------------------------------ fixtures
 
+
 @pytest.fixture(scope="module")
 def reports(pipeline, window, instance, tmp_path_factory):
     """``weekly_report`` materialised for every complete seeded week, into a temporary
@@ -127,8 +129,12 @@ def reports(pipeline, window, instance, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SNU_REPORTS_DIR", str(folder))
         for week in weeks:
-            result = materialize([weekly_report], partition_key=week.isoformat(),
-                                 resources={"postgres": pipeline}, instance=instance)
+            result = materialize(
+                [weekly_report],
+                partition_key=week.isoformat(),
+                resources={"postgres": pipeline},
+                instance=instance,
+            )
             assert result.success, week
             results[week] = result
     return folder, results
@@ -145,16 +151,21 @@ def _metadata(result) -> dict:
 
 # ------------------------------------------------------------------------------ chart
 
+
 def test_chart_is_a_png_per_cohort_and_deterministic():
     weeks = [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(5)]
     frame = pd.DataFrame(
-        [(w, cohort, 10 * i * (j + 1), 100 + 50 * j, 30.0 * i * (j + 1) if i else None)
-         for i, w in enumerate(weeks) for j, cohort in enumerate(("Mars 2025 - A", "Mai 2025"))],
-        columns=["week", "cohort", "validated_cumulated", "objective", "projection"])
+        [
+            (w, cohort, 10 * i * (j + 1), 100 + 50 * j, 30.0 * i * (j + 1) if i else None)
+            for i, w in enumerate(weeks)
+            for j, cohort in enumerate(("Mars 2025 - A", "Mai 2025"))
+        ],
+        columns=["week", "cohort", "validated_cumulated", "objective", "projection"],
+    )
     png = cumulated_validated_chart(frame)
     assert png.startswith(PNG) and len(png) > 10_000
-    assert png == cumulated_validated_chart(frame)            # no timestamp in the file
-    assert png != cumulated_validated_chart(frame.iloc[:-2])   # the data shows
+    assert png == cumulated_validated_chart(frame)  # no timestamp in the file
+    assert png != cumulated_validated_chart(frame.iloc[:-2])  # the data shows
     empty = cumulated_validated_chart(frame.iloc[0:0])
     assert empty.startswith(PNG)
     with pytest.raises(ValueError, match="objective"):
@@ -163,11 +174,11 @@ def test_chart_is_a_png_per_cohort_and_deterministic():
 
 def test_hidden_cells_read_as_lower_bounds():
     nnbsp = "\u202f"
-    assert count_cell("created", 0, True).text == "s"               # nothing published
-    bound = count_cell("created", 1234, True)                       # published part only
+    assert count_cell("created", 0, True).text == "s"  # nothing published
+    bound = count_cell("created", 1234, True)  # published part only
     assert (bound.text, bound.raw, bound.hidden) == (f"≥{nnbsp}1{nnbsp}234", "1234", True)
     assert count_cell("created", 12, False).text == "12"
-    assert count_cell("created", 12).hidden is None                 # exact tables: no flag
+    assert count_cell("created", 12).hidden is None  # exact tables: no flag
     assert ratio_cell("progress", 0.1234).text == f"12.3{nnbsp}%"
     assert ratio_cell("progress", 0.1234, True).text == f"≥{nnbsp}12.3{nnbsp}%"
     assert count_cell("objective", None).text == "–"
@@ -183,19 +194,25 @@ def render_html_cell(cell) -> str:
 
     macros = TEMPLATE.read_text(encoding="utf-8").split("<html", 1)[0]
     template = jinja2.Environment(autoescape=True).from_string(
-        macros + '{{ cell("regional", "k", c) }}')
+        macros + '{{ cell("regional", "k", c) }}'
+    )
     return template.render(c=cell)
 
 
 # ------------------------------------------------------------------------------ report
+
 
 def test_a_report_for_every_complete_week(reports, pipeline, window):
     folder, results = reports
     weeks = complete_weeks(window)
     assert sorted(results) == weeks
     # the pipeline materialised exactly these weeks' national view
-    assert [w for (w,) in rows(pipeline, "select distinct week from {s}.weekly_funnel_national "
-                                         "order by 1")] == weeks
+    assert [
+        w
+        for (w,) in rows(
+            pipeline, "select distinct week from {s}.weekly_funnel_national order by 1"
+        )
+    ] == weeks
     for week in weeks:
         path = folder / f"weekly_report_{week.isoformat()}.html"
         assert path.exists() and path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
@@ -230,13 +247,20 @@ def test_national_figures_equal_weekly_funnel_national(reports, pipeline, window
     for week in complete_weeks(window):
         cells = parse(_html(folder, week))
         national = cells.table("national")
-        found = rows(pipeline, "select cohort, sum(created), sum(completed), sum(processed), "
-                               "sum(validated), sum(refused), sum(validated_cumulated), "
-                               "max(objective), sum(projection) from {s}.weekly_funnel_national "
-                               "where week = %s group by cohort", (week,))
+        found = rows(
+            pipeline,
+            "select cohort, sum(created), sum(completed), sum(processed), "
+            "sum(validated), sum(refused), sum(validated_cumulated), "
+            "max(objective), sum(projection) from {s}.weekly_funnel_national "
+            "where week = %s group by cohort",
+            (week,),
+        )
         assert set(national) == {r[0] for r in found} | {"total"}
-        goals = dict(rows(pipeline, "select cohort, sum(objective) from {s}.inscription_goals "
-                                    "group by cohort"))
+        goals = dict(
+            rows(
+                pipeline, "select cohort, sum(objective) from {s}.inscription_goals group by cohort"
+            )
+        )
         for cohort, *counts, validated_cum, objective, projection in found:
             row = national[cohort]
             assert [row[c] for c in FUNNEL] == counts, (week, cohort)
@@ -256,7 +280,8 @@ def test_national_figures_equal_weekly_funnel_national(reports, pipeline, window
         assert metadata["validated_cumulated"].value == total["validated_cumulated"]
         checks = results[week].get_asset_check_evaluations()
         assert [(c.check_name, c.passed) for c in checks] == [
-            ("daily_sums_equal_national_view", True)]
+            ("daily_sums_equal_national_view", True)
+        ]
         assert cells.kpis >= set(FUNNEL) | {"progress"}
 
 
@@ -266,17 +291,27 @@ def test_regional_figures_are_the_published_ones(reports, pipeline, window):
     for week in complete_weeks(window):
         cells = parse(_html(folder, week))
         regional = cells.table("regional")
-        found = rows(pipeline, "select cohort, region, created, validated, validated_cumulated "
-                               "from {s}.weekly_funnel where week = %s and level = 'region' "
-                               "and gender = 'all' and age_band = 'all'", (week,))
+        found = rows(
+            pipeline,
+            "select cohort, region, created, validated, validated_cumulated "
+            "from {s}.weekly_funnel where week = %s and level = 'region' "
+            "and gender = 'all' and age_band = 'all'",
+            (week,),
+        )
         assert found
         for cohort, region, created, validated, cum in found:
             key = f"{cohort}|{region}"
             row = regional[key]
             assert (row["created"], row["validated"], row["validated_cumulated"]) == (
-                created, validated, cum), key
-            for col, value in (("created", created), ("validated", validated),
-                               ("validated_cumulated", cum)):
+                created,
+                validated,
+                cum,
+            ), key
+            for col, value in (
+                ("created", created),
+                ("validated", validated),
+                ("validated_cumulated", cum),
+            ):
                 raw, suppressed, text = cells.cells[("regional", key, col)]
                 hidden = value is None
                 assert suppressed == ("true" if hidden else "false"), (key, col)
@@ -286,9 +321,13 @@ def test_regional_figures_are_the_published_ones(reports, pipeline, window):
                 else:
                     assert text.replace("\u202f", "") == str(int(value))
         # every region with an objective for a reported cohort is listed
-        goals = rows(pipeline, "select cohort, region, sum(objective) from {s}.inscription_goals "
-                               "where cohort in (select cohort from {s}.weekly_funnel_national "
-                               "where week = %s) group by 1, 2", (week,))
+        goals = rows(
+            pipeline,
+            "select cohort, region, sum(objective) from {s}.inscription_goals "
+            "where cohort in (select cohort from {s}.weekly_funnel_national "
+            "where week = %s) group by 1, 2",
+            (week,),
+        )
         for cohort, region, objective in goals:
             assert regional[f"{cohort}|{region}"]["objective"] == objective
     assert shown_hidden > 0, "the seed has small cells: some must show as hidden"
@@ -304,12 +343,16 @@ def test_reports_are_self_contained_and_carry_the_chart(reports, pipeline, windo
         [chart] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
         assert base64.b64decode(chart).startswith(PNG)
         metadata = _metadata(results[week])
-        shown = re.fullmatch(r"!\[chart\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)",
-                             metadata["progress_chart"].value)
+        shown = re.fullmatch(
+            r"!\[chart\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)",
+            metadata["progress_chart"].value,
+        )
         assert shown and base64.b64decode(shown.group(1)) == base64.b64decode(chart)
         # the helper weekly_funnel_national's metadata can use gives the same chart
-        assert progress_chart_metadata(pipeline, week)["progress_chart"].value == \
-            metadata["progress_chart"].value
+        assert (
+            progress_chart_metadata(pipeline, week)["progress_chart"].value
+            == metadata["progress_chart"].value
+        )
         assert metadata["national"].value.startswith("| cohort | created |")
 
 
@@ -332,13 +375,18 @@ def test_rerendering_a_week_gives_the_same_page(reports, pipeline, instance, mon
     week = min(results)
     before = _html(folder, week)
     monkeypatch.setenv("SNU_REPORTS_DIR", str(folder))
-    assert materialize([weekly_report], partition_key=week.isoformat(),
-                       resources={"postgres": pipeline}, instance=instance).success
+    assert materialize(
+        [weekly_report],
+        partition_key=week.isoformat(),
+        resources={"postgres": pipeline},
+        instance=instance,
+    ).success
     assert _html(folder, week) == before
 
 
-def test_without_chromium_the_pdf_is_skipped_and_said_so(pipeline, window, instance,
-                                                         monkeypatch, tmp_path):
+def test_without_chromium_the_pdf_is_skipped_and_said_so(
+    pipeline, window, instance, monkeypatch, tmp_path
+):
     # the module, not the asset of the same name that snu_assets.assets exports
     module = importlib.import_module("snu_assets.assets.weekly_report")
     week = complete_weeks(window)[0]
@@ -346,8 +394,12 @@ def test_without_chromium_the_pdf_is_skipped_and_said_so(pipeline, window, insta
     stale.write_bytes(b"%PDF- of an older page")
     monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
     monkeypatch.setattr(module, "chromium_binary", lambda: None)
-    result = materialize([weekly_report], partition_key=week.isoformat(),
-                         resources={"postgres": pipeline}, instance=instance)
+    result = materialize(
+        [weekly_report],
+        partition_key=week.isoformat(),
+        resources={"postgres": pipeline},
+        instance=instance,
+    )
     assert result.success
     metadata = _metadata(result)
     assert metadata["pdf_status"].value.startswith("skipped: no PDF renderer")
@@ -361,8 +413,11 @@ def test_screenshot_of_a_report_is_not_blank(reports, window, tmp_path):
 
     folder, _ = reports
     week = complete_weeks(window)[-1]
-    shot = render_with_chromium(folder / f"weekly_report_{week.isoformat()}.html",
-                                screenshot=tmp_path / "report.png", window_size=(1200, 1600))
+    shot = render_with_chromium(
+        folder / f"weekly_report_{week.isoformat()}.html",
+        screenshot=tmp_path / "report.png",
+        window_size=(1200, 1600),
+    )
     image = Image.open(io.BytesIO(shot.read_bytes())).convert("RGB")
     assert image.size == (1200, 1600)
     stats = ImageStat.Stat(image)
