@@ -5,7 +5,6 @@ from dagster import Definitions
 
 from snu_assets.assets import ALL_ASSETS
 from snu_assets.distributed import executor_from_env
-from snu_assets.freshness import freshness_checks, freshness_sensor
 from snu_assets.jobs import daily_job, weekly_job
 from snu_assets.resources import build_resources
 from snu_assets.schedules import nightly_schedule
@@ -13,10 +12,9 @@ from snu_assets.sensors import failed_runs_sensor, late_patches_sensor, weekly_v
 
 defs = Definitions(
     assets=ALL_ASSETS,
-    asset_checks=freshness_checks,
     jobs=[daily_job, weekly_job],
     schedules=[nightly_schedule],
-    sensors=[late_patches_sensor, weekly_views_sensor, failed_runs_sensor, freshness_sensor],
+    sensors=[late_patches_sensor, weekly_views_sensor, failed_runs_sensor],
     resources=build_resources(),
     # None (Dagster's default) unless SNU_EXECUTOR=celery: steps on Celery workers
     executor=executor_from_env(),

@@ -11,17 +11,14 @@ from dagster import AssetSelection, define_asset_job
 
 from snu_assets import settings
 from snu_assets.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
-from snu_assets.freshness import freshness_checks
 from snu_assets.partitions import daily_partitions, weekly_partitions
 
 #: Dagster's run tag read by run monitoring (``dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG``)
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 DAILY_MAX_RUNTIME_S = settings.current().daily_max_runtime_s
 
-#: the layers with their own checks; freshness checks run on their own sensor, not in each run
-FRESHNESS = AssetSelection.checks(*freshness_checks)
-DAILY_SELECTION = AssetSelection.assets(*DAILY_ASSETS) - FRESHNESS
-WEEKLY_SELECTION = AssetSelection.assets(*WEEKLY_ASSETS) - FRESHNESS
+DAILY_SELECTION = AssetSelection.assets(*DAILY_ASSETS)
+WEEKLY_SELECTION = AssetSelection.assets(*WEEKLY_ASSETS)
 
 daily_job = define_asset_job(
     "daily_layers",
@@ -35,7 +32,7 @@ daily_job = define_asset_job(
 
 weekly_job = define_asset_job(
     "weekly_views",
-    selection=(AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION) - FRESHNESS,
+    selection=AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION,
     partitions_def=weekly_partitions,
     description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
     "weekly report for one week.",

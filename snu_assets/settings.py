@@ -81,7 +81,6 @@ class Settings:
     failure_notifier: str | None = _env("SNU_FAILURE_NOTIFIER")
     daily_deadline_cron: str = _env("SNU_DAILY_DEADLINE_CRON", "0 7 * * *")
     weekly_deadline_cron: str = _env("SNU_WEEKLY_DEADLINE_CRON", "0 9 * * 1")
-    freshness_sensor: bool = _env("SNU_FRESHNESS_SENSOR", True)
     # -- scale-out and tests --------------------------------------------------------------
     executor: str = _env("SNU_EXECUTOR", "default")
     celery_broker_url: str | None = _env("SNU_CELERY_BROKER_URL", secret=True)

@@ -1,65 +1,22 @@
-"""The freshness checks flag a day (or a week) that is late, in SNU_TIMEZONE's calendar:
-Dagster's own checks, evaluated on a test instance with a frozen clock."""
+"""The freshness policies the UI judges the layers by: on the assets that end each cadence,
+with the deadlines and the calendar of the settings."""
 
-import datetime as dt
+from datetime import timedelta
 
-import pytest
-from dagster import (
-    AssetKey,
-    AssetMaterialization,
-    AssetSelection,
-    AssetSpec,
-    instance_for_test,
-    materialize,
-)
-from dagster._core.test_utils import freeze_time
+from dagster import AssetKey
 
-from snu_assets.freshness import freshness_checks
-from snu_assets.partitions import daily_partitions, weekly_partitions
-
-UTC = dt.UTC
+from snu_assets.definitions import defs
+from snu_assets.settings import current
 
 
-def evaluate(instance, spec, checks) -> bool:
-    result = materialize(
-        [spec, checks],
-        instance=instance,
-        selection=AssetSelection.checks(checks),
-        raise_on_error=False,
-    )
-    (evaluation,) = result.get_asset_check_evaluations()
-    return evaluation.passed
+def policy_of(key: str):
+    return defs.get_repository_def().asset_graph.get(AssetKey(key)).freshness_policy
 
 
-def arrived(instance, key: str, partition: str) -> None:
-    instance.report_runless_asset_event(AssetMaterialization(AssetKey(key), partition=partition))
-
-
-@pytest.fixture()
-def instance():
-    with instance_for_test() as test_instance:
-        yield test_instance
-
-
-def test_yesterday_is_late_after_seven_in_paris(instance):
-    spec, checks = (
-        AssetSpec("enriched_events", partitions_def=daily_partitions),
-        freshness_checks[0],
-    )
-    arrived(instance, "enriched_events", "2025-03-11")
-    with freeze_time(dt.datetime(2025, 3, 13, 5, 30, tzinfo=UTC)):  # 06:30 Paris: not due yet
-        assert evaluate(instance, spec, checks)
-    with freeze_time(dt.datetime(2025, 3, 13, 6, 30, tzinfo=UTC)):  # 07:30 Paris: 12 March late
-        assert not evaluate(instance, spec, checks)
-        arrived(instance, "enriched_events", "2025-03-12")
-        assert evaluate(instance, spec, checks)
-
-
-def test_last_week_is_late_on_monday_morning(instance):
-    spec = AssetSpec("weekly_funnel_national", partitions_def=weekly_partitions)
-    checks = freshness_checks[1]
-    arrived(instance, "weekly_funnel_national", "2025-03-03")
-    with freeze_time(dt.datetime(2025, 3, 17, 9, 0, tzinfo=UTC)):  # Monday 10:00 Paris
-        assert not evaluate(instance, spec, checks)  # the week of 10 March is missing
-        arrived(instance, "weekly_funnel_national", "2025-03-10")
-        assert evaluate(instance, spec, checks)
+def test_the_day_is_late_at_seven_and_the_week_on_monday_morning():
+    daily, weekly = policy_of("enriched_events"), policy_of("weekly_funnel_national")
+    assert (daily.deadline_cron, daily.lower_bound_delta) == ("0 7 * * *", timedelta(hours=24))
+    assert (weekly.deadline_cron, weekly.lower_bound_delta) == ("0 9 * * 1", timedelta(days=7))
+    assert daily.timezone == weekly.timezone == current().timezone == "Europe/Paris"
+    # the intermediate layers are judged through the last one of their cadence
+    assert policy_of("raw_patches") is None and policy_of("weekly_funnel") is None

@@ -20,6 +20,7 @@ from snu_assets.assets.reconstructed_events import (
     check_duplicate_ids,
     check_events_personal_data,
 )
+from snu_assets.freshness import DAILY_FRESHNESS
 from snu_assets.partitions import OWNERS, daily_backfill_policy, daily_partitions
 from snu_assets.reference.geography import csv_path
 from snu_assets.resources import PostgresResource, scalar
@@ -122,6 +123,7 @@ def load_geography(postgres: PostgresResource) -> int:
 @asset(
     partitions_def=daily_partitions,
     backfill_policy=daily_backfill_policy,
+    freshness_policy=DAILY_FRESHNESS,
     deps=["reconstructed_events"],
     check_specs=CHECKS,
     group_name="enrich",

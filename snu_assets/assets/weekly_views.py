@@ -17,6 +17,7 @@ from dagster import (
 
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.weekly_report import progress_chart_metadata
+from snu_assets.freshness import WEEKLY_FRESHNESS
 from snu_assets.partitions import MONGO_RETRY, OWNERS, weekly_partitions
 from snu_assets.privacy.scrub import _as_id
 from snu_assets.publication.suppression import (
@@ -437,6 +438,7 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
 
 @asset(
     partitions_def=weekly_partitions,
+    freshness_policy=WEEKLY_FRESHNESS,
     deps=["enriched_events", "inscription_goals", "cohorts"],
     group_name="views",
     owners=OWNERS,

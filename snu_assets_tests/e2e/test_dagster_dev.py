@@ -277,8 +277,6 @@ def _child_env(
             "SNU_LATE_DATA_INTERVAL_S": "5",
             "SNU_WEEKLY_SENSOR_INTERVAL_S": "5",
             "SNU_BACKFILL_DAYS_PER_RUN": str(DAYS_PER_RUN),
-            # its runs would only compete with the ones under test (test_freshness.py covers it)
-            "SNU_FRESHNESS_SENSOR": "false",
         }
     )
     return env
