@@ -17,6 +17,7 @@ from dagster import (
 
 from snu_assets.assets.metadata import table_metadata
 from snu_assets.assets.reconstructed_events import (
+    EVENT_COLUMNS,
     check_duplicate_ids,
     check_events_personal_data,
 )
@@ -65,30 +66,16 @@ def _from_events(column: str) -> TableColumnDep:
 #: where the plain columns come from (cheap: declared, not parsed from the SQL)
 COLUMN_LINEAGE = TableColumnLineage(
     deps_by_column={
-        **{
-            c: [_from_events(c)]
-            for c in (
-                "event_id",
-                "event_name",
-                "model",
-                "record_id",
-                "young_id",
-                "patch_id",
-                "occurred_at",
-                "partition_date",
-                "before",
-                "after",
-                "age",
-            )
-        },
+        **{c: [_from_events(c)] for c in EVENT_COLUMNS if c != "young_state"},
         "event_day": [_from_events("partition_date")],
         "event_week": [_from_events("partition_date")],
         "age_band": [_from_events("age")],
         "status_before": [_from_events("before")],
+        "status_after": [_from_events("after")],
+        # a young's own state, or for an application's event its young's then
         **{
-            c: [_from_events("after"), _from_events("before")]
+            c: [_from_events("after"), _from_events("before"), _from_events("young_state")]
             for c in (
-                "status_after",
                 "cohort",
                 "gender",
                 "department",
