@@ -8,13 +8,13 @@ the column, the JSON pointer and the kind of data, never the value.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from snu_assets.privacy.allowlist import allowed
+from snu_assets.privacy.allowlist import MODELS, allowed
 from snu_assets.privacy.detectors import findings, pointer_token
 from snu_assets.privacy.scrub import Rejected, split_pointer
 
@@ -104,6 +104,7 @@ def audit_table(
     ops_column: str | None = None,
     state_columns: Sequence[str] = (),
     plain_columns: Sequence[str] = (),
+    state_models: Mapping[str, str] | None = None,
 ) -> AuditReport:
     """Audit the rows of ``table`` (schema-qualified) matching ``where``, reading each
     distinct value once: PostgreSQL unnests the ops and the fields of the states and groups
@@ -131,9 +132,12 @@ def audit_table(
                     f"{name}.{ops_column}/*{pointer.removeprefix('/0')} (row {row_id})", kind
                 )
     for column in state_columns:
-        # a state column holds its row's model, but young_state (an application's young) a
-        # young's: its keys are judged against the young allow-list
-        model_of = "'young'" if column == "young_state" else "model"
+        # a state column holds its row's model, unless ``state_models`` names the model whose
+        # allow-list judges it (an application's young_state holds a young's fields)
+        fixed = (state_models or {}).get(column)
+        if fixed is not None and fixed not in MODELS:
+            raise ValueError(f"state_models[{column!r}]: unknown model {fixed!r}")
+        model_of = "model" if fixed is None else f"'{fixed}'"
         for row_id, model, ref_year, key, value in conn.execute(
             f"select min({id_column}), {model_of}, {year}, f.key, f.value from {table}, "
             f"jsonb_each({column}) f where {where} and jsonb_typeof({column}) = 'object' "
