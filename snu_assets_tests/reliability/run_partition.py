@@ -17,7 +17,7 @@ Test hooks, installed in this process only (product code is unchanged):
   (runs launched together start together).
 - ``--barrier-*``: before taking the first advisory lock of each step's swap (``raw_patches``
   for ``extract_and_reconstruct``, which then locks ``reconstructed_events`` and
-  ``rejected_patches`` in the same transaction; ``enriched_events``), wait (20 s at most) until
+  ``rejected_patches`` in the same transaction; ``enriched_events``), wait (120 s at most: a loaded machine) until
   every run has staged its rows, so that the swaps of all runs really contend.
 
 Exit status 0 when the run succeeded; ``--result`` receives a JSON summary.
@@ -61,7 +61,7 @@ def parse(argv):
     parser.add_argument("--go-file")
     parser.add_argument("--barrier-dir")
     parser.add_argument("--barrier-count", type=int, default=0)
-    parser.add_argument("--barrier-timeout", type=float, default=20.0)
+    parser.add_argument("--barrier-timeout", type=float, default=120.0)
     parser.add_argument("--name", default=str(os.getpid()))
     parser.add_argument("--result")
     return parser.parse_args(argv)
