@@ -43,9 +43,9 @@ from pathlib import Path
 
 from bson import ObjectId
 
-from snu_assets import reconstruction
-from snu_assets.privacy import audit, detectors, scrub
-from snu_assets.privacy.pseudonym import Pseudonymizer
+from snu_assets.core import reconstruction
+from snu_assets.core.privacy import audit, detectors, scrub
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
 
 KB, MB = 1024, 1024 * 1024
 SIZES = [16 * KB, 64 * KB, 256 * KB, 1 * MB, 4 * MB, 16 * MB]

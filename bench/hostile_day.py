@@ -23,10 +23,10 @@ from pathlib import Path
 from bson import ObjectId
 from dagster import DagsterInstance, materialize
 
-from snu_assets import embedded
-from snu_assets.assets import DAILY_ASSETS
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
-from snu_assets.seed import seed_mongo
+from snu_assets.defs.assets import DAILY_ASSETS
+from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.io import embedded
+from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_tests.adversarial import FAMILIES, nested
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hostile-day.md"

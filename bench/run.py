@@ -7,7 +7,7 @@
 
 One run does, in order:
 
-1. data: the project's own generator (``snu_assets.seed.seed_mongo``) writes ``--patches``
+1. data: the project's own generator (``snu_assets.ops.demo_data.seed_mongo``) writes ``--patches``
    patches over ``--days`` days into the MongoDB database ``bench_main``, then a peak day
    (``--peak-patches`` patches seeded with ``days=1``, one week after the range) into the same
    collections (``drop=False``; its cohorts and goals go to ``bench_peak_*`` collections so the
@@ -66,7 +66,7 @@ PROJECT_SCHEMA = "bench_snu"
 FLOOR_SCHEMA = "bench_floor"
 DLT_DATASET = "bench_dlt"
 PSEUDONYM_KEY = "bench-key-0123456789abcdef"
-#: what snu-assets reads of a patch (privacy/scrub.py: _id, ref, date, modelName, ops, user)
+#: what snu-assets reads of a patch (core/privacy/scrub.py: _id, ref, date, modelName, ops, user)
 FLOOR_PROJECTION = {"_id": 1, "ref": 1, "date": 1, "modelName": 1, "ops": 1, "user.role": 1}
 FLOOR_BATCH = 20_000
 PEAK_GAP_DAYS = 7
@@ -101,7 +101,7 @@ def patch_collections() -> dict[str, str]:
 
 
 def generator_fingerprint() -> str:
-    from snu_assets.seed import generator
+    from snu_assets.ops.demo_data import generator
 
     return hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()[:16]
 
@@ -127,7 +127,7 @@ class Servers:
     """Where everything runs: SNU_MONGO_URI / SNU_POSTGRES_URL, else the embedded servers."""
 
     def __init__(self):
-        from snu_assets import embedded
+        from snu_assets.io import embedded
 
         self.mongo_embedded = not os.environ.get("SNU_MONGO_URI")
         self.pg_embedded = not os.environ.get("SNU_POSTGRES_URL")
@@ -400,7 +400,7 @@ def worker_seed(a: dict) -> dict:
     """Calibrate youngs on a sample, then seed (range or peak)."""
     import pymongo
 
-    from snu_assets.seed import generate, seed_mongo
+    from snu_assets.ops.demo_data import generate, seed_mongo
 
     start = dt.date.fromisoformat(a["start"])
     sample = min(SAMPLE_YOUNGS, max(200, a["patches"] // 5))
@@ -507,8 +507,8 @@ def worker_project(a: dict) -> dict:
     """One ``materialize(DAILY_ASSETS)``: a ranged run (``first != last``) or one partition."""
     from dagster import DagsterEventType, DagsterInstance, materialize
 
-    from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+    from snu_assets.defs.assets import DAILY_ASSETS
+    from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
 
     commands = MongoCommandCounter()
     resources = {
@@ -649,7 +649,7 @@ WORKERS = {"seed": worker_seed, "floor": worker_floor, "project": worker_project
 def window_count(db, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
     """The patches the project selects for ``[start, end)``: its own window filters (by
     ``date``, plus the undated ones placed by their ``_id``), both patch collections."""
-    from snu_assets.source import window_filters
+    from snu_assets.io.mongo import window_filters
 
     return {
         model: sum(db[coll].count_documents(q) for q in window_filters(start, end, "date"))
@@ -898,7 +898,7 @@ def day_selection(
     ``SNU_ID_SLACK_HOURS`` and confirmed with ``date``; (c) (a) with an index on ``date``
     (created here, dropped right after). Median of ``repeat`` reads; the plan is the server's
     ``explain`` for ``young_patches``."""
-    from snu_assets.source import id_slack, window_filters
+    from snu_assets.io.mongo import id_slack, window_filters
 
     rows = []
     with servers.mongo() as client:

@@ -106,8 +106,8 @@ class Meter:
 
 def seed(data: Path, youngs: int, days: int) -> int:
     """Seed once into ``data`` (a SecantusDB storage folder) and return the patch count."""
-    from snu_assets.resources import MongoResource
-    from snu_assets.seed import seed_mongo
+    from snu_assets.defs.resources import MongoResource
+    from snu_assets.ops.demo_data import seed_mongo
 
     marker = data / "bench-scale-out.json"
     request = {"youngs": youngs, "days": days, "start": START.isoformat(), "seed": 5}
@@ -133,8 +133,8 @@ def seed(data: Path, youngs: int, days: int) -> int:
 def single_process(lab, mongo_db: str, days: list[str]) -> dict:
     from dagster import instance_for_test, materialize
 
-    from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+    from snu_assets.defs.assets import DAILY_ASSETS
+    from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
 
     postgres = PostgresResource(url=PG_ADMIN, schema_name=f"bench_single_{lab.tag}")
     meter = Meter(None, lab.procs["secantus"].pid)

@@ -16,7 +16,7 @@ Properties checked on every input (a failure is a crash: libFuzzer saves the inp
 2. no planted personal value survives in the output (substring of its orjson dump, path
    tokens decoded), and the detectors find nothing in it;
 3. ``audit_ops``/``audit_state`` find no problem in the scrubbed ops;
-4. no regular expression with an unbounded repetition of ``snu_assets.privacy`` ever scans a
+4. no regular expression with an unbounded repetition of ``snu_assets.core.privacy`` ever scans a
    string longer than ``detectors.MAX_CATEGORY_LENGTH`` (checked by wrapping the compiled
    patterns); super-linear time elsewhere shows as a libFuzzer ``-timeout``.
 
@@ -42,9 +42,10 @@ with atheris.instrument_imports(include=["snu_assets"]):
     import orjson
     from bson import ObjectId
 
-    from snu_assets.privacy import allowlist, audit, detectors, scrub
-    from snu_assets.privacy.allowlist import ALLOWED_FIELDS
-    from snu_assets.privacy.pseudonym import Pseudonymizer
+    from snu_assets.core import values
+    from snu_assets.core.privacy import allowlist, audit, detectors, scrub
+    from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS
+    from snu_assets.core.privacy.pseudonym import Pseudonymizer
 
 from snu_assets_tests.adversarial import has_unbounded_repeat
 
@@ -233,7 +234,7 @@ class Builder:
             "user": user,
             "ops": ops,
         }
-        doc["date"] = scrub.to_utc(doc["date"]) or doc["date"]
+        doc["date"] = values.to_utc(doc["date"]) or doc["date"]
         young_ref = ObjectId() if self.fdp.ConsumeBool() else self.value()
         try:
             return bson.decode(bson.encode(doc)), model, young_ref

@@ -3,12 +3,16 @@ schedules, sensors and resources (extract → reconstruct → enrich → views).
 
 from dagster import Definitions
 
-from snu_assets.assets import ALL_ASSETS
-from snu_assets.distributed import executor_from_env
-from snu_assets.jobs import daily_job, weekly_job
-from snu_assets.resources import build_resources
-from snu_assets.schedules import nightly_schedule
-from snu_assets.sensors import failed_runs_sensor, late_patches_sensor, weekly_views_sensor
+from snu_assets.defs.assets import ALL_ASSETS
+from snu_assets.defs.automation.distributed import executor_from_env
+from snu_assets.defs.automation.jobs import daily_job, weekly_job
+from snu_assets.defs.automation.schedules import nightly_schedule
+from snu_assets.defs.automation.sensors import (
+    failed_runs_sensor,
+    late_patches_sensor,
+    weekly_views_sensor,
+)
+from snu_assets.defs.resources import build_resources
 
 defs = Definitions(
     assets=ALL_ASSETS,

@@ -13,8 +13,8 @@ import uuid
 import psycopg
 import pytest
 
-from snu_assets import embedded
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.io import embedded
 
 TEST_KEY = "snu-assets-test-pseudonym-key-0123456789"
 SYSTEM_POSTGRES = os.environ.get(

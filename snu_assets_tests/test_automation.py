@@ -15,8 +15,13 @@ from dagster import (
 )
 
 from snu_assets.definitions import defs
-from snu_assets.schedules import nightly_partitions, nightly_schedule
-from snu_assets.sensors import audit_days, failed_partitions, weekly_views_sensor, weeks_to_refresh
+from snu_assets.defs.automation.schedules import nightly_partitions, nightly_schedule
+from snu_assets.defs.automation.sensors import (
+    audit_days,
+    failed_partitions,
+    weekly_views_sensor,
+    weeks_to_refresh,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -17,7 +17,7 @@ Properties (the contract, whatever the implementation):
 - cost: no regular expression with an unbounded repetition (``+``, ``*``, ``{n,}``) ever
   scans a string longer than ``detectors.MAX_CATEGORY_LENGTH``, and no single pattern call
   takes more than a small CPU budget (the ``a....1`` exponential case stays under the cap).
-  Counted by wrapping the compiled patterns of ``snu_assets.privacy``, not by wall time: a
+  Counted by wrapping the compiled patterns of ``snu_assets.core.privacy``, not by wall time: a
   blocked call returns "no match", so the other properties are still judged on their own.
 """
 
@@ -35,18 +35,18 @@ from bson import ObjectId
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from snu_assets.privacy import allowlist, audit, detectors, scrub
-from snu_assets.privacy.allowlist import ALLOWED_FIELDS
-from snu_assets.privacy.audit import audit_ops, audit_state
-from snu_assets.privacy.detectors import findings
-from snu_assets.privacy.pseudonym import Pseudonymizer
-from snu_assets.privacy.scrub import (
+from snu_assets.core.privacy import allowlist, audit, detectors, scrub
+from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS
+from snu_assets.core.privacy.audit import audit_ops, audit_state
+from snu_assets.core.privacy.detectors import findings
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
+from snu_assets.core.privacy.scrub import (
     Rejection,
     ScrubbedPatch,
     scrub_document,
     scrub_patch,
 )
-from snu_assets.reconstruction import Patch, reconstruct_record
+from snu_assets.core.reconstruction import Patch, reconstruct_record
 from snu_assets_tests.adversarial import has_unbounded_repeat
 
 P = Pseudonymizer("fuzz-privacy-test-key-0123456789")
@@ -166,7 +166,7 @@ def _privacy_modules():
 
 @pytest.fixture(scope="module")
 def patterns():
-    """Every compiled pattern of ``snu_assets.privacy`` (module globals, and tuples, lists
+    """Every compiled pattern of ``snu_assets.core.privacy`` (module globals, and tuples, lists
     and dicts of them) replaced by a :class:`GuardedPattern` for this module's tests."""
     log = PatternLog()
     saved = []

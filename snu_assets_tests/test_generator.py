@@ -11,8 +11,8 @@ import jsonpatch
 import pytest
 from bson import ObjectId
 
-from snu_assets.seed import SeedStats, generate, generate_all
-from snu_assets.seed.generator import (
+from snu_assets.ops.demo_data import SeedStats, generate, generate_all
+from snu_assets.ops.demo_data.generator import (
     APPLICATION_EXCLUDES,
     DEFAULT_START,
     STATISTICS_FIELDS,

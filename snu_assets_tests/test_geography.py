@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from snu_assets.reference import geography
-from snu_assets.reference.geography import Department, department_by_name
+from snu_assets.core.reference import geography
+from snu_assets.core.reference.geography import Department, department_by_name
 
 METROPOLITAN_REGIONS = {
     "Auvergne-Rhône-Alpes",

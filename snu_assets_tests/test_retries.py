@@ -5,8 +5,8 @@ import pytest
 from dagster import DagsterExecutionInterruptedError, Failure
 from pymongo.errors import AutoReconnect
 
-from snu_assets.resources import ServerUnavailable
-from snu_assets.retries import retry_transient_only
+from snu_assets.defs.policies import retry_transient_only
+from snu_assets.io.postgres import ServerUnavailable
 
 
 @pytest.mark.parametrize(

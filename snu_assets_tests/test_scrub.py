@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from bson import ObjectId
 
-from snu_assets.privacy.audit import audit_ops, audit_state
-from snu_assets.privacy.detectors import MAX_CATEGORY_LENGTH, findings, kinds_of_personal_data
-from snu_assets.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
-from snu_assets.privacy.scrub import (
+from snu_assets.core.privacy.audit import audit_ops, audit_state
+from snu_assets.core.privacy.detectors import MAX_CATEGORY_LENGTH, findings, kinds_of_personal_data
+from snu_assets.core.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
+from snu_assets.core.privacy.scrub import (
     Rejection,
     ScrubbedPatch,
     author_role,
@@ -305,7 +305,7 @@ def test_audit_flags_paths_and_values():
 
 
 def test_pseudonym_key_is_required_outside_the_embedded_demo(tmp_path, monkeypatch):
-    from snu_assets.resources import PostgresResource, PseudonymResource
+    from snu_assets.defs.resources import PostgresResource, PseudonymResource
 
     real = PostgresResource(url="postgresql://writer@db.example:5432/analytics")
     with pytest.raises(MissingPseudonymKey, match="SNU_PSEUDONYM_KEY"):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from snu_assets import source
+from snu_assets.io import mongo as source
 
 
 def test_items_come_in_order_and_all():

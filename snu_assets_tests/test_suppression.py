@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from snu_assets.publication.suppression import (
+from snu_assets.core.publication.suppression import (
     ALL,
     COLUMNS,
     MEASURES,
@@ -136,7 +136,7 @@ def test_primary_alone_is_recovered_by_the_attacker():
             if 1 <= series.weekly[0][key] <= 4
         ]
     }
-    from snu_assets.publication.suppression import relation_equation
+    from snu_assets.core.publication.suppression import relation_equation
 
     rels = {rel for var in primary_only for rel in series.relations_of(var, 0)}
     found = feasible_intervals(

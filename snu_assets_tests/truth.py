@@ -1,6 +1,6 @@
 """What the generator's truth implies, shared by the tests that compare against it."""
 
-from snu_assets.privacy.allowlist import TRACKED_FIELDS
+from snu_assets.core.privacy.allowlist import TRACKED_FIELDS
 
 
 def expected_events(patch) -> list[str]:

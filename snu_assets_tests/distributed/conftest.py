@@ -16,9 +16,9 @@ from datetime import date, timedelta
 import pytest
 from dagster import instance_for_test, materialize
 
-from snu_assets.assets import DAILY_ASSETS
-from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
-from snu_assets.seed import seed_mongo
+from snu_assets.defs.assets import DAILY_ASSETS
+from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.distributed.lab import PG_ADMIN, Lab, prerequisites
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import psycopg
 
-from snu_assets import distributed
+from snu_assets.defs.automation import distributed
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,7 +49,7 @@ PG_ADMIN = os.environ.get(
 INSTANCE_YAML = """\
 storage:
   custom:
-    module: snu_assets.instance_storage
+    module: snu_assets.ops.instance_storage
     class: SnuPostgresStorage
     config: {{}}
 run_coordinator:
@@ -334,7 +334,7 @@ class Lab:
         self.worker_yaml = self.root / "celery-worker.yaml"
         self.worker_yaml.write_text(
             subprocess.run(
-                [sys.executable, "-m", "snu_assets.distributed", "worker-config"],
+                [sys.executable, "-m", "snu_assets.defs.automation.distributed", "worker-config"],
                 env=env,
                 check=True,
                 capture_output=True,

@@ -8,7 +8,7 @@ What they check:
   (the chart → dagster.yaml mapping is re-stated from the chart's ``_run-launcher.tpl``);
 - every manifest in ``deploy/k8s/`` is valid Kubernetes (``kubernetes-validate``, strict);
 - the Celery worker config of the K8s manifest loads as ``dagster-celery worker start -y``
-  loads it, with the settings of ``snu_assets.distributed``;
+  loads it, with the settings of ``snu_assets.defs.automation.distributed``;
 - the Dockerfile, the values, the manifests and the package agree (module, port, extras,
   ConfigMap/Secret names, variables);
 - optionally (``SNU_DAGSTER_CHART_DIR`` = a checkout of the chart's ``helm/dagster``), the
@@ -203,7 +203,7 @@ def test_manifests_are_valid_kubernetes():
 def test_celery_worker_config_loads_as_dagster_celery_loads_it(tmp_path, monkeypatch):
     from dagster_celery.cli import get_validated_config
 
-    from snu_assets import distributed
+    from snu_assets.defs.automation import distributed
 
     worker_map = next(
         d

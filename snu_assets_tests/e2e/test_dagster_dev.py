@@ -32,10 +32,11 @@ import psycopg
 import pytest
 from bson import ObjectId
 
-from snu_assets import embedded, settings
-from snu_assets.privacy.pseudonym import Pseudonymizer
-from snu_assets.resources import MongoResource, PostgresResource
-from snu_assets.seed import seed_mongo
+from snu_assets import settings
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
+from snu_assets.defs.resources import MongoResource, PostgresResource
+from snu_assets.io import embedded
+from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.e2e.dagster_dev import DagsterDev
 from snu_assets_tests.truth import expected_events

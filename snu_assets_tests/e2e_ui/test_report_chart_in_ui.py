@@ -26,11 +26,11 @@ import requests
 import websockets
 from dagster import DagsterInstance
 
-from snu_assets import embedded
-from snu_assets.assets.weekly_report import chromium_binary
-from snu_assets.cli import materialize_range
-from snu_assets.resources import MongoResource, PseudonymResource
-from snu_assets.seed import seed_mongo
+from snu_assets.defs.report.weekly_report import chromium_binary
+from snu_assets.defs.resources import MongoResource, PseudonymResource
+from snu_assets.io import embedded
+from snu_assets.ops.cli import materialize_range
+from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY, drop_schema, make_postgres
 
 pytestmark = [

@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from dagster import instance_for_test
 
-from snu_assets.cli import materialize_range
-from snu_assets.seed import seed_mongo
+from snu_assets.ops.cli import materialize_range
+from snu_assets.ops.demo_data import seed_mongo
 from snu_assets.settings import timezone
 
 SEED_START = date(2025, 1, 6)

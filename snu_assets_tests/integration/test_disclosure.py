@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from snu_assets.assets.weekly_views import PROTECTION_WIDTH, SMALL_CELL_K
+from snu_assets.defs.weekly.weekly_views import PROTECTION_WIDTH, SMALL_CELL_K
 from snu_assets_tests.integration.test_pipeline import COUNTS, rows
 from snu_assets_tests.sdc_attacker import intervals, narrower
 

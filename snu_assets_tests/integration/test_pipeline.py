@@ -11,9 +11,9 @@ import orjson
 from dagster import DagsterInstance
 from dagster_shared.serdes import serialize_value
 
-from snu_assets.cli import materialize_range
-from snu_assets.privacy.pseudonym import Pseudonymizer
-from snu_assets.privacy.scrub import to_utc
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
+from snu_assets.core.values import to_utc
+from snu_assets.ops.cli import materialize_range
 from snu_assets.settings import timezone
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.integration.conftest import paris_day
@@ -462,7 +462,7 @@ def test_selecting_days_through_the_id_index_finds_the_same_patches(truth, windo
     clock-skewed ones (whose `_id` second disagrees with `date` by hours) included."""
     from datetime import datetime, time
 
-    from snu_assets import source
+    from snu_assets.io import mongo as source
 
     db = mongo_resource.db()
     tz = timezone()
@@ -497,9 +497,9 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(
     only what it was asked for."""
     from dagster import materialize
 
-    from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.assets.daily_config import DailyLoadConfig
-    from snu_assets.resources import PostgresResource
+    from snu_assets.defs.assets import DAILY_ASSETS
+    from snu_assets.defs.daily.config import DailyLoadConfig
+    from snu_assets.defs.resources import PostgresResource
 
     start, end = (
         datetime.combine(day, datetime.min.time(), timezone())
@@ -545,7 +545,7 @@ def test_each_daily_layer_alone_gives_what_the_one_read_gives(
 def test_the_window_filter_and_its_python_twin_agree(truth, window, mongo_resource):
     """Walking the log decides in Python which patches belong to the window: the same
     patches as the MongoDB query of the window (string dates and clock skew included)."""
-    from snu_assets import source
+    from snu_assets.io import mongo as source
     from snu_assets.settings import timezone
 
     db = mongo_resource.db()

@@ -9,9 +9,9 @@ import pytest
 from bson import ObjectId
 from dagster import DagsterInstance, materialize
 
-from snu_assets.assets import DAILY_ASSETS
-from snu_assets.privacy.pseudonym import Pseudonymizer
-from snu_assets.resources import MongoResource
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
+from snu_assets.defs.assets import DAILY_ASSETS
+from snu_assets.defs.resources import MongoResource
 from snu_assets_tests.conftest import TEST_KEY, drop_schema, make_postgres
 
 P = Pseudonymizer(TEST_KEY)

@@ -16,15 +16,15 @@ import pytest
 from dagster import materialize
 from dagster_shared.serdes import serialize_value
 
-from snu_assets.assets.weekly_report import (
+from snu_assets.defs.report.charts import cumulated_validated_chart
+from snu_assets.defs.report.progress import progress_chart_metadata
+from snu_assets.defs.report.weekly_report import (
     chromium_binary,
     count_cell,
-    progress_chart_metadata,
     ratio_cell,
     render_with_chromium,
     weekly_report,
 )
-from snu_assets.charts import cumulated_validated_chart
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.truth import expected_events
@@ -190,7 +190,7 @@ def test_hidden_cells_read_as_lower_bounds():
 def render_html_cell(cell) -> str:
     import jinja2
 
-    from snu_assets.assets.weekly_report import TEMPLATE
+    from snu_assets.defs.report.weekly_report import TEMPLATE
 
     macros = TEMPLATE.read_text(encoding="utf-8").split("<html", 1)[0]
     template = jinja2.Environment(autoescape=True).from_string(
@@ -387,8 +387,8 @@ def test_rerendering_a_week_gives_the_same_page(reports, pipeline, instance, mon
 def test_without_chromium_the_pdf_is_skipped_and_said_so(
     pipeline, window, instance, monkeypatch, tmp_path
 ):
-    # the module, not the asset of the same name that snu_assets.assets exports
-    module = importlib.import_module("snu_assets.assets.weekly_report")
+    # the module, not the asset of the same name that snu_assets.defs.assets exports
+    module = importlib.import_module("snu_assets.defs.report.weekly_report")
     week = complete_weeks(window)[0]
     stale = tmp_path / f"weekly_report_{week.isoformat()}.pdf"
     stale.write_bytes(b"%PDF- of an older page")

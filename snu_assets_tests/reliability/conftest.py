@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from snu_assets import embedded
-from snu_assets.resources import MongoResource
-from snu_assets.seed import SeedTruth, seed_mongo
+from snu_assets.defs.resources import MongoResource
+from snu_assets.io import embedded
+from snu_assets.ops.demo_data import SeedTruth, seed_mongo
 from snu_assets_tests.conftest import SYSTEM_POSTGRES
 from snu_assets_tests.reliability.helpers import (
     PrivateMongo,

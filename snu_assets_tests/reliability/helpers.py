@@ -26,8 +26,8 @@ import psycopg
 from bson import ObjectId
 from dagster import DagsterEventType, DagsterInstance, materialize
 
-from snu_assets.assets import DAILY_ASSETS
-from snu_assets.resources import PostgresResource
+from snu_assets.defs.assets import DAILY_ASSETS
+from snu_assets.defs.resources import PostgresResource
 from snu_assets.settings import timezone
 from snu_assets_tests.conftest import TEST_KEY
 
@@ -105,7 +105,7 @@ def drop_schema(url: str, schema: str) -> None:
 
 
 def resources_for(mongo, url: str, schema: str) -> dict:
-    from snu_assets.resources import PseudonymResource
+    from snu_assets.defs.resources import PseudonymResource
 
     return {
         "mongo": mongo,

@@ -70,7 +70,7 @@ def parse(argv):
 def install_hooks(args, barriers: dict) -> None:
     import psycopg
 
-    from snu_assets.resources import PostgresResource
+    from snu_assets.defs.resources import PostgresResource
 
     backends: list[int] = []
     original_connect = PostgresResource.connect
@@ -160,8 +160,8 @@ def main(argv=None) -> int:
 
     from dagster import DagsterEventType, DagsterInstance, materialize
 
-    from snu_assets.assets import DAILY_ASSETS
-    from snu_assets.resources import MongoResource, PostgresResource, PseudonymResource
+    from snu_assets.defs.assets import DAILY_ASSETS
+    from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
 
     wanted = args.assets.split(",")
     resources = {

@@ -21,7 +21,8 @@ import time
 
 from dagster import DagsterEventType
 
-from snu_assets.resources import MongoResource, ServerUnavailable
+from snu_assets.defs.resources import MongoResource
+from snu_assets.io.postgres import ServerUnavailable
 from snu_assets_tests.reliability.conftest import MONGO_TIMEOUT_MS
 from snu_assets_tests.reliability.helpers import (
     clean_snapshot,

@@ -20,7 +20,7 @@ import time
 
 from dagster import DagsterEventType
 
-from snu_assets.partitions import MONGO_RETRY
+from snu_assets.defs.policies import MONGO_RETRY
 from snu_assets_tests.reliability.conftest import MONGO_TIMEOUT_MS
 from snu_assets_tests.reliability.helpers import (
     all_event_text,

@@ -20,7 +20,8 @@ import time
 import pytest
 from dagster import DagsterEventType
 
-from snu_assets.resources import PostgresResource, ServerUnavailable
+from snu_assets.defs.resources import PostgresResource
+from snu_assets.io.postgres import ServerUnavailable
 from snu_assets_tests.reliability.helpers import (
     PrivatePostgres,
     all_event_text,

@@ -484,7 +484,7 @@ def test_terminating_a_run_cancels_it_and_keeps_the_partition(site):
 def test_a_run_past_its_max_runtime_fails_and_is_named(site):
     from dagster._daemon.monitoring.run_monitoring import execute_run_monitoring_iteration
 
-    from snu_assets.sensors import failed_runs_sensor
+    from snu_assets.defs.automation.sensors import failed_runs_sensor
 
     instance, logger = site.instance, logging.getLogger("run-monitoring-test")
     run_id = site.launch({"dagster/max_runtime": str(MAX_RUNTIME_S)})

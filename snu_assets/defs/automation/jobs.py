@@ -1,0 +1,39 @@
+"""Jobs the automation launches: the daily layers for day partitions, the weekly views.
+
+Runs of the daily job (nightly schedule, late-data sensor, launchpad) carry Dagster's
+``dagster/max_runtime`` tag: run monitoring (``dagster.yaml``) fails a run still going after
+``SNU_DAILY_MAX_RUNTIME_S`` seconds (default 4 h), which frees its run slot and
+its pool slot, and the failure sensor names it. Weekly runs and asset backfills carry no
+ceiling unless given the tag (e.g. in the backfill dialog).
+"""
+
+from dagster import AssetSelection, define_asset_job
+
+from snu_assets import settings
+from snu_assets.defs.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
+from snu_assets.defs.partitions import daily_partitions, weekly_partitions
+
+#: Dagster's run tag read by run monitoring (``dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG``)
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+DAILY_MAX_RUNTIME_S = settings.current().daily_max_runtime_s
+
+DAILY_SELECTION = AssetSelection.assets(*DAILY_ASSETS)
+WEEKLY_SELECTION = AssetSelection.assets(*WEEKLY_ASSETS)
+
+daily_job = define_asset_job(
+    "daily_layers",
+    selection=DAILY_SELECTION,
+    partitions_def=daily_partitions,
+    # definition tags shown in the UI and, since run_tags is unset, put on every run
+    tags={MAX_RUNTIME_TAG: str(DAILY_MAX_RUNTIME_S)},
+    description="raw_patches → reconstructed_events → enriched_events (with their checks) "
+    "for day partitions.",
+)
+
+weekly_job = define_asset_job(
+    "weekly_views",
+    selection=AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION,
+    partitions_def=weekly_partitions,
+    description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
+    "weekly report for one week.",
+)

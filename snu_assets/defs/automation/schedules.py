@@ -1,0 +1,75 @@
+"""The nightly schedule: yesterday's day partition of the daily layers, plus any day of the
+last week that is still missing (a night the daemon was down is caught up, not skipped).
+
+The tick runs at ``SNU_NIGHTLY_CRON`` (default 02:00) in ``SNU_TIMEZONE``: partitions are
+the regulator's (Paris) days, so "yesterday" is computed in that calendar, across DST
+changes included.
+"""
+
+from datetime import datetime, timedelta
+
+from dagster import (
+    AssetKey,
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    RunRequest,
+    RunsFilter,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from snu_assets.defs.automation.jobs import daily_job
+from snu_assets.defs.partitions import daily_partitions
+from snu_assets.settings import current, timezone, timezone_name
+
+NIGHTLY_CRON = current().nightly_cron
+CATCH_UP_DAYS = current().catch_up_days
+#: a day counts as done once the last daily layer has materialised it
+LAST_DAILY_ASSET = AssetKey("enriched_events")
+#: a day whose run is still queued or running is not requested again by the next tick
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
+    """Day partitions a tick at ``tick`` requests: the days of the last ``CATCH_UP_DAYS``
+    (yesterday included) that were never materialised, oldest first. A day already
+    materialised is left to the late-data sensor."""
+    today = tick.astimezone(timezone()).date()
+    valid = set(daily_partitions.get_partition_keys(current_time=tick))
+    days = [(today - timedelta(days=n)).isoformat() for n in range(CATCH_UP_DAYS, 0, -1)]
+    return [d for d in days if d in valid and d not in materialized]
+
+
+@schedule(
+    cron_schedule=NIGHTLY_CRON,
+    execution_timezone=timezone_name(),
+    job=daily_job,
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Every night: yesterday's partition of the daily layers and their checks, "
+    "plus any day of the last week never materialised.",
+)
+def nightly_schedule(context: ScheduleEvaluationContext):
+    tick = context.scheduled_execution_time
+    materialized = context.instance.get_materialized_partitions(LAST_DAILY_ASSET)
+    busy = {
+        run.tags.get("dagster/partition")
+        for run in context.instance.get_runs(
+            RunsFilter(job_name=daily_job.name, statuses=IN_FLIGHT)
+        )
+    }
+    keys = [key for key in nightly_partitions(tick, materialized) if key not in busy]
+    if not keys:
+        return SkipReason("no day partition to materialise")
+    tick_day = tick.astimezone(timezone()).date().isoformat()
+    return [
+        RunRequest(
+            run_key=f"nightly:{key}:{tick_day}", partition_key=key, tags={"snu/trigger": "nightly"}
+        )
+        for key in keys
+    ]

@@ -1,0 +1,184 @@
+"""Layer 3 — enrich: the events with plain columns for dashboards (day, Monday week, age
+band, department/region/academy from the shipped reference, statuses before/after), built
+set-based in PostgreSQL by ``sql/enrich_events.sql``."""
+
+import csv
+import time
+from pathlib import Path
+
+from dagster import (
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    TableColumnDep,
+    TableColumnLineage,
+    asset,
+)
+
+from snu_assets.core.reference.geography import csv_path
+from snu_assets.defs.daily.reconstructed_events import (
+    EVENT_COLUMNS,
+    check_duplicate_ids,
+    check_events_personal_data,
+)
+from snu_assets.defs.freshness import DAILY_FRESHNESS
+from snu_assets.defs.metadata import table_metadata
+from snu_assets.defs.partitions import daily_backfill_policy, daily_partitions
+from snu_assets.defs.policies import OWNERS
+from snu_assets.defs.resources import PostgresResource
+from snu_assets.io.postgres import scalar
+
+SQL = Path(__file__).parent / "sql"
+
+WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+PLAIN_TEXT_COLUMNS = (
+    "status_before",
+    "status_after",
+    "cohort",
+    "gender",
+    "age_band",
+    "department",
+    "region",
+    "academy",
+    "grade",
+    "source",
+    "author_role",
+    "impersonator_role",
+)
+
+CHECKS = [
+    AssetCheckSpec(
+        "no_duplicate_event_ids",
+        asset="enriched_events",
+        blocking=True,
+        description="No event_id appears twice.",
+    ),
+    AssetCheckSpec(
+        "no_personal_data",
+        asset="enriched_events",
+        blocking=True,
+        description="before/after hold allow-listed fields only; no JSONB value "
+        "nor plain column looks personal.",
+    ),
+]
+
+
+def _from_events(column: str) -> TableColumnDep:
+    return TableColumnDep(asset_key=AssetKey("reconstructed_events"), column_name=column)
+
+
+#: where the plain columns come from (cheap: declared, not parsed from the SQL)
+COLUMN_LINEAGE = TableColumnLineage(
+    deps_by_column={
+        **{c: [_from_events(c)] for c in EVENT_COLUMNS if c != "young_state"},
+        "event_day": [_from_events("partition_date")],
+        "event_week": [_from_events("partition_date")],
+        "age_band": [_from_events("age")],
+        "status_before": [_from_events("before")],
+        "status_after": [_from_events("after")],
+        # a young's own state, or for an application's event its young's then
+        **{
+            c: [_from_events("after"), _from_events("before"), _from_events("young_state")]
+            for c in (
+                "cohort",
+                "gender",
+                "department",
+                "region",
+                "academy",
+                "grade",
+                "qpv",
+                "source",
+                "department_code",
+            )
+        },
+        **{
+            c: [TableColumnDep(asset_key=AssetKey("raw_patches"), column_name=c)]
+            for c in ("author_role", "impersonator_role")
+        },
+    }
+)
+
+
+def load_geography(postgres: PostgresResource) -> int:
+    """Refresh ``ref_departments`` from the CSV shipped with the package."""
+    with open(csv_path(), newline="", encoding="utf-8") as handle:
+        rows = [
+            (r["department_code"], r["department"], r["region"], r["academy"])
+            for r in csv.DictReader(handle)
+        ]
+    return postgres.replace_rows(
+        "ref_departments", ("department_code", "department", "region", "academy"), rows, "true", {}
+    )
+
+
+@asset(
+    partitions_def=daily_partitions,
+    backfill_policy=daily_backfill_policy,
+    freshness_policy=DAILY_FRESHNESS,
+    deps=["reconstructed_events"],
+    check_specs=CHECKS,
+    group_name="enrich",
+    owners=OWNERS,
+    tags={"layer": "enrich", "published": "true"},
+    kinds={"postgres"},
+    description="The events with plain columns next to the JSONB before/after: event_day, "
+    "event_week (Monday), status before/after, cohort, gender, age and age band "
+    "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "
+    "department/region/academy from the shipped reference of French departments, "
+    "grade, qpv, source, author and impersonator roles. An application's event "
+    "carries its young's values as they were at the event (as-of join on the "
+    "young's reconstructed states).",
+)
+def enriched_events(
+    context: AssetExecutionContext, postgres: PostgresResource
+) -> MaterializeResult:
+    window = context.partition_time_window
+    postgres.ensure_schema()
+    load_geography(postgres)
+    params = {"start": window.start.date(), "end": window.end.date()}
+    started = time.perf_counter()
+    count = postgres.replace_with_sql(
+        "enriched_events", postgres.sql(SQL / "enrich_events.sql"), WINDOW, params
+    )
+    elapsed = time.perf_counter() - started
+    with postgres.connect() as conn:
+        unmatched = scalar(
+            conn,
+            f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
+            "and model = 'young' and department_code is null",
+            params,
+        )
+        results = [
+            check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
+            check_events_personal_data(
+                conn, postgres.schema, "enriched_events", params, PLAIN_TEXT_COLUMNS
+            ),
+        ]
+    return MaterializeResult(
+        metadata={
+            **table_metadata(
+                postgres,
+                "enriched_events",
+                [
+                    "event_day",
+                    "event_name",
+                    "status_before",
+                    "status_after",
+                    "cohort",
+                    "gender",
+                    "age_band",
+                    "department",
+                    "region",
+                ],
+                WINDOW,
+                params,
+                "occurred_at, event_id",
+            ),
+            "dagster/row_count": count,
+            "dagster/column_lineage": COLUMN_LINEAGE,
+            "young_events_without_known_department": unmatched,
+            "seconds": round(elapsed, 2),
+        },
+        check_results=results,
+    )

@@ -1,0 +1,85 @@
+"""Materialisation metadata shared by the layers: the table's column schema (read back from
+PostgreSQL with its comments, so the UI and Metabase say the same thing) and a markdown
+preview of the first rows of the slice just written (scrubbed data only)."""
+
+from dagster import MetadataValue, TableColumn, TableSchema
+
+from snu_assets.core.privacy.audit import AuditReport
+from snu_assets.defs.resources import PostgresResource
+
+#: JSONB columns are summarised in previews (a preview is for eyes, not for analysis)
+_PREVIEW_LIMIT = 5
+_MAX_CELL = 60
+
+
+def column_schema(postgres: PostgresResource, table: str) -> TableSchema:
+    with postgres.connect() as conn:
+        rows = conn.execute(
+            "select c.column_name, c.data_type, c.is_nullable, "
+            "col_description(format('%%I.%%I', c.table_schema, c.table_name)::regclass, "
+            "c.ordinal_position) "
+            "from information_schema.columns c where c.table_schema = %s and c.table_name = %s "
+            "order by c.ordinal_position",
+            (postgres.schema, table),
+        ).fetchall()
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name,
+                data_type,
+                description=comment,
+                constraints=None if nullable == "YES" else _not_null(),
+            )
+            for name, data_type, nullable, comment in rows
+        ]
+    )
+
+
+def _not_null():
+    from dagster import TableColumnConstraints
+
+    return TableColumnConstraints(nullable=False)
+
+
+def preview(
+    postgres: PostgresResource,
+    table: str,
+    columns: list[str],
+    where: str,
+    params: dict,
+    order_by: str,
+) -> MetadataValue:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with postgres.connect() as conn:
+        rows = conn.execute(
+            f"select {cols} from {postgres.table(table)} where {where} "
+            f"order by {order_by} limit {_PREVIEW_LIMIT}",
+            params,
+        ).fetchall()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [str(v)[:_MAX_CELL].replace("|", "\\|") if v is not None else "" for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return MetadataValue.md("\n".join(lines) if rows else "_no rows in this slice_")
+
+
+def table_metadata(
+    postgres: PostgresResource,
+    table: str,
+    columns: list[str],
+    where: str,
+    params: dict,
+    order_by: str,
+) -> dict:
+    return {
+        "dagster/table_name": f"{postgres.schema}.{table}",
+        "dagster/column_schema": column_schema(postgres, table),
+        "preview": preview(postgres, table, columns, where, params, order_by),
+    }
+
+
+def audit_metadata(report: AuditReport) -> dict:
+    """A PII audit's findings as check metadata: counts, problem kinds, examples (never a
+    value: the examples name a column, a pointer, a kind and a row)."""
+    summary = report.summary()
+    return {**summary, "examples": MetadataValue.md(summary["examples"])}

@@ -1,0 +1,431 @@
+"""Layer 5 — the weekly report: for one week, a self-contained HTML page (inline CSS, chart
+embedded as a base64 PNG) of the national and regional funnel, and a PDF of it when headless
+Chromium is installed.
+
+It reads aggregated tables only (``enriched_events`` counted per day, ``weekly_funnel_national``,
+``weekly_funnel``, ``inscription_goals``): no personal data can reach it. The queries are in
+``sql/report_*.sql``, the page in ``template.html`` beside this module, the chart in
+:mod:`snu_assets.defs.report.charts`.
+
+Files: ``<reports dir>/weekly_report_<monday>.html`` (and ``.pdf``), where the reports dir
+is ``SNU_REPORTS_DIR`` or ``<state dir>/reports`` (read at run time). Both are replaced
+atomically: a reader never sees half a file.
+"""
+
+import base64
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import jinja2
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from snu_assets import settings
+from snu_assets.defs.partitions import weekly_partitions
+from snu_assets.defs.policies import OWNERS
+from snu_assets.defs.report.progress import chart_markdown, progress_chart, query
+from snu_assets.defs.resources import PostgresResource
+
+TEMPLATE = Path(__file__).parent / "template.html"
+FUNNEL = ("created", "completed", "processed", "validated", "refused")
+FUNNEL_LABELS = {
+    "created": "Created",
+    "completed": "Completed",
+    "processed": "Processed",
+    "validated": "Validated",
+    "refused": "Refused",
+}
+NNBSP = "\u202f"  # narrow no-break space: French thousands separator, and before %
+CHROMIUM_TIMEOUT_S = 120
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def reports_dir() -> Path:
+    """``SNU_REPORTS_DIR`` or ``<state dir>/reports``, created if needed (read at run time)."""
+    reports = settings.Settings.from_env().reports_dir  # read now: tests point it elsewhere
+    path = Path(reports) if reports else settings.state_dir() / "reports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def chromium_binary() -> str | None:
+    """Headless Chromium (Debian's ``chromium`` package), or None when it is not installed."""
+    return shutil.which("chromium")
+
+
+class RendererFailed(RuntimeError):
+    pass
+
+
+def render_with_chromium(
+    html: Path,
+    *,
+    pdf: Path | None = None,
+    screenshot: Path | None = None,
+    window_size: tuple[int, int] = (1200, 1600),
+) -> Path:
+    """Print ``html`` to ``pdf`` (A4, the page's print CSS) or capture it to a PNG
+    ``screenshot`` with headless Chromium, in a throw-away profile (concurrent runs do not
+    share one). The target is replaced atomically. Raises :class:`RendererFailed`."""
+    if (pdf is None) == (screenshot is None):
+        raise ValueError("give exactly one of pdf= or screenshot=")
+    binary = chromium_binary()
+    if binary is None:
+        raise RendererFailed("chromium is not installed")
+    target = pdf or screenshot
+    assert target is not None  # exactly one was given (checked above)
+    with tempfile.TemporaryDirectory(prefix="snu-chromium-") as profile:
+        out = Path(profile) / ("page.pdf" if pdf else "page.png")
+        args = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}/user",
+        ]
+        if pdf:
+            args += ["--no-pdf-header-footer", f"--print-to-pdf={out}"]
+        else:
+            args += [f"--screenshot={out}", f"--window-size={window_size[0]},{window_size[1]}"]
+        args.append(html.resolve().as_uri())
+        env = {**os.environ, "HOME": profile, "XDG_CONFIG_HOME": profile, "XDG_CACHE_HOME": profile}
+        try:
+            done = subprocess.run(
+                args,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=CHROMIUM_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise RendererFailed(f"chromium did not finish within {CHROMIUM_TIMEOUT_S} s") from None
+        if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            raise RendererFailed(f"chromium exited with {done.returncode} and no output: {tail}")
+        _write_atomically(target, out.read_bytes())
+    return target
+
+
+# ------------------------------------------------------------------------------ data
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def _int_text(value) -> str:
+    return "–" if value is None else f"{int(value):,}".replace(",", NNBSP)
+
+
+def _decimal_text(value) -> str:
+    return "–" if value is None else f"{float(value):,.0f}".replace(",", NNBSP)
+
+
+def _ratio(part, whole) -> float | None:
+    if part is None or not whole:
+        return None
+    return float(part) / float(whole)
+
+
+def _pct_text(ratio: float | None) -> str:
+    return "–" if ratio is None else f"{ratio * 100:.1f}{NNBSP}%"
+
+
+def _raw(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
+
+
+@dataclass
+class Cell:
+    """One figure of the page: ``raw`` goes to ``data-value``, ``text`` is displayed."""
+
+    col: str
+    raw: str
+    text: str
+    hidden: bool | None = None  # None: exact table; True/False: published (suppressible) cell
+    title: str | None = None
+    bar: float | None = None  # progress bar (ratio) drawn after the text
+
+
+def count_cell(col: str, value, hidden: bool | None = None) -> Cell:
+    if hidden:
+        text = "s" if not value else f"≥{NNBSP}{_int_text(value)}"
+        return Cell(
+            col,
+            _raw(value),
+            text,
+            True,
+            title="hidden (statistical disclosure control): the published part only",
+        )
+    return Cell(col, _raw(value), _int_text(value), hidden)
+
+
+def ratio_cell(col: str, ratio: float | None, hidden: bool | None = None, bar: bool = True) -> Cell:
+    if hidden:
+        text = "s" if not ratio else f"≥{NNBSP}{_pct_text(ratio)}"
+    else:
+        text = _pct_text(ratio)
+    return Cell(col, _raw(ratio), text, hidden, bar=ratio if bar else None)
+
+
+def projection_cell(value, hidden: bool | None = None) -> Cell:
+    if hidden:
+        text = "s" if not value else f"≥{NNBSP}{_decimal_text(value)}"
+        return Cell("projection", _raw(value), text, True)
+    return Cell("projection", _raw(value), _decimal_text(value), hidden)
+
+
+def build_report(postgres: PostgresResource, week: date) -> dict:
+    """Everything the page shows for ``week`` (its Monday), read from the aggregated tables."""
+    params = {"week": week, "week_end": week + timedelta(days=7)}
+    daily = query(postgres, "report_daily.sql", params)
+    national = query(postgres, "report_national.sql", params)
+    regional = query(postgres, "report_regional.sql", params)
+
+    week_totals = {c: sum(int(r[c]) for r in daily) for c in FUNNEL}
+    daily_rows = [
+        {
+            "key": r["day"].isoformat(),
+            "label": f"{r['day']:%a %d %b}",
+            "cells": [count_cell(c, r[c]) for c in FUNNEL],
+        }
+        for r in daily
+    ]
+    daily_total = {"key": "total", "cells": [count_cell(c, week_totals[c]) for c in FUNNEL]}
+
+    national_rows = []
+    for r in national:
+        progress = _ratio(r["validated_cumulated"], r["objective"])
+        projected = _ratio(r["projection"], r["objective"])
+        national_rows.append(
+            {
+                "key": r["cohort"],
+                "label": r["cohort"],
+                "cells": [
+                    *(count_cell(c, r[c]) for c in FUNNEL),
+                    count_cell("validated_cumulated", r["validated_cumulated"]),
+                    count_cell("objective", r["objective"]),
+                    ratio_cell("progress", progress),
+                    projection_cell(r["projection"]),
+                    ratio_cell("projected_progress", projected, bar=False),
+                ],
+            }
+        )
+    with_goal = [r for r in national if r["objective"]]
+    objective = sum(int(r["objective"]) for r in with_goal)
+    validated_cumulated = sum(int(r["validated_cumulated"]) for r in national)
+    validated_with_goal = sum(int(r["validated_cumulated"]) for r in with_goal)
+    projections = [r["projection"] for r in with_goal if r["projection"] is not None]
+    projection = sum(projections) if projections else None
+    total_cells = [
+        *(count_cell(c, sum(int(r[c]) for r in national)) for c in FUNNEL),
+        count_cell("validated_cumulated", validated_cumulated),
+        count_cell("objective", objective or None),
+        ratio_cell("progress", _ratio(validated_with_goal, objective)),
+        projection_cell(projection),
+        ratio_cell("projected_progress", _ratio(projection, objective), bar=False),
+    ]
+    for cell in total_cells[-3:]:
+        cell.title = "cohorts with an objective only"
+    national_total = {"key": "total", "cells": total_cells}
+
+    groups: dict[str, list] = {}
+    hidden_cells = 0
+    projected_cohorts = {r["cohort"] for r in national if r["projection"] is not None}
+    for r in regional:
+        hidden_cum = r["validated_cumulated_hidden"]
+        if not r["has_rows"] and r["cohort"] in projected_cohorts:
+            r["projection"] = Decimal(0)  # nothing validated yet: nothing projected
+        cells = [
+            *(count_cell(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
+            count_cell("validated_cumulated", r["validated_cumulated"], hidden_cum),
+            count_cell("objective", r["objective"], False),
+            ratio_cell("progress", _ratio(r["validated_cumulated"], r["objective"]), hidden_cum),
+            projection_cell(r["projection"], hidden_cum),
+        ]
+        hidden_cells += sum(1 for c in cells if c.hidden)
+        groups.setdefault(r["cohort"], []).append(
+            {"key": f"{r['cohort']}|{r['region']}", "label": r["region"], "cells": cells}
+        )
+
+    kpis = [
+        {
+            "col": c,
+            "label": FUNNEL_LABELS[c],
+            "text": _int_text(week_totals[c]),
+            "sub": "this week, national",
+        }
+        for c in FUNNEL
+    ]
+    kpis.append(
+        {
+            "col": "progress",
+            "label": "Validated / objective",
+            "text": _pct_text(_ratio(validated_with_goal, objective)),
+            "sub": f"{_int_text(validated_with_goal)} of {_int_text(objective)}, all cohorts",
+        }
+    )
+    return {
+        "week": week,
+        "week_totals": week_totals,
+        "daily": daily,
+        "national": national,
+        "regional": regional,
+        "hidden_cells": hidden_cells,
+        "validated_cumulated": validated_cumulated,
+        "objective": objective,
+        "validated_with_goal": validated_with_goal,
+        "projection": projection,
+        "context": {
+            "week_label": f"{week:%d %B %Y}",
+            "week_first": f"{week:%d %B %Y}",
+            "week_last": f"{week + timedelta(days=6):%d %B %Y}",
+            "timezone": settings.timezone_name(),
+            "schema": postgres.schema,
+            "k": settings.current().small_cell_k,
+            "kpis": kpis,
+            "funnel_columns": [{"col": c, "label": FUNNEL_LABELS[c]} for c in FUNNEL],
+            "daily": daily_rows,
+            "daily_total": daily_total,
+            "national": national_rows,
+            "national_total": national_total,
+            "regional": [{"cohort": cohort, "rows": rows} for cohort, rows in groups.items()],
+        },
+    }
+
+
+def render_html(context: dict, chart_png: bytes) -> str:
+    environment = jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False
+    )
+    template = environment.from_string(TEMPLATE.read_text(encoding="utf-8"))
+    return template.render(**context, chart_b64=base64.b64encode(chart_png).decode("ascii"))
+
+
+def national_markdown(report: dict) -> MetadataValue:
+    columns = ["cohort", *FUNNEL, "validated_cumulated", "objective", "progress", "projection"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in report["national"]:
+        progress = _pct_text(_ratio(r["validated_cumulated"], r["objective"]))
+        cells = [
+            r["cohort"],
+            *(str(r[c]) for c in FUNNEL),
+            str(r["validated_cumulated"]),
+            _int_text(r["objective"]),
+            progress,
+            _decimal_text(r["projection"]),
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    totals = report["week_totals"]
+    lines.append(
+        "| **all cohorts** | "
+        + " | ".join(str(totals[c]) for c in FUNNEL)
+        + f" | {report['validated_cumulated']} | {_int_text(report['objective'] or None)}"
+        f" | {_pct_text(_ratio(report['validated_with_goal'], report['objective']))}"
+        f" | {_decimal_text(report['projection'])} |"
+    )
+    return MetadataValue.md("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------ asset
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    deps=["weekly_funnel_national", "weekly_funnel", "enriched_events", "inscription_goals"],
+    group_name="views",
+    owners=OWNERS,
+    kinds={"postgres", "html"},
+    check_specs=[
+        AssetCheckSpec(
+            "daily_sums_equal_national_view",
+            asset="weekly_report",
+            description="The report's seven daily counts (from enriched_events) add up to the "
+            "week's national funnel (weekly_funnel_national), category by category.",
+        )
+    ],
+    description="Weekly report of the national and regional funnel for one week: a "
+    "self-contained HTML page (inline CSS, chart embedded) written to "
+    "`SNU_REPORTS_DIR` (default: `reports/` in the state dir, `.snu`) as "
+    "`weekly_report_YYYY-MM-DD.html` (the Monday), and a PDF of it when headless "
+    "Chromium is installed. Daily national counts "
+    "(exact), the week's national funnel per cohort, progress against the annual "
+    "objectives and projections, the published regional funnel (small cells shown "
+    "as hidden). Aggregated tables only: no personal data.",
+)
+def weekly_report(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+    window = context.partition_time_window
+    week = window.start.date()
+    report = build_report(postgres, week)
+    chart = progress_chart(postgres, week)
+    html = render_html(report["context"], chart)
+
+    folder = reports_dir()
+    html_path = folder / f"weekly_report_{week.isoformat()}.html"
+    _write_atomically(html_path, html.encode("utf-8"))
+    metadata: dict = {"path": MetadataValue.path(str(html_path)), "week": week.isoformat()}
+
+    pdf_path = html_path.with_suffix(".pdf")
+    if chromium_binary():
+        render_with_chromium(html_path, pdf=pdf_path)
+        metadata["pdf"] = MetadataValue.path(str(pdf_path))
+        metadata["pdf_status"] = "rendered by headless chromium"
+    else:
+        pdf_path.unlink(missing_ok=True)  # a PDF of an older page would mislead
+        metadata["pdf_status"] = "skipped: no PDF renderer (install Debian's chromium package)"
+        context.log.warning(f"weekly_report: chromium not found, PDF of {week} skipped")
+
+    national_totals = {c: sum(int(r[c]) for r in report["national"]) for c in FUNNEL}
+    passed = national_totals == report["week_totals"]
+    metadata.update(
+        {
+            "national": national_markdown(report),
+            "progress_chart": chart_markdown(chart),
+            **{c: report["week_totals"][c] for c in FUNNEL},
+            "validated_cumulated": report["validated_cumulated"],
+            "objective": report["objective"],
+            "progress_pct": round(
+                100 * (_ratio(report["validated_with_goal"], report["objective"]) or 0), 1
+            ),
+            "cohorts": len(report["national"]),
+            "regional_rows": len(report["regional"]),
+            "regional_hidden_cells": report["hidden_cells"],
+            "html_bytes": len(html.encode("utf-8")),
+        }
+    )
+    check = AssetCheckResult(
+        check_name="daily_sums_equal_national_view",
+        passed=passed,
+        metadata={f"daily_{c}": report["week_totals"][c] for c in FUNNEL}
+        | {f"national_{c}": national_totals[c] for c in FUNNEL},
+    )
+    return MaterializeResult(metadata=metadata, check_results=[check])

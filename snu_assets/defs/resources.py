@@ -1,0 +1,254 @@
+"""Dagster resources: the source MongoDB, the analytics PostgreSQL and the pseudonym key.
+
+Each resource reads its settings from the contract's environment variables (see
+:func:`build_resources`); when ``SNU_MONGO_URI`` / ``SNU_POSTGRES_URL`` are unset it starts
+(or reuses) the embedded servers of :mod:`snu_assets.io.embedded`. The loading itself is
+:mod:`snu_assets.io.postgres`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+import orjson
+import psycopg
+import pymongo
+import sqlalchemy as sa
+from dagster import ConfigurableResource, EnvVar
+from psycopg.types.json import set_json_loads
+from pydantic import PrivateAttr
+from pymongo.errors import OperationFailure, PyMongoError
+
+from snu_assets import settings
+from snu_assets.core.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer, demo_key
+from snu_assets.io import embedded
+from snu_assets.io.postgres import (
+    SQL_DIR,
+    ServerUnavailable,
+    Slice,
+    ddl_version,
+    ensure_schema,
+    qualified,
+    redact_url,
+    replace_slices,
+    replace_with_sql,
+    sql_text,
+    stop_backend,
+)
+
+
+class MongoResource(ConfigurableResource):
+    """The source MongoDB (``SNU_MONGO_URI``, ``SNU_MONGO_DB``); embedded SecantusDB when unset."""
+
+    uri: str | None = None
+    database: str = "snu"
+    timeout_ms: int = 10_000
+
+    _client: Any = PrivateAttr(default=None)
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.uri
+
+    def resolved_uri(self) -> str:
+        return self.uri or embedded.ensure_mongo().uri
+
+    def client(self) -> pymongo.MongoClient:
+        if self._client is None:
+            uri = self.resolved_uri()
+            client: pymongo.MongoClient = pymongo.MongoClient(
+                uri,
+                serverSelectionTimeoutMS=self.timeout_ms,
+                tz_aware=False,
+                appname="snu-assets",
+            )
+            try:
+                client.admin.command("ping")
+            except OperationFailure as exc:
+                client.close()
+                raise ServerUnavailable(
+                    f"MongoDB at {redact_url(uri)} refused the command (code {exc.code}): "
+                    "check the credentials and roles in SNU_MONGO_URI."
+                ) from None
+            except PyMongoError as exc:
+                client.close()
+                raise ServerUnavailable(
+                    f"MongoDB at {redact_url(uri)} did not answer within {self.timeout_ms} ms "
+                    f"({type(exc).__name__}). Check that the server runs and that SNU_MONGO_URI "
+                    "is right; unset SNU_MONGO_URI to use the embedded SecantusDB server."
+                ) from None
+            self._client = client
+        return self._client
+
+    def db(self) -> pymongo.database.Database:
+        return self.client()[self.database]
+
+    def teardown_after_execution(self, context) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class PostgresResource(ConfigurableResource):
+    """The analytics PostgreSQL (``SNU_POSTGRES_URL``, ``SNU_POSTGRES_SCHEMA``); embedded
+    PostgreSQL 18 when unset. SQLAlchemy engine on psycopg 3, bulk loads through ``COPY``."""
+
+    url: str | None = None
+    schema_name: str = "snu"
+    connect_timeout_s: int = 10
+
+    _engine: Any = PrivateAttr(default=None)
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.url
+
+    def resolved_url(self) -> str:
+        url = self.url or embedded.postgres_uri()
+        return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql://", url)
+
+    @property
+    def schema(self) -> str:  # type: ignore[override]  # shadows pydantic's deprecated schema()
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema_name):
+            raise ValueError(f"schema {self.schema_name!r} is not a plain lower-case identifier")
+        return self.schema_name
+
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            url = self.resolved_url().replace("postgresql://", "postgresql+psycopg://", 1)
+            self._engine = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={
+                    "connect_timeout": self.connect_timeout_s,
+                    "application_name": "snu-assets",
+                },
+            )
+        return self._engine
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A pooled psycopg connection (not autocommit: wrap work in ``conn.transaction()``)."""
+        try:
+            raw = self.engine().raw_connection()
+        except (sa.exc.OperationalError, psycopg.OperationalError) as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise ServerUnavailable(
+                f"PostgreSQL at {redact_url(self.resolved_url())} refused the connection "
+                f"({redact_url(str(cause).splitlines()[0] if str(cause) else type(cause).__name__)})."
+                " Check that the "
+                "server runs and SNU_POSTGRES_URL is right; unset it to use the embedded "
+                "PostgreSQL."
+            ) from None
+        conn: psycopg.Connection = raw.driver_connection  # type: ignore[assignment]
+        try:
+            set_json_loads(orjson.loads, conn)  # JSON columns parsed with orjson: much faster
+            yield conn
+            conn.commit()
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            raise
+        except BaseException:
+            # interrupted (run terminated or timed out, SIGTERM/SIGINT of the step): the
+            # statement may still run, or wait for a lock, in the server
+            stop_backend(raw)
+            raise
+        finally:
+            raw.close()
+
+    def sql(self, path: Path | str, **fragments: Path) -> str:
+        """The text of an SQL file (a name alone: one of :mod:`snu_assets.io.postgres`'s DDL
+        and role files), ``{schema}`` and fragments filled in."""
+        return sql_text(
+            path if isinstance(path, Path) else SQL_DIR / path, self.schema, **fragments
+        )
+
+    def ddl_version(self) -> str:
+        return ddl_version()
+
+    def ensure_schema(self) -> None:
+        """Create the schema and every table, once per version of the DDL files."""
+        ensure_schema(self.connect, self.schema)
+
+    def replace_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        delete_where: str,
+        params: dict,
+        upsert_key: str | None = None,
+    ) -> int:
+        """Atomically replace the rows of ``table`` matching ``delete_where`` by ``rows``."""
+        return self.replace_slices([Slice(table, columns, rows, delete_where, params, upsert_key)])[
+            0
+        ]
+
+    def replace_slices(self, slices: Sequence[Slice]) -> list[int]:
+        """Atomically replace a slice of one or more tables (:func:`io.postgres.replace_slices`)."""
+        with self.connect() as conn:
+            return replace_slices(conn, self.schema, slices)
+
+    def table(self, name: str) -> str:
+        return qualified(self.schema, name)
+
+    def replace_with_sql(self, table: str, sql_text: str, delete_where: str, params: dict) -> int:
+        """Atomically replace a slice of ``table`` by what an ``insert ... select`` produces."""
+        with self.connect() as conn:
+            return replace_with_sql(conn, self.table(table), sql_text, delete_where, params)
+
+    def teardown_after_execution(self, context) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+class PseudonymResource(ConfigurableResource):
+    """The secret key of the keyed hash that replaces MongoDB ids (``SNU_PSEUDONYM_KEY``).
+
+    Outside the embedded demo the key is mandatory: a run against a real PostgreSQL without
+    it is refused, since a throw-away key would make pseudonyms unjoinable across runs.
+    """
+
+    key: str | None = None
+
+    def pseudonymizer(self, postgres: PostgresResource) -> Pseudonymizer:
+        if self.key:
+            return Pseudonymizer(self.key)
+        if not postgres.is_embedded:
+            raise MissingPseudonymKey(
+                "SNU_PSEUDONYM_KEY is not set: it is required when SNU_POSTGRES_URL points at a "
+                "real PostgreSQL. Set it to a long random secret kept outside the database "
+                "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
+            )
+        return Pseudonymizer(demo_key(settings.state_dir()))
+
+
+def _env_or_none(name: str):
+    """``EnvVar(name)`` when the variable is set (shown by name, not value, in the UI)."""
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+class SnuResources(TypedDict):
+    mongo: MongoResource
+    postgres: PostgresResource
+    pseudonyms: PseudonymResource
+
+
+def build_resources() -> SnuResources:
+    """The resources of the code location, from the contract's environment variables."""
+    return {
+        "mongo": MongoResource(
+            uri=_env_or_none("SNU_MONGO_URI"), database=settings.mongo_db_name()
+        ),
+        "postgres": PostgresResource(
+            url=_env_or_none("SNU_POSTGRES_URL"), schema_name=settings.schema()
+        ),
+        "pseudonyms": PseudonymResource(key=_env_or_none("SNU_PSEUDONYM_KEY")),
+    }

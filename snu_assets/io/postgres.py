@@ -1,0 +1,197 @@
+"""PostgreSQL loading: connections that can always be stopped, the DDL beside it
+(``sql/ddl_*.sql``, ``sql/roles.sql``), and the atomic replacement of a table's slice by
+``COPY`` into staging tables then delete + insert in one transaction.
+
+Plain functions on psycopg connections: the Dagster resource
+(:class:`snu_assets.defs.resources.PostgresResource`) configures and calls them."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+SQL_DIR = Path(__file__).parent / "sql"
+Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
+
+
+def redact_url(url: str) -> str:
+    """A URL without its password, safe for error messages and logs."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
+
+
+def scalar(conn: psycopg.Connection, query: str, params: Any = None) -> Any:
+    """The first column of the one row ``query`` returns."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row for: {query}")
+    return row[0]
+
+
+class LazyRows:
+    """Rows produced by a callable when iterated: for a slice whose rows are only known once
+    an earlier slice of the same transaction has been streamed."""
+
+    def __init__(self, produce):
+        self.produce = produce
+
+    def __iter__(self):
+        return iter(self.produce())
+
+
+class SpilledRows:
+    """Rows kept in a temporary file (orjson lines) until they are loaded: rows produced
+    during another slice's ``COPY`` wait here, not in memory. Values come back JSON-typed
+    (dates as ISO strings), which ``COPY``'s text format reads as it would the originals."""
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile(prefix="snu-spill-")
+
+    def append(self, row: Sequence[Any]) -> None:
+        self._file.write(orjson.dumps(row) + b"\n")
+
+    def __iter__(self) -> Iterator[list]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield orjson.loads(line)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class ServerUnavailable(RuntimeError):
+    pass
+
+
+def stop_backend(raw) -> None:
+    """End the session of a pooled connection whose work was interrupted.
+
+    psycopg cancels a running statement on ``KeyboardInterrupt`` only; Dagster interrupts a
+    step with ``DagsterExecutionInterruptedError``, which leaves the statement running in the
+    server (a lock wait goes on holding the transaction's locks even once the process is
+    gone: the backend only notices a vanished client when it next talks to it). Cancel it,
+    then close the connection instead of returning it to the pool: the server rolls the
+    transaction back, releases its advisory locks and drops its temporary tables."""
+    conn: psycopg.Connection = raw.driver_connection
+    with contextlib.suppress(BaseException):
+        if conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
+            conn.cancel_safe(timeout=5)
+    with contextlib.suppress(BaseException):
+        raw.invalidate()  # closes the connection (Terminate), never back to the pool
+
+
+@dataclass
+class Slice:
+    """Rows replacing the part of ``table`` that ``delete_where`` selects."""
+
+    table: str
+    columns: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+    delete_where: str
+    params: dict
+    upsert_key: str | None = None
+
+
+def sql_text(path: Path, schema: str, **fragments: Path) -> str:
+    """The text of the SQL file ``path``: ``{schema}`` and ``{fragment}`` filled in (each
+    fragment is another SQL file)."""
+    text = path.read_text()
+    for key, fragment in fragments.items():
+        text = text.replace("{" + key + "}", fragment.read_text())
+    return text.replace("{schema}", schema)
+
+
+def ddl_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("ddl_*.sql"))
+
+
+def ddl_version() -> str:
+    texts = "".join(p.read_text() for p in ddl_files())
+    return hashlib.sha256(texts.encode()).hexdigest()[:16]
+
+
+def qualified(schema: str, table: str) -> str:
+    return f'"{schema}"."{table}"'
+
+
+def ensure_schema(connect: Connect, schema: str) -> None:
+    """Create the schema and every table, once per version of the DDL files.
+
+    A schema already at this version is left alone without taking any lock (the DDL
+    would otherwise wait behind any open dashboard transaction); an upgrade is
+    serialised per schema across processes."""
+    version = ddl_version()
+    marker = f'"{schema}"._snu_schema_version'
+    with connect() as conn:
+        found = scalar(conn, "select to_regclass(%s)", (marker,))
+        if found and conn.execute(f"select version from {marker}").fetchone() == (version,):
+            return
+    with connect() as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"snu-ddl:{schema}",))
+        conn.execute(f'create schema if not exists "{schema}"')
+        for path in ddl_files():
+            conn.execute(sql_text(path, schema))
+        conn.execute(f"create table if not exists {marker} (version text not null)")
+        conn.execute(f"delete from {marker}")
+        conn.execute(f"insert into {marker} values (%s)", (version,))
+
+
+def replace_slices(conn: psycopg.Connection, schema: str, slices: Sequence[Slice]) -> list[int]:
+    """Atomically replace a slice of one or more tables (all or nothing).
+
+    Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may
+    be a generator: nothing is held in memory); then, in the same transaction and under
+    per-table advisory locks (two runs of the same slice cannot interleave), each slice
+    is deleted and its staging rows inserted (tables in name order). Readers see the
+    old slices or the new ones, never a mix. Returns the rows written per slice.
+    """
+    counts = []
+    with conn.transaction():
+        for index, piece in enumerate(slices):
+            cols = ", ".join(f'"{c}"' for c in piece.columns)
+            conn.execute(
+                f"create temp table _stage{index} (like {qualified(schema, piece.table)} "
+                "including defaults) on commit drop"
+            )
+            count = 0
+            with conn.cursor().copy(f"copy _stage{index} ({cols}) from stdin") as copy:
+                for row in piece.rows:
+                    copy.write_row(row)
+                    count += 1
+            counts.append(count)
+        # tables are locked in name order, whatever order their rows were streamed in:
+        # runs swapping several tables cannot deadlock on each other's locks
+        for index, piece in sorted(enumerate(slices), key=lambda item: item[1].table):
+            table = qualified(schema, piece.table)
+            cols = ", ".join(f'"{c}"' for c in piece.columns)
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+            conn.execute(f"delete from {table} where {piece.delete_where}", piece.params)
+            conflict = ""
+            if piece.upsert_key:
+                updates = ", ".join(
+                    f'"{c}" = excluded."{c}"' for c in piece.columns if c != piece.upsert_key
+                )
+                conflict = f' on conflict ("{piece.upsert_key}") do update set {updates}'
+            conn.execute(f"insert into {table} ({cols}) select {cols} from _stage{index}{conflict}")
+    return counts
+
+
+def replace_with_sql(
+    conn: psycopg.Connection, table: str, sql: str, delete_where: str, params: dict
+) -> int:
+    """Atomically replace a slice of ``table`` (qualified) by what an ``insert ... select``
+    produces (set-based work stays in PostgreSQL); returns the rows inserted."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+        conn.execute(f"delete from {table} where {delete_where}", params)
+        return conn.execute(sql, params).rowcount

@@ -1,0 +1,287 @@
+"""``snu-assets``: the command line of the project.
+
+snu-assets demo                  servers + seed + materialise everything + summary
+snu-assets seed --youngs N --days D [--seed S] [--start YYYY-MM-DD]
+snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
+snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
+snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
+snu-assets roles [--reader snu_reader] [--public snu_public] [--writer snu_writer] [--print]
+snu-assets servers start|stop|status
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from snu_assets import settings
+from snu_assets.io import embedded
+
+#: (embedded servers) the first day of the demo's data, written by ``snu-assets demo``
+DEMO_START_FILE = "demo-start-date"
+
+
+def configure_environment() -> dict[str, str]:
+    """Point every unset setting at the embedded servers and the local Dagster home; on the
+    embedded servers, the daily partitions start on the demo data's first day (the UI then
+    shows no year of "missing" days before it)."""
+    if not os.environ.get("SNU_MONGO_URI"):
+        embedded.ensure_mongo()
+    if not os.environ.get("SNU_POSTGRES_URL"):
+        embedded.ensure_postgres()
+        demo_start = settings.state_dir() / DEMO_START_FILE
+        if not os.environ.get("SNU_START_DATE") and demo_start.exists():
+            os.environ["SNU_START_DATE"] = demo_start.read_text().strip()
+            settings.reload()
+    home = settings.state_dir() / "dagster_home"
+    home.mkdir(exist_ok=True)
+    link = home / "dagster.yaml"
+    if not link.exists():
+        link.symlink_to(settings.PROJECT_ROOT / "dagster.yaml")
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+    return dict(os.environ)
+
+
+def _mongo_db():
+    from snu_assets.defs.resources import build_resources
+
+    return build_resources()["mongo"].db()
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_servers(args) -> int:
+    if args.action == "start":
+        print("mongo:", embedded.ensure_mongo().uri)
+        print("postgres:", embedded.postgres_uri())
+    elif args.action == "stop":
+        for name, stopped in embedded.stop_all().items():
+            print(f"{name}: {'stopped' if stopped else 'was not running'}")
+    else:
+        for name, state in embedded.status().items():
+            print(f"{name}: {state}")
+    return 0
+
+
+def cmd_seed(args) -> int:
+    from snu_assets.ops.demo_data import seed_mongo
+
+    configure_environment()
+    started = time.perf_counter()
+    result = seed_mongo(
+        _mongo_db(),
+        seed=args.seed,
+        youngs=args.youngs,
+        days=args.days,
+        start=date.fromisoformat(args.start),
+        progress=True,
+        collect_truth=False,
+    )
+    print(f"seeded in {time.perf_counter() - started:.1f}s: {result}")
+    return 0
+
+
+def day_chunks(start: date, end: date, size: int | None) -> list[tuple[str, str]]:
+    """``[start, end]`` cut into ranges of at most ``size`` days (the backfill policy's;
+    None: one range)."""
+    if not size:
+        return [(start.isoformat(), end.isoformat())]
+    chunks, first = [], start
+    while first <= end:
+        last = min(first + timedelta(days=size - 1), end)
+        chunks.append((first.isoformat(), last.isoformat()))
+        first = last + timedelta(days=1)
+    return chunks
+
+
+def materialize_range(start: str, end: str, *, resources=None, instance=None) -> dict:
+    """Materialise the daily layers for [start, end] as ranged runs of the backfill policy's
+    size, then the objectives and every week whose seven days are now materialised (the
+    same rule as the weekly sensor). Every run is recorded in the Dagster instance, so it
+    shows in the UI. Returns seconds per step."""
+    from dagster import DagsterEventType, DagsterInstance, materialize
+
+    from snu_assets.defs.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
+    from snu_assets.defs.automation.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to_refresh
+    from snu_assets.defs.partitions import DAYS_PER_RUN, weekly_partitions
+    from snu_assets.defs.resources import build_resources
+
+    instance = instance or DagsterInstance.get()
+    resources = resources or build_resources()
+    timings: dict[str, float] = {}
+
+    def run(assets, **kwargs):
+        name = " + ".join(k.to_user_string() for a in assets for k in a.keys)
+        began = time.perf_counter()
+        result = materialize(
+            assets,
+            resources=resources,
+            instance=instance,
+            tags={"snu/trigger": "cli", **kwargs.pop("tags", {})},
+            **kwargs,
+        )
+        if not result.success:
+            raise SystemExit(
+                f"materialisation of {name} ({kwargs or 'unpartitioned'}) failed: "
+                f"see the Dagster run {result.run_id}"
+            )
+        timings[name] = timings.get(name, 0) + time.perf_counter() - began
+
+    for first, last in day_chunks(date.fromisoformat(start), date.fromisoformat(end), DAYS_PER_RUN):
+        run(
+            DAILY_ASSETS,
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
+    run(REFERENCE_ASSETS)
+    event = DagsterEventType.ASSET_MATERIALIZATION
+    due = weeks_to_refresh(
+        instance.get_latest_storage_id_by_partition(LAST_DAILY, event),
+        instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event),
+        weekly_partitions.get_partition_keys(),
+    )
+    for week, _ in due:
+        run(WEEKLY_ASSETS, partition_key=week)
+    return timings
+
+
+def cmd_materialize(args) -> int:
+    configure_environment()
+    end = args.end or args.start
+    for step, seconds in materialize_range(args.start, end).items():
+        print(f"{step}: {seconds:.1f}s")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from snu_assets.ops import summary
+    from snu_assets.ops.demo_data import seed_mongo
+
+    began = time.perf_counter()
+    configure_environment()
+    end = date.today() - timedelta(days=1)
+    start = end - timedelta(days=args.days - 1)
+    if not os.environ.get("SNU_POSTGRES_URL") and not os.environ.get("SNU_START_DATE"):
+        (settings.state_dir() / DEMO_START_FILE).write_text(start.isoformat())
+        os.environ["SNU_START_DATE"] = start.isoformat()  # before the partitions are built
+        settings.reload()
+    print(f"seeding {args.youngs} youngs over {args.days} days ({start} .. {end}) ...")
+    seed_mongo(
+        _mongo_db(),
+        seed=args.seed,
+        youngs=args.youngs,
+        days=args.days,
+        start=start,
+        progress=True,
+        collect_truth=False,
+    )
+    print("materialising the asset graph ...")
+    timings = materialize_range(start.isoformat(), end.isoformat())
+    summary.print_summary(start, end, timings, time.perf_counter() - began)
+    return 0
+
+
+def cmd_roles(args) -> int:
+    """Create the read-only Metabase roles (ministry, public) and the pipeline's writer role."""
+    import re as _re
+
+    from snu_assets.defs.resources import build_resources
+
+    for name in (args.reader, args.public, args.writer):
+        if not _re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            raise SystemExit(f"role name {name!r} is not a plain lower-case identifier")
+    configure_environment()
+    postgres = build_resources()["postgres"]
+    postgres.ensure_schema()
+    text = (
+        postgres.sql("roles.sql")
+        .replace("{reader}", args.reader)
+        .replace("{public}", args.public)
+        .replace("{writer}", args.writer)
+    )
+    if args.print:
+        print(text)
+        return 0
+    with postgres.connect() as conn:
+        conn.execute(text)
+    print(
+        f"roles {args.reader} (read-only, exact and published tables), {args.public} "
+        f"(read-only, protected aggregates) and {args.writer} (pipeline) "
+        f"ready on schema {postgres.schema}; set their passwords with ALTER ROLE."
+    )
+    return 0
+
+
+def cmd_dev(args) -> int:
+    env = configure_environment()
+    return subprocess.call(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-p",
+            str(args.port),
+        ],
+        env=env,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="snu-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("servers", help="start, stop or show the embedded servers")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.set_defaults(func=cmd_servers)
+
+    for name, func, help_ in (
+        ("seed", cmd_seed, "write synthetic SNU data to MongoDB"),
+        ("demo", cmd_demo, "seed, materialise and print a summary"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--youngs", type=int, default=3000)
+        p.add_argument("--days", type=int, default=120)
+        p.add_argument("--seed", type=int, default=42)
+        if name == "seed":
+            p.add_argument("--start", default=(date.today() - timedelta(days=120)).isoformat())
+        p.set_defaults(func=func)
+
+    p = sub.add_parser(
+        "run", help="materialise one day (daily layers, then the views it completes)"
+    )
+    p.add_argument("--date", dest="start", required=True, metavar="YYYY-MM-DD")
+    p.set_defaults(func=cmd_materialize, end=None)
+
+    p = sub.add_parser("backfill", help="materialise a range of days as ranged runs, then views")
+    p.add_argument("--start", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
+    p.set_defaults(func=cmd_materialize)
+
+    p = sub.add_parser("roles", help="create the read-only Metabase roles and the writer role")
+    p.add_argument("--reader", default="snu_reader")
+    p.add_argument("--public", default="snu_public")
+    p.add_argument("--writer", default="snu_writer")
+    p.add_argument("--print", action="store_true", help="print the SQL instead of running it")
+    p.set_defaults(func=cmd_roles)
+
+    p = sub.add_parser("dev", help="dagster dev on the embedded servers")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,2 +1,0 @@
-"""What is published outside the ministry: statistical disclosure control of the weekly
-funnel (:mod:`snu_assets.publication.suppression`, pure functions, no Dagster, no SQL)."""
