@@ -279,7 +279,7 @@ def test_rebuilt_states_equal_the_states_the_record_went_through(states, created
 def test_ages_count_in_the_calendar_of_snu_timezone(stored):
     """Paris-midnight and UTC-midnight stored birth dates are both 1 January 2010: 15 on New
     Year's Eve 2025, 16 the next day (a UTC reading of the first made them a year older)."""
-    from snu_assets.defs.daily.reconstructed_events import age_at, birth_day
+    from snu_assets.daily_load.rebuild import age_at, birth_day
 
     assert birth_day(stored) == date(2010, 1, 1)
     assert age_at(birth_day(stored), date(2025, 12, 31)) == 15
@@ -290,7 +290,7 @@ def test_ages_count_in_the_calendar_of_snu_timezone(stored):
 def test_a_young_state_at_any_moment_for_its_applications():
     """An application's event reads its young's state at that moment: after the young's last
     patch up to then, before its first patch, or the current document without a log."""
-    from snu_assets.defs.daily.reconstructed_events import YoungHistory
+    from snu_assets.daily_load.rebuild import YoungHistory
 
     s1 = dict(CREATED, status="WAITING_VALIDATION", department="Ain")
     s2 = dict(s1, department="Rhône")  # moved: a change with no event of its own

@@ -36,6 +36,11 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def local_day(moment: datetime, zone: tzinfo | None = None) -> date:
+    """The calendar day of an aware instant in ``zone`` (``SNU_TIMEZONE`` by default)."""
+    return moment.astimezone(zone or timezone()).date()
+
+
 def calendar_day(value: Any, zone: tzinfo | None = None) -> date | None:
     """The calendar day of an instant in ``zone`` (``SNU_TIMEZONE`` by default). A date picked
     in France is stored as Paris midnight (``2009-03-13T23:00:00Z`` is 14 March) or, by
@@ -43,7 +48,7 @@ def calendar_day(value: Any, zone: tzinfo | None = None) -> date | None:
     if isinstance(value, str) and len(value) > MAX_DATE_LENGTH:
         return None
     moment = to_utc(value)
-    return moment.astimezone(zone or timezone()).date() if moment else None
+    return local_day(moment, zone) if moment else None
 
 
 def as_id(value: Any) -> str | None:

@@ -2,7 +2,7 @@
 PostgreSQL with its comments, so the UI and Metabase say the same thing) and a markdown
 preview of the first rows of the slice just written (scrubbed data only)."""
 
-from dagster import MetadataValue, TableColumn, TableSchema
+from dagster import AssetCheckResult, MetadataValue, TableColumn, TableSchema
 
 from snu_assets.core.privacy.audit import AuditReport
 from snu_assets.defs.resources import PostgresResource
@@ -83,3 +83,21 @@ def audit_metadata(report: AuditReport) -> dict:
     value: the examples name a column, a pointer, a kind and a row)."""
     summary = report.summary()
     return {**summary, "examples": MetadataValue.md(summary["examples"])}
+
+
+def unique_ids_check(
+    conn, schema: str, table: str, column: str, check_name: str, where: str, params: dict
+) -> AssetCheckResult:
+    """The asset check that no ``column`` value appears twice in the slice ``where`` of
+    ``table``."""
+    dupes = conn.execute(
+        f'select count(*) from (select {column} from "{schema}".{table} where {where} '
+        f"group by {column} having count(*) > 1) d",
+        params,
+    ).fetchone()[0]
+    return AssetCheckResult(
+        asset_key=table,
+        check_name=check_name,
+        passed=dupes == 0,
+        metadata={f"duplicate_{column}s": dupes},
+    )

@@ -14,8 +14,10 @@ It becomes a ``Failure`` that is not retried; a run terminated from the UI still
 CANCELED (its executor was interrupted too).
 """
 
+import contextlib
 import functools
 import inspect
+from collections.abc import Iterator
 
 import psycopg
 import sqlalchemy as sa
@@ -66,30 +68,29 @@ def retry_transient_only(fn):
             allow_retries=False,
         )
 
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except (*TRANSIENT, Failure):
-                raise
-            except Exception as exc:
-                raise failure(exc) from exc
-            except INTERRUPTS as exc:
-                raise stopped(exc) from exc
-
-        return generator
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    @contextlib.contextmanager
+    def only_transient_errors_retried() -> Iterator[None]:
         try:
-            return fn(*args, **kwargs)
+            yield
         except (*TRANSIENT, Failure):
             raise
         except Exception as exc:
             raise failure(exc) from exc
         except INTERRUPTS as exc:
             raise stopped(exc) from exc
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            with only_transient_errors_retried():
+                yield from fn(*args, **kwargs)
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with only_transient_errors_retried():
+            return fn(*args, **kwargs)
 
     return wrapper

@@ -17,8 +17,8 @@ from dagster import (
 )
 
 from snu_assets.core.reference.geography import csv_path
+from snu_assets.daily_load.rows import EVENT_COLUMNS
 from snu_assets.defs.daily.reconstructed_events import (
-    EVENT_COLUMNS,
     check_duplicate_ids,
     check_events_personal_data,
 )
@@ -46,6 +46,12 @@ PLAIN_TEXT_COLUMNS = (
     "author_role",
     "impersonator_role",
 )
+#: the preview in the UI: the event and its breakdowns up to the region
+PREVIEW_COLUMNS = [
+    "event_day",
+    "event_name",
+    *PLAIN_TEXT_COLUMNS[: PLAIN_TEXT_COLUMNS.index("region") + 1],
+]
 
 CHECKS = [
     AssetCheckSpec(
@@ -160,17 +166,7 @@ def enriched_events(
             **table_metadata(
                 postgres,
                 "enriched_events",
-                [
-                    "event_day",
-                    "event_name",
-                    "status_before",
-                    "status_after",
-                    "cohort",
-                    "gender",
-                    "age_band",
-                    "department",
-                    "region",
-                ],
+                PREVIEW_COLUMNS,
                 WINDOW,
                 params,
                 "occurred_at, event_id",

@@ -20,27 +20,14 @@ import time
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, multi_asset
 
+from snu_assets.daily_load.pipeline import DailyLoad
 from snu_assets.defs.daily import raw_patches, reconstructed_events
 from snu_assets.defs.daily.config import DailyLoadConfig
-from snu_assets.defs.daily.raw_patches import (
-    RAW_COLUMNS,
-    REJECTED_COLUMNS,
-    WINDOW,
-    Extract,
-    extract_result,
-    extract_window,
-    window_params,
-)
-from snu_assets.defs.daily.reconstructed_events import (
-    EVENT_COLUMNS,
-    Reconstruction,
-    reconstruct_window,
-    reconstruction_result,
-)
+from snu_assets.defs.daily.raw_patches import extract_result, window_params
+from snu_assets.defs.daily.reconstructed_events import reconstruction_result
 from snu_assets.defs.partitions import daily_backfill_policy, daily_partitions
 from snu_assets.defs.policies import MONGO_POOL, MONGO_RETRY, retry_transient_only
 from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
-from snu_assets.io.postgres import LazyRows, Slice, SpilledRows
 
 
 @multi_asset(
@@ -70,75 +57,32 @@ def extract_and_reconstruct(
         )
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
-    db = mongo.db()
-    if selected == {raw_patches.ASSET}:
-        results = [extract_window(context, config, db, postgres, pseudonymize)]
-    elif selected == {reconstructed_events.ASSET}:
-        results = [reconstruct_window(context, config, db, postgres, pseudonymize)]
-    else:
-        results = one_read(context, config, db, postgres, pseudonymize)
-    for result in results:
-        yield selected_checks_only(context, result)
-
-
-def one_read(
-    context: AssetExecutionContext,
-    config: DailyLoadConfig,
-    db,
-    postgres: PostgresResource,
-    pseudonymize,
-) -> list[MaterializeResult]:
-    """Both layers from one read of the window: the events stream into their staging table
-    while the raw rows wait in a spill file, then the three slices are swapped together."""
     window = context.partition_time_window
     started = time.perf_counter()
-    params = window_params(context)
-    spill = SpilledRows()
-    extract = Extract(db, pseudonymize, window.start, window.end, spill=spill)
-    work = Reconstruction(
-        db, pseudonymize, window.start, window.end, config, context.log.info, extract=extract
+    load = DailyLoad(
+        mongo.db(),
+        pseudonymize,
+        window.start,
+        window.end,
+        assets=selected,
+        read_mode=config.read_mode(window.start, window.end),
+        records_per_batch=config.records_per_batch,
+        log=context.log.info,
     )
-
-    def after_the_events(rows):
-        """The raw and rejected rows are complete only once the events have streamed (the
-        reconstruction hands each window patch to the extract as it meets it)."""
-        if not work.finished:
-            raise RuntimeError(
-                "raw_patches/rejected_patches read before reconstructed_events "
-                "was streamed: the events' slice must come first"
-            )
-        return rows
-
-    try:
-        events, _, _ = postgres.replace_slices(
-            [
-                Slice("reconstructed_events", EVENT_COLUMNS, work.rows(), WINDOW, params),
-                Slice(
-                    "raw_patches",
-                    RAW_COLUMNS,
-                    LazyRows(lambda: after_the_events(spill)),
-                    WINDOW,
-                    params,
-                    upsert_key="patch_id",
-                ),
-                Slice(
-                    "rejected_patches",
-                    REJECTED_COLUMNS,
-                    LazyRows(lambda: after_the_events(extract.rejected)),
-                    WINDOW,
-                    params,
-                ),
-            ]
-        )
-    finally:
-        spill.close()
+    counts = load.run(postgres.replace_slices, window_params(context))
     elapsed = time.perf_counter() - started
-    # ``complete`` compares the rows landed with the window's patches MongoDB returned: from
-    # a scan independent of the record logs (records mode), or from the walk itself (walk mode)
-    return [
-        extract_result(context, config, postgres, extract, work.in_window, elapsed),
-        reconstruction_result(context, config, postgres, work, events, elapsed),
-    ]
+    if load.extract is not None:
+        # ``complete`` compares the rows landed with the window's patches MongoDB returned
+        expected = load.patches_in_mongodb()
+        yield selected_checks_only(
+            context, extract_result(context, config, postgres, load.extract, expected, elapsed)
+        )
+    if load.reconstruction is not None:
+        events = counts[reconstructed_events.ASSET]
+        yield selected_checks_only(
+            context,
+            reconstruction_result(context, config, postgres, load.reconstruction, events, elapsed),
+        )
 
 
 def selected_checks_only(

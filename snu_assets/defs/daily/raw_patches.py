@@ -1,13 +1,6 @@
 """Layer 1 — extract: the day's patches from MongoDB into ``raw_patches``, personal data
 stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
 
-import time
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-
-import orjson
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -18,188 +11,14 @@ from dagster import (
 )
 
 from snu_assets.core.privacy.audit import audit_table
-from snu_assets.core.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
+from snu_assets.daily_load.extract import Extract
+from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
-from snu_assets.defs.metadata import audit_metadata, table_metadata
+from snu_assets.defs.metadata import audit_metadata, table_metadata, unique_ids_check
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
-from snu_assets.io import mongo
-from snu_assets.io.postgres import LazyRows, Slice, SpilledRows
-from snu_assets.settings import timezone
 
-RAW_COLUMNS = (
-    "patch_id",
-    "model",
-    "record_id",
-    "young_id",
-    "occurred_at",
-    "partition_date",
-    "ops",
-    "author_role",
-    "impersonator_role",
-    "redacted_values",
-)
-REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
-WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
-
-
-def local_day(moment: datetime):
-    return moment.astimezone(timezone()).date()
-
-
-class Extract:
-    """The scrubbed patches of a window: raw rows to ``COPY``, rejections, counts.
-
-    Either it reads the window itself (iterate :meth:`raw_rows`), or another read of the same
-    window hands it each patch it meets (:meth:`take`: the combined read of
-    ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
-    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
-
-    def __init__(
-        self, db, pseudonymize, start: datetime, end: datetime, spill: SpilledRows | None = None
-    ):
-        self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
-        self.rejected: list[tuple] = []
-        self.stats: Counter = Counter()
-        self.kept = 0
-        #: the window's patches handed over, duplicates included
-        self.read = 0
-        #: where the raw rows wait when another read hands them over (see :meth:`take`)
-        self.spill = spill
-        self._seen: set[str] = set()
-
-    def raw_rows(self) -> Iterator[tuple]:
-        for model in MODELS_IN_ORDER:
-            docs = mongo.window_patches(self.db, model, self.start, self.end)
-            for batch in mongo.chunks(docs, mongo.BATCH_SIZE):
-                yield from self.rows_of(model, batch)
-
-    def rows_of(self, model: str, docs: list[dict]) -> Iterator[tuple]:
-        """Scrub and :meth:`take` whole patch documents of the window (their applications'
-        youngs looked up in one go)."""
-        young_refs = (
-            mongo.application_young_refs(self.db, {d.get("ref") for d in docs if d.get("ref")})
-            if model == "application"
-            else {}
-        )
-        for doc in docs:
-            result = scrub_patch(
-                doc, model, self.pseudonymize, young_ref=young_ref_of(model, doc, young_refs)
-            )
-            row = self.take(doc, result)
-            if row is not None:
-                yield row
-
-    def take(self, doc: dict, result: ScrubbedPatch | Rejection) -> tuple | None:
-        """Account for one patch of the window (``result`` is its :func:`scrub_patch`): the raw
-        row to load, or ``None`` (a rejection, kept in ``rejected``, or a duplicate)."""
-        return self.account(outcome(doc, result, self.start, self.end))
-
-    def account(self, taken: "Outcome") -> tuple | None:
-        """:meth:`take` for an outcome computed elsewhere (a worker process)."""
-        self.read += 1
-        if taken.patch_id in self._seen:
-            self.stats["duplicates_skipped"] += 1
-            return None
-        self._seen.add(taken.patch_id)
-        if taken.rejected is not None:
-            self.rejected.append(taken.rejected)
-            self.stats[f"rejected: {taken.rejected[-1]}"] += 1
-            return None
-        self.stats["redacted_values"] += taken.redacted_values
-        for reason, count in taken.redactions.items():
-            self.stats[f"redacted: {reason}"] += count
-        self.stats["dropped_ops"] += taken.dropped_ops
-        self.kept += 1
-        return taken.row
-
-    def reasons(self, kind: str = "rejected") -> dict[str, int]:
-        """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
-        redacted)."""
-        return {
-            k.removeprefix(f"{kind}: "): v
-            for k, v in self.stats.items()
-            if k.startswith(f"{kind}: ")
-        }
-
-
-@dataclass
-class Outcome:
-    """What one patch of the window gives ``raw_patches``: a row or a rejection."""
-
-    patch_id: str
-    row: tuple | None = None
-    rejected: tuple | None = None
-    redacted_values: int = 0
-    redactions: dict[str, int] = field(default_factory=dict)
-    dropped_ops: int = 0
-
-
-def outcome(
-    doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: datetime
-) -> Outcome:
-    day = partition_day(doc, result.occurred_at, start, end)
-    if isinstance(result, Rejection):
-        return Outcome(
-            result.patch_id,
-            rejected=(result.patch_id, result.model, result.occurred_at, day, result.reason),
-        )
-    return Outcome(
-        result.patch_id,
-        row=_raw_row(result, day),
-        redacted_values=result.redacted_values,
-        redactions=result.redactions,
-        dropped_ops=result.dropped_ops,
-    )
-
-
-#: young patches first: an application's rows then find their young already extracted
-MODELS_IN_ORDER = ("young", "application")
-
-
-def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
-    """The young an application patch belongs to: its application's ``youngId`` (looked up in
-    MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications).
-    ``None`` for a young's patch (it is its own young)."""
-    if model != "application":
-        return None
-    return young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
-
-
-def partition_day(doc: dict, occurred_at: datetime | None, start, end):
-    """The Paris day of the patch; a patch selected by its ``_id`` (no usable ``date``, or a
-    date outside the window) stays in the day of its ``_id``."""
-    if occurred_at is not None and start <= occurred_at < end:
-        return local_day(occurred_at)
-    created = getattr(doc.get("_id"), "generation_time", None)
-    return local_day(created or start)
-
-
-def _young_id_in_ops(doc: dict):
-    for op in doc.get("ops") or []:
-        if (
-            isinstance(op, dict)
-            and op.get("path") == "/youngId"
-            and op.get("op") in ("add", "replace")
-        ):
-            return op.get("value")
-    return None
-
-
-def _raw_row(patch: ScrubbedPatch, day) -> tuple:
-    return (
-        patch.patch_id,
-        patch.model,
-        patch.record_id,
-        patch.young_id,
-        patch.occurred_at,
-        day,
-        orjson.dumps(patch.ops).decode(),
-        patch.author_role,
-        patch.impersonator_role,
-        patch.redacted_values,
-    )
 
 
 # ------------------------------------------------------------------------------ checks
@@ -237,16 +56,8 @@ CHECKS = [
 
 
 def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
-    dupes = conn.execute(
-        f'select count(*) from (select patch_id from "{schema}".raw_patches where {WINDOW} '
-        "group by patch_id having count(*) > 1) d",
-        params,
-    ).fetchone()[0]
-    return AssetCheckResult(
-        asset_key=ASSET,
-        check_name="no_duplicate_patch_ids",
-        passed=dupes == 0,
-        metadata={"duplicate_patch_ids": dupes},
+    return unique_ids_check(
+        conn, schema, ASSET, "patch_id", "no_duplicate_patch_ids", WINDOW, params
     )
 
 
@@ -316,48 +127,6 @@ SPEC = AssetSpec(
 def window_params(context: AssetExecutionContext) -> dict:
     window = context.partition_time_window
     return {"start": window.start.date(), "end": window.end.date()}
-
-
-def extract_window(
-    context: AssetExecutionContext,
-    config: DailyLoadConfig,
-    db,
-    postgres: PostgresResource,
-    pseudonymize,
-) -> MaterializeResult:
-    """``raw_patches`` alone: its own read of the window (when ``reconstructed_events`` is not
-    materialised in the same run, see ``extract_and_reconstruct``)."""
-    window = context.partition_time_window
-    started = time.perf_counter()
-    extract = Extract(db, pseudonymize, window.start, window.end)
-    params = window_params(context)
-    # the rejected rows are known once the raw rows are streamed: both slices in one transaction
-    postgres.replace_slices(
-        [
-            Slice(
-                "raw_patches",
-                RAW_COLUMNS,
-                extract.raw_rows(),
-                WINDOW,
-                params,
-                upsert_key="patch_id",
-            ),
-            Slice(
-                "rejected_patches",
-                REJECTED_COLUMNS,
-                LazyRows(lambda: extract.rejected),
-                WINDOW,
-                params,
-            ),
-        ]
-    )
-    # an independent count of what MongoDB holds for the window, right after the extract
-    expected = sum(
-        mongo.count_window_patches(db, m, window.start, window.end) for m in MODELS_IN_ORDER
-    )
-    return extract_result(
-        context, config, postgres, extract, expected, time.perf_counter() - started
-    )
 
 
 def extract_result(
