@@ -1,5 +1,5 @@
 """Every setting of snu-assets, read from the ``SNU_*`` environment variables once, validated,
-and passed in (the names of ``shared/design.md`` and the README's settings table).
+and passed in (the names are the data contract's: the README's settings tables list them all).
 
 :func:`current` builds the :class:`Settings` of this process on first use and keeps it;
 :func:`reload` (tests, the CLI after it changed the environment) builds it again. A bad
@@ -71,6 +71,9 @@ class Settings:
     small_cell_k: int = _env("SNU_SMALL_CELL_K", 5)
     # -- automation -----------------------------------------------------------------------
     backfill_days_per_run: int = _env("SNU_BACKFILL_DAYS_PER_RUN", 0)
+    #: the default status of the schedule and sensors (``running``, or ``stopped`` for a
+    #: deployment or a test where only backfills may start runs; the UI can still toggle them)
+    automation_default_status: str = _env("SNU_AUTOMATION_DEFAULT_STATUS", "running")
     nightly_cron: str = _env("SNU_NIGHTLY_CRON", "0 2 * * *")
     catch_up_days: int = _env("SNU_CATCH_UP_DAYS", 7)
     daily_max_runtime_s: int = _env("SNU_DAILY_MAX_RUNTIME_S", 4 * 3600)
@@ -153,6 +156,7 @@ CHOICES = {
     "day_selection": ("date", "id"),
     "log_read": ("auto", "records", "walk"),
     "executor": ("default", "celery"),
+    "automation_default_status": ("running", "stopped"),
 }
 POSITIVE = (
     "id_slack_hours",

@@ -3,7 +3,7 @@
 snu-assets demo                  servers + seed + materialise everything + summary
 snu-assets seed --youngs N --days D [--seed S] [--start YYYY-MM-DD]
 snu-assets run --date YYYY-MM-DD                     one day, then the weeks it completes
-snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   ranged runs, then the views
+snu-assets backfill --start YYYY-MM-DD --end YYYY-MM-DD   a Dagster backfill, then the views
 snu-assets dev                   dagster dev (webserver + daemon) on the embedded servers
 snu-assets roles [--reader snu_reader] [--public snu_public] [--writer snu_writer] [--print]
 snu-assets servers start|stop|status
@@ -87,76 +87,18 @@ def cmd_seed(args) -> int:
     return 0
 
 
-def day_chunks(start: date, end: date, size: int | None) -> list[tuple[str, str]]:
-    """``[start, end]`` cut into ranges of at most ``size`` days (the backfill policy's;
-    None: one range)."""
-    if not size:
-        return [(start.isoformat(), end.isoformat())]
-    chunks, first = [], start
-    while first <= end:
-        last = min(first + timedelta(days=size - 1), end)
-        chunks.append((first.isoformat(), last.isoformat()))
-        first = last + timedelta(days=1)
-    return chunks
-
-
-def materialize_range(start: str, end: str, *, resources=None, instance=None) -> dict:
-    """Materialise the daily layers for [start, end] as ranged runs of the backfill policy's
-    size, then the objectives and every week whose seven days are now materialised (the
-    same rule as the weekly sensor). Every run is recorded in the Dagster instance, so it
-    shows in the UI. Returns seconds per step."""
-    from dagster import DagsterEventType, DagsterInstance, materialize
-
-    from snu_assets.defs.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
-    from snu_assets.defs.automation.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to_refresh
-    from snu_assets.defs.partitions import DAYS_PER_RUN, weekly_partitions
-    from snu_assets.defs.resources import build_resources
-
-    instance = instance or DagsterInstance.get()
-    resources = resources or build_resources()
-    timings: dict[str, float] = {}
-
-    def run(assets, **kwargs):
-        name = " + ".join(k.to_user_string() for a in assets for k in a.keys)
-        began = time.perf_counter()
-        result = materialize(
-            assets,
-            resources=resources,
-            instance=instance,
-            tags={"snu/trigger": "cli", **kwargs.pop("tags", {})},
-            **kwargs,
-        )
-        if not result.success:
-            raise SystemExit(
-                f"materialisation of {name} ({kwargs or 'unpartitioned'}) failed: "
-                f"see the Dagster run {result.run_id}"
-            )
-        timings[name] = timings.get(name, 0) + time.perf_counter() - began
-
-    for first, last in day_chunks(date.fromisoformat(start), date.fromisoformat(end), DAYS_PER_RUN):
-        run(
-            DAILY_ASSETS,
-            tags={
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-            },
-        )
-    run(REFERENCE_ASSETS)
-    event = DagsterEventType.ASSET_MATERIALIZATION
-    due = weeks_to_refresh(
-        instance.get_latest_storage_id_by_partition(LAST_DAILY, event),
-        instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event),
-        weekly_partitions.get_partition_keys(),
-    )
-    for week, _ in due:
-        run(WEEKLY_ASSETS, partition_key=week)
-    return timings
-
-
 def cmd_materialize(args) -> int:
+    """``run`` and ``backfill``: Dagster asset backfills, carried out by the Dagster daemon
+    (the running one, or one started for the command), shown on the UI's Backfills page."""
+    from snu_assets.ops.backfill import BackfillFailed, backfill_range
+
     configure_environment()
     end = args.end or args.start
-    for step, seconds in materialize_range(args.start, end).items():
+    try:
+        timings = backfill_range(args.start, end)
+    except BackfillFailed as exc:
+        raise SystemExit(str(exc)) from None
+    for step, seconds in timings.items():
         print(f"{step}: {seconds:.1f}s")
     return 0
 
@@ -183,8 +125,10 @@ def cmd_demo(args) -> int:
         progress=True,
         collect_truth=False,
     )
-    print("materialising the asset graph ...")
-    timings = materialize_range(start.isoformat(), end.isoformat())
+    from snu_assets.ops.backfill import backfill_range
+
+    print("materialising the asset graph (Dagster backfills, carried out by the daemon) ...")
+    timings = backfill_range(start.isoformat(), end.isoformat())
     summary.print_summary(start, end, timings, time.perf_counter() - began)
     return 0
 
@@ -263,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--date", dest="start", required=True, metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_materialize, end=None)
 
-    p = sub.add_parser("backfill", help="materialise a range of days as ranged runs, then views")
+    p = sub.add_parser(
+        "backfill", help="a Dagster backfill of a range of days (ranged runs), then the views"
+    )
     p.add_argument("--start", required=True, metavar="YYYY-MM-DD")
     p.add_argument("--end", required=True, metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_materialize)

@@ -27,10 +27,10 @@ import websockets
 from dagster import DagsterInstance
 
 from snu_assets.defs.report.weekly_report import chromium_binary
-from snu_assets.defs.resources import MongoResource, PseudonymResource
+from snu_assets.defs.resources import MongoResource
 from snu_assets.io import embedded
-from snu_assets.ops.cli import materialize_range
 from snu_assets.ops.demo_data import seed_mongo
+from snu_assets_tests.backfills import backfill_through_dagster
 from snu_assets_tests.conftest import TEST_KEY, drop_schema, make_postgres
 
 pytestmark = [
@@ -99,15 +99,13 @@ def dagster_home(embedded_servers, tmp_path_factory):
             DagsterInstance.from_config(str(home)) as instance,
         ):
             patch.setenv("SNU_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
-            materialize_range(
+            backfill_through_dagster(
                 START.isoformat(),
                 "2025-01-19",
+                mongo=mongo,
+                postgres=postgres,
                 instance=instance,
-                resources={
-                    "mongo": mongo,
-                    "postgres": postgres,
-                    "pseudonyms": PseudonymResource(key=TEST_KEY),
-                },
+                pseudonym_key=TEST_KEY,
             )
         yield home
     finally:

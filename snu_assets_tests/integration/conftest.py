@@ -3,11 +3,12 @@
 from datetime import date
 
 import pytest
-from dagster import instance_for_test
+from dagster import DagsterInstance
 
-from snu_assets.ops.cli import materialize_range
 from snu_assets.ops.demo_data import seed_mongo
 from snu_assets.settings import timezone
+from snu_assets_tests.backfills import backfill_through_dagster
+from snu_assets_tests.conftest import TEST_KEY
 
 SEED_START = date(2025, 1, 6)
 
@@ -36,16 +37,25 @@ def window(truth):
 
 
 @pytest.fixture(scope="session")
-def instance():
-    """A persistent (temporary) instance: its event log is scanned for personal data."""
-    with instance_for_test() as dagster_instance:
+def instance(tmp_path_factory):
+    """A Dagster instance on disk (sqlite), shared with the daemon that carries out the
+    backfills; its event log is scanned for personal data."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with DagsterInstance.from_config(str(home)) as dagster_instance:
         yield dagster_instance
 
 
 @pytest.fixture(scope="session")
-def pipeline(truth, window, mongo_resource, postgres_resource, pseudonyms, instance):
-    resources = {"mongo": mongo_resource, "postgres": postgres_resource, "pseudonyms": pseudonyms}
-    materialize_range(
-        window[0].isoformat(), window[1].isoformat(), resources=resources, instance=instance
+def pipeline(truth, window, mongo_resource, postgres_resource, instance):
+    """The graph materialised as the UI and the CLI do it: Dagster backfills run by the
+    Dagster daemon (daily layers over the seeded window, then the weeks they complete)."""
+    backfill_through_dagster(
+        window[0].isoformat(),
+        window[1].isoformat(),
+        mongo=mongo_resource,
+        postgres=postgres_resource,
+        instance=instance,
+        pseudonym_key=TEST_KEY,
     )
     return postgres_resource

@@ -13,8 +13,8 @@ from dagster_shared.serdes import serialize_value
 
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.values import to_utc
-from snu_assets.ops.cli import materialize_range
 from snu_assets.settings import timezone
+from snu_assets_tests.backfills import backfill_through_dagster
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.truth import expected_events
@@ -420,14 +420,17 @@ def _strings(value):
             yield from _strings(item)
 
 
-def test_rematerialising_changes_nothing(pipeline, window, mongo_resource, pseudonyms):
+def test_rematerialising_changes_nothing(pipeline, window, mongo_resource, instance):
     before = snapshot(pipeline)
     assert all(before[t] for t in ("raw_patches", "reconstructed_events", "weekly_funnel"))
-    resources = {"mongo": mongo_resource, "postgres": pipeline, "pseudonyms": pseudonyms}
-    with DagsterInstance.ephemeral() as instance:
-        materialize_range(
-            window[0].isoformat(), window[1].isoformat(), resources=resources, instance=instance
-        )
+    backfill_through_dagster(
+        window[0].isoformat(),
+        window[1].isoformat(),
+        mongo=mongo_resource,
+        postgres=pipeline,
+        instance=instance,
+        pseudonym_key=TEST_KEY,
+    )
     assert snapshot(pipeline) == before
 
 

@@ -23,6 +23,8 @@ from snu_assets.defs.automation.jobs import daily_job
 from snu_assets.defs.partitions import daily_partitions
 from snu_assets.settings import current, timezone, timezone_name
 
+#: SNU_AUTOMATION_DEFAULT_STATUS
+DEFAULT_STATUS = DefaultScheduleStatus(current().automation_default_status.upper())
 NIGHTLY_CRON = current().nightly_cron
 CATCH_UP_DAYS = current().catch_up_days
 #: a day counts as done once the last daily layer has materialised it
@@ -50,7 +52,7 @@ def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
     cron_schedule=NIGHTLY_CRON,
     execution_timezone=timezone_name(),
     job=daily_job,
-    default_status=DefaultScheduleStatus.RUNNING,
+    default_status=DEFAULT_STATUS,
     description="Every night: yesterday's partition of the daily layers and their checks, "
     "plus any day of the last week never materialised.",
 )

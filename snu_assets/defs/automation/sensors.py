@@ -50,6 +50,8 @@ from snu_assets.io import mongo as patch_log
 from snu_assets.io.postgres import scalar
 from snu_assets.settings import current, timezone
 
+#: SNU_AUTOMATION_DEFAULT_STATUS
+DEFAULT_STATUS = DefaultSensorStatus(current().automation_default_status.upper())
 LATE_DATA_INTERVAL_S = current().late_data_interval_s
 WEEKLY_INTERVAL_S = current().weekly_sensor_interval_s
 MAX_WEEKS_PER_TICK = 10
@@ -130,7 +132,7 @@ def audit_days(materialized: set[str], position: str | None, count: int) -> list
 @sensor(
     job=daily_job,
     minimum_interval_seconds=LATE_DATA_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
+    default_status=DEFAULT_STATUS,
     description="Re-materialises day partitions that received patches after they were "
     "materialised (migrations, restored backups, clock skew).",
 )
@@ -208,7 +210,7 @@ def weeks_to_refresh(
 @sensor(
     job=weekly_job,
     minimum_interval_seconds=WEEKLY_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
+    default_status=DEFAULT_STATUS,
     description="Materialises a week's views once its seven days are materialised, and "
     "again when a day up to its end is re-materialised.",
 )
@@ -303,7 +305,7 @@ def load_notifier():
 
 
 @run_failure_sensor(
-    default_status=DefaultSensorStatus.RUNNING,
+    default_status=DEFAULT_STATUS,
     description="Names failed partitions in the log and on the assets, and "
     "calls the SNU_FAILURE_NOTIFIER hook.",
 )

@@ -1,6 +1,7 @@
 """Synthetic SNU data, shaped exactly as production writes it (pure generation, no I/O).
 
-What is generated (see ``shared/design.md`` for the data contract):
+What is generated (the data contract's collections; every field the pipeline reads is in the
+allow-list, :mod:`snu_assets.core.privacy.allowlist`):
 
 * ``youngs``: one document per applicant, current state only, with realistic French
   personal data (Faker ``fr_FR``) and the statistical fields of the contract;
@@ -91,7 +92,7 @@ DEFAULT_START = dt.date(2025, 1, 6)
 
 # --------------------------------------------------------------------------- contract
 
-#: Top-level fields kept when a deleted young's patches are cut down (design.md
+#: Top-level fields kept when a deleted young's patches are cut down (the contract's
 #: "Statistics fields" plus the status fields).
 STATISTICS_FIELDS = frozenset(
     {
