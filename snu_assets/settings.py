@@ -155,7 +155,7 @@ def _parse(variable: str, raw: str, kind: type, annotation: Any) -> Any:
 CHOICES = {
     "day_selection": ("date", "id"),
     "log_read": ("auto", "records", "walk"),
-    "executor": ("default", "celery"),
+    "executor": ("default", "in_process", "celery"),
     "automation_default_status": ("running", "stopped"),
 }
 POSITIVE = (

@@ -51,6 +51,8 @@ def backfill_through_dagster(
         "SNU_POSTGRES_URL": postgres.resolved_url(),
         "SNU_POSTGRES_SCHEMA": postgres.schema_name,
         "SNU_PSEUDONYM_KEY": pseudonym_key,
+        # a run's steps in the run's process: one process start per run, not one per step
+        "SNU_EXECUTOR": "in_process",
         **extra_env,
     }
     with environment(env):

@@ -59,8 +59,13 @@ def executor_config() -> dict:
 
 
 def executor_from_env():
-    """The executor of the code location: ``None`` (Dagster's default) unless
-    ``SNU_EXECUTOR=celery``."""
+    """The executor of the code location: ``None`` (Dagster's default: a process per step),
+    Dagster's in-process executor with ``SNU_EXECUTOR=in_process`` (a run's steps in its
+    own process: small machines, the tests' backfills), Celery with ``SNU_EXECUTOR=celery``."""
+    if current().executor == "in_process":
+        from dagster import in_process_executor
+
+        return in_process_executor
     if not enabled():  # SNU_EXECUTOR is validated by the Settings object
         return None
     from dagster_celery import celery_executor

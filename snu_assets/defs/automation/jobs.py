@@ -16,6 +16,8 @@ from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 #: Dagster's run tag read by run monitoring (``dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG``)
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 DAILY_MAX_RUNTIME_S = settings.current().daily_max_runtime_s
+#: the run tag that dagster.yaml limits to one run at a time
+WEEKLY_SERIAL_TAG = "snu/weekly-views"
 
 DAILY_SELECTION = AssetSelection.assets(*DAILY_ASSETS)
 WEEKLY_SELECTION = AssetSelection.assets(*WEEKLY_ASSETS)
@@ -34,6 +36,9 @@ weekly_job = define_asset_job(
     "weekly_views",
     selection=AssetSelection.assets(*REFERENCE_ASSETS) | WEEKLY_SELECTION,
     partitions_def=weekly_partitions,
+    # one week at a time, in submission order (dagster.yaml's tag concurrency limit): a
+    # week's disclosure control reads the weeks published before it
+    tags={WEEKLY_SERIAL_TAG: "1"},
     description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
     "weekly report for one week.",
 )
