@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, Definitions
@@ -37,6 +37,7 @@ from dagster._daemon.controller import get_daemon_statuses
 
 from snu_assets import settings
 from snu_assets.defs.assets import ALL_ASSETS, DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
+from snu_assets.defs.automation.jobs import WEEKLY_SERIAL_TAG
 from snu_assets.defs.automation.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to_refresh
 from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 from snu_assets.defs.resources import build_resources
@@ -61,6 +62,7 @@ def launch(
     keys: Sequence[AssetKey],
     partitions: Sequence[str | None],
     title: str,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
     """Record an asset backfill of ``keys`` over ``partitions`` (``None`` for unpartitioned
     assets) in ``instance``, as the UI does; the daemon picks it up. Its id."""
@@ -73,7 +75,7 @@ def launch(
     backfill = PartitionBackfill.from_asset_graph_subset(
         backfill_id=make_new_backfill_id(),
         backfill_timestamp=time.time(),
-        tags={"snu/trigger": "cli"},
+        tags={"snu/trigger": "cli", **(tags or {})},
         dynamic_partitions_store=instance,
         asset_graph_subset=AssetGraphSubset.from_asset_partition_set(wanted, graph),
         title=title,
@@ -228,7 +230,8 @@ def backfill_range(start: str, end: str, instance: DagsterInstance | None = None
         ]
         keys = _keys(REFERENCE_ASSETS) + (_keys(WEEKLY_ASSETS) if weeks else [])
         title = f"snu-assets weeks {weeks[0]}..{weeks[-1]}" if weeks else "snu-assets references"
-        views = launch(instance, keys, weeks or [None], title)
+        # one week at a time under dagster.yaml's queue (the weekly job's tag)
+        views = launch(instance, keys, weeks or [None], title, {WEEKLY_SERIAL_TAG: "1"})
         timings["weekly views"] = wait(instance, views)
     return timings
 

@@ -11,10 +11,8 @@ from pathlib import Path
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
-    AssetDep,
     AssetExecutionContext,
     MaterializeResult,
-    TimeWindowPartitionMapping,
     asset,
 )
 
@@ -188,9 +186,6 @@ WEEK = "week = %(week)s"
 #: everything published (snu_assets.core.publication.suppression)
 SMALL_CELL_K = current().small_cell_k
 PROTECTION_WIDTH = SMALL_CELL_K
-
-#: a week depends on the week before it (self-dependency: backfills run weeks in order)
-PREVIOUS_WEEK = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
@@ -375,14 +370,7 @@ def _goals(conn, schema: str) -> dict:
 
 @asset(
     partitions_def=weekly_partitions,
-    deps=[
-        "enriched_events",
-        "inscription_goals",
-        "cohorts",
-        # a week's protection is consistent with the weeks already published: a backfill
-        # materialises weeks in order, never two at once
-        AssetDep("weekly_funnel", partition_mapping=PREVIOUS_WEEK),
-    ],
+    deps=["enriched_events", "inscription_goals", "cohorts"],
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
