@@ -46,7 +46,8 @@ nothing that the weekly tables of weeks 0 .. t do not. Those weekly tables share
 own** protects everything published, across levels, columns and weeks; and a hidden
 ``C_t`` is a sum of unknowns of independent tables, among them a hidden ``W_s`` whose
 interval is at least ``width`` wide: so is its own. The price: a cumulated value once hidden
-stays hidden for the rest of the cohort (the weekly values go on being published).
+stays hidden for the rest of the cohort (the weekly values go on being published), except
+the totals the dashboards read (below).
 
 **Each week's weekly table** (geography × gender × age band with every margin, a
 three-dimensional hierarchical table): hypercube-style heuristic, then LP audit and repair.
@@ -62,11 +63,25 @@ three-dimensional hierarchical table): hypercube-style heuristic, then LP audit 
    each one leaves, and this margin spares most LP repairs;
 3. *audit*: the feasible interval of every hidden cell of the week by LP; a cell narrower
    than ``width`` gets one more partner (the cheapest published member of a relation
-   reachable from it) and the closure runs again. If that does not converge, every cell of
-   the week is hidden (always safe).
+   reachable from it) and the closure runs again. A *secondary* cell whose interval is a
+   single point is published again instead (everything else already gives its value:
+   publishing it changes no other interval). If that does not converge, every cell of the
+   week is hidden (always safe).
 
-Region and national totals (all genders, all ages) are the most expensive candidates: they
-are hidden only when small themselves or when no detail cell can do the job.
+**Shown totals.** Region and national totals (every gender, every age band; and a
+department's total when it is its region's only department, the same figure) are what the
+regional dashboards read: they are never chosen as secondary cells while a relation has any
+other member to hide (departments, gender and age-band breakdowns); the closure picks one
+only in a relation made of shown totals alone (national = Σ region totals with one region
+total small: the national total goes first), the audit only when nothing else is reachable.
+Their cumulated values, once hidden, are published again as soon as the LP over every week
+so far finds that the equation it adds (the sum of the region's hidden weekly totals since
+its last published cumulated value) narrows nothing, region by region. Some provably
+cannot be, while the weekly totals that pass the rule are shown: when a single weekly total
+of the region is hidden since its last published cumulated value (the difference gives it
+back), or several adding up to less than ``width`` (each is then within less than
+``width``); showing one of those would take hiding another region total that passes the
+rule.
 
 Why not the optimal method (an integer program, as τ-Argus "optimal" or sdcTable "OPT")?
 The weekly table of a cohort has thousands of cells, one per week and measure; the MIP is
@@ -437,6 +452,9 @@ class _Protector:
         #: cumulated totals published again after being hidden: (key, week); each tells the
         #: reader the sum of that key's weekly values since its last published cumulated
         self.reemerged: list[tuple[Key, int]] = []
+        #: secondary cells published again by the audit (their value was given exactly by
+        #: the other published values: publishing it tells nothing more)
+        self.released: set[Var] = set()
 
     # cost of hiding a cell: detail before margins, department before region before nation,
     # weekly before cumulated; region/national totals (all genders, all ages) last
@@ -452,9 +470,15 @@ class _Protector:
         return w * (1.5 if kind == CUMULATED else 1.0)
 
     def eligible(self, var: Var, t: int) -> bool:
-        """A cell of week ``t`` that may be hidden: published so far, and in a row that
-        exists (something counted at its key since the cohort opened)."""
-        return var[0] == t and var not in self.hidden and self.s.cumulated[t].get(var[2], 0) > 0
+        """A cell of week ``t`` that may be hidden: published so far, in a row that exists
+        (something counted at its key since the cohort opened), not released by the audit
+        (a secondary cell whose value everything else gives: hiding it protects nothing)."""
+        return (
+            var[0] == t
+            and var not in self.hidden
+            and var not in self.released
+            and self.s.cumulated[t].get(var[2], 0) > 0
+        )
 
     def hide(self, var: Var) -> None:
         value = self.s.value(var)
@@ -467,6 +491,17 @@ class _Protector:
             return (self.weight(v), 0 if enough else 1, value if enough else -value, v)
 
         return min(candidates, key=order)
+
+    def shown_total(self, var: Var) -> bool:
+        """A total the regional dashboards read: a region's or the nation's (every gender,
+        every age band), or the total of a department that is its region's only one (the
+        same figure). Never chosen as a secondary cell while a relation offers another
+        member (a department, a gender or age-band breakdown); hidden only when small itself
+        or when every member of a relation is such a total."""
+        _, _, (r, d, g, a) = var
+        if g != ALL or a != ALL:
+            return False
+        return d == ALL or len(self.s.structure.regions.get(r, ())) == 1
 
     def _fix(self, rel: Relation, t: int) -> list[Var]:
         """Hide members of the week until ``rel`` holds; the cells hidden."""
@@ -482,9 +517,15 @@ class _Protector:
             deficit = 0 if total_hidden else max(self.target - mass, 0)
             if count >= 2 and deficit <= 0:
                 return added
-            candidates = [p for p in parts if self.eligible(p, t)]
-            if not candidates and self.eligible(total, t):
-                candidates = [total]
+            members = [p for p in parts if self.eligible(p, t)]
+            if not members and self.eligible(total, t):
+                members = [total]
+            candidates = [m for m in members if not self.shown_total(m)]
+            if not candidates and count == 1 and all(self.shown_total(m) for m in (total, *parts)):
+                # a lone hidden member of a relation made of shown totals only (national =
+                # Σ region totals, one region's only department): another one must go, the
+                # nation's before a region's (regional dashboards read region totals)
+                candidates = [total] if self.eligible(total, t) else members
             if not candidates:
                 return added  # left to the LP audit
             chosen = self._pick(candidates, max(deficit, 1))
@@ -508,22 +549,30 @@ class _Protector:
         rels = {rel for var in cells for rel in self.rels(var)}
         return cells, [relation_equation(self.s, rel, self.hidden) for rel in rels]
 
-    def narrow(self, last: int, check: Iterable[Var] | None = None) -> list[Var]:
+    def narrow(
+        self, last: int, check: Iterable[Var] | None = None
+    ) -> dict[Var, tuple[float, float]]:
         """Hidden weekly cells of week ``last`` whose feasible interval is narrower than the
-        protection (with ``check``, only those cells: hiding more never narrows)."""
+        protection, with their exact interval (with ``check``, only those cells: hiding more
+        never narrows)."""
         cells, equations = self.component(last)
         if check is not None:
             check = set(check) & set(cells)
         intervals = feasible_intervals(equations, cells, width=self.width, check=check)
-        return sorted(v for v, (lo, hi) in intervals.items() if not wide(lo, hi, self.width))
+        return {
+            v: (lo, hi) for v, (lo, hi) in sorted(intervals.items()) if not wide(lo, hi, self.width)
+        }
 
     def _repair_candidates(self, var: Var, t: int) -> list[Var]:
         """Published members of week ``t`` in relations reachable from ``var`` through
-        hidden cells, nearest first."""
+        hidden cells, nearest first; shown totals (:meth:`shown_total`) only when no other
+        cell is reachable."""
         seen_vars, seen_rels = {var}, set()
         frontier = [var]
+        totals: list[Var] = []
         while frontier:
-            found, following = [], []
+            found: list[Var] = []
+            following: list[Var] = []
             for v in frontier:
                 for rel in self.rels(v):
                     if rel in seen_rels:
@@ -538,11 +587,14 @@ class _Protector:
                                 seen_vars.add(m)
                                 following.append(m)
                         elif self.eligible(m, t):
-                            found.append(m)
+                            (totals if self.shown_total(m) else found).append(m)
             if found:
                 return found
             frontier = following
-        return []
+        # only shown totals left: the nation's first, then the cell's own region's
+        national = [m for m in totals if m[2][0] == ALL]
+        own = [m for m in totals if m[2][0] == var[2][0]]
+        return national or own or totals
 
     def _fallback(self, t: int) -> None:
         """Hide every weekly cell of week ``t`` in a row (always safe: nothing is left)."""
@@ -564,19 +616,21 @@ class _Protector:
             for key in keys
             if (t, WEEKLY, key) in self.hidden or (t - 1, CUMULATED, key) in self.hidden
         )
-        # ... except region and national totals that pass the rule, shown again when the
-        # equation this adds (the sum of their hidden weekly values) narrows no hidden value
+        # ... except shown totals (region and national) that pass the rule, shown again when
+        # the equation this adds (the sum of their hidden weekly values since their last
+        # published cumulated) narrows no hidden value. Never while the cumulated of the week
+        # before is published and this week's is hidden: their difference would give it.
         candidates = [
             key
             for key in carried
-            if key[1] == ALL
-            and key[2] == ALL
-            and key[3] == ALL
+            if self.shown_total((t, CUMULATED, key))
             and (t - 1, CUMULATED, key) in self.hidden
             and self.s.cumulated[t].get(key, 0) >= self.k
         ]
         if self.audit and candidates:
             candidates = self._reemerge(t, candidates, carried)
+        else:
+            candidates = []
         for key in carried:
             if key not in candidates:
                 self.hide((t, CUMULATED, key))
@@ -626,25 +680,31 @@ class _Protector:
         return cells, equations + extra
 
     def _reemerge(self, t: int, candidates: list[Key], carried: list[Key]) -> list[Key]:
-        """The candidates whose cumulated can be published again at week ``t``."""
-        for _ in range(4):
-            if not candidates:
-                return []
-            extra = [self._reemergence_equation(key, t, self._since(key, t)) for key in candidates]
-            hidden_now = [key for key in carried if key not in candidates]
+        """The candidates whose cumulated can be published again at week ``t``: a region at
+        a time (its total with its only department's, the same figure), largest first, the
+        nation last; each kept when the LP over every week so far, with the ones kept
+        before it, finds no hidden value narrower than the protection."""
+        groups: dict[Key, list[Key]] = defaultdict(list)
+        for key in candidates:
+            groups[(key[0], ALL, ALL, ALL)].append(key)
+        order = sorted(
+            groups, key=lambda key: (key[0] == ALL, -self.s.cumulated[t].get(key, 0), key)
+        )
+        kept: list[Key] = []
+        for head in order:
+            terms, _ = self._reemergence_equation(head, t, self._since(head, t))
+            if len(terms) == 1 or sum(self.s.value(v) for v in terms) < self.width:
+                # one hidden weekly value since the last published cumulated: given back
+                # exactly; several adding up to less than the protection: each within it
+                continue
+            trial = [*kept, *groups[head]]
+            extra = [self._reemergence_equation(c, t, self._since(c, t)) for c in trial]
+            hidden_now = [c for c in carried if c not in trial]
             cells, equations = self._all_equations(t, extra, hidden_now)
             found = feasible_intervals(equations, cells, width=self.width)
-            narrow = {v for v, (lo, hi) in found.items() if not wide(lo, hi, self.width)}
-            if not narrow:
-                return candidates
-            regions = {v[2][0] for v in narrow}
-            kept = [
-                key
-                for key, (terms, _) in zip(candidates, extra)
-                if key[0] != ALL and key[0] not in regions and not narrow.intersection(terms)
-            ]
-            candidates = kept if len(kept) < len(candidates) else candidates[: len(candidates) // 2]
-        return []
+            if all(wide(lo, hi, self.width) for lo, hi in found.values()):
+                kept = trial
+        return kept
 
     def _weekly(self, t: int) -> None:
         # in key order: the closure's choices depend on the order relations are met in,
@@ -664,17 +724,32 @@ class _Protector:
             narrow = self.narrow(t, check)
             if not narrow:
                 return
+            # a secondary cell pinned to one value by the rest hides nothing: publishing it
+            # adds an equation the reader already has (no other interval changes), and keeps
+            # it from dragging a shown total in as its partner
+            pinned = [
+                v
+                for v, (lo, hi) in narrow.items()
+                if self.hidden[v] == SECONDARY and hi - lo < _EPS
+            ]
+            for var in pinned:
+                del self.hidden[var]
+                self.released.add(var)
             chosen_now: list[Var] = []
             for var in narrow:
+                if var in self.released:
+                    continue
                 candidates = [c for c in self._repair_candidates(var, t) if c not in self.hidden]
                 if candidates:
                     chosen = self._pick(candidates, self.width)
                     self.hide(chosen)
                     chosen_now.append(chosen)
             if not chosen_now:
+                if pinned and len(pinned) == len(narrow):
+                    return
                 break
             self._close(t, deque(rel for c in chosen_now for rel in self.rels(c)))
-            check = set(narrow) | (set(self.hidden) - before)
+            check = (set(narrow) - set(pinned)) | (set(self.hidden) - before)
         self._fallback(t)
 
 
