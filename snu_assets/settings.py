@@ -48,6 +48,7 @@ class Settings:
     pseudonym_key: str | None = _env("SNU_PSEUDONYM_KEY", secret=True)
     state_dir: str | None = _env("SNU_STATE_DIR")
     reports_dir: str | None = _env("SNU_REPORTS_DIR")
+    report_language: str = _env("SNU_REPORT_LANGUAGE", "fr")
     start_date: str = _env("SNU_START_DATE", "2024-01-01")
     # -- MongoDB collections (production's names) -----------------------------------------
     collection_youngs: str = _env("SNU_COLLECTION_YOUNGS", "youngs")
@@ -157,6 +158,9 @@ CHOICES = {
     "log_read": ("auto", "records", "walk"),
     "executor": ("default", "in_process", "celery"),
     "automation_default_status": ("running", "stopped"),
+    # the weekly report, its chart and the tables' column comments: French (the ministry's
+    # language) or English
+    "report_language": ("fr", "en"),
 }
 POSITIVE = (
     "id_slack_hours",

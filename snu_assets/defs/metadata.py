@@ -1,11 +1,15 @@
-"""Materialisation metadata shared by the layers: the table's column schema (read back from
-PostgreSQL with its comments, so the UI and Metabase say the same thing) and a markdown
-preview of the first rows of the slice just written (scrubbed data only)."""
+"""Metadata shared by the layers: the table's column schema, on each asset's definition
+(from ``io/sql/comments.toml``, the source of the PostgreSQL comments too) and on each
+materialisation (read back from PostgreSQL with its comments, so the UI and Metabase say the
+same thing), and a markdown preview of the first rows of the slice just written (scrubbed
+data only)."""
 
 from dagster import AssetCheckResult, MetadataValue, TableColumn, TableSchema
 
+from snu_assets import settings
 from snu_assets.core.privacy.audit import AuditReport
 from snu_assets.defs.resources import PostgresResource
+from snu_assets.io.postgres import column_docs
 
 #: JSONB columns are summarised in previews (a preview is for eyes, not for analysis)
 _PREVIEW_LIMIT = 5
@@ -33,6 +37,26 @@ def column_schema(postgres: PostgresResource, table: str) -> TableSchema:
             for name, data_type, nullable, comment in rows
         ]
     )
+
+
+def described_schema(table: str, language: str | None = None) -> TableSchema:
+    """Every column of ``table`` with its SQL type and description in ``language`` (default
+    ``SNU_REPORT_LANGUAGE``), from ``io/sql/comments.toml``: what the PostgreSQL comments
+    say, known before any materialisation."""
+    return TableSchema(
+        columns=[
+            TableColumn(name, sql_type, description=text)
+            for name, sql_type, text in column_docs(table, language)
+        ]
+    )
+
+
+def definition_metadata(table: str) -> dict:
+    """An asset's definition metadata: its table and columns as the Dagster UI shows them."""
+    return {
+        "dagster/table_name": f"{settings.current().postgres_schema}.{table}",
+        "dagster/column_schema": described_schema(table),
+    }
 
 
 def _not_null():

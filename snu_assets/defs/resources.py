@@ -169,12 +169,14 @@ class PostgresResource(ConfigurableResource):
             path if isinstance(path, Path) else SQL_DIR / path, self.schema, **fragments
         )
 
-    def ddl_version(self) -> str:
-        return ddl_version()
+    def ddl_version(self, language: str | None = None) -> str:
+        return ddl_version(language)
 
-    def ensure_schema(self) -> None:
-        """Create the schema and every table, once per version of the DDL files."""
-        ensure_schema(self.connect, self.schema)
+    def ensure_schema(self, language: str | None = None) -> None:
+        """Create the schema and every table, with their descriptions (PostgreSQL comments)
+        in ``language`` (default ``SNU_REPORT_LANGUAGE``), once per version of the DDL files,
+        descriptions and language."""
+        ensure_schema(self.connect, self.schema, language)
 
     def replace_rows(
         self,

@@ -1,6 +1,8 @@
 """PostgreSQL loading: connections that can always be stopped, the DDL beside it
-(``sql/ddl_*.sql``, ``sql/roles.sql``), and the atomic replacement of a table's slice by
-``COPY`` into staging tables then delete + insert in one transaction.
+(``sql/ddl_*.sql``, ``sql/roles.sql``) with the tables' descriptions (``sql/comments.toml``,
+French or English: the PostgreSQL comments and the Dagster column schemas), and the atomic
+replacement of a table's slice by ``COPY`` into staging tables then delete + insert in one
+transaction.
 
 Plain functions on psycopg connections: the Dagster resource
 (:class:`snu_assets.defs.resources.PostgresResource`) configures and calls them."""
@@ -8,9 +10,11 @@ Plain functions on psycopg connections: the Dagster resource
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,7 +24,12 @@ from typing import Any
 import orjson
 import psycopg
 
+from snu_assets import settings
+
 SQL_DIR = Path(__file__).parent / "sql"
+#: descriptions of every table and column, in each language of :data:`LANGUAGES`
+COMMENTS = SQL_DIR / "comments.toml"
+LANGUAGES = ("fr", "en")
 Connect = Callable[[], AbstractContextManager[psycopg.Connection]]
 
 
@@ -115,22 +124,107 @@ def ddl_files() -> list[Path]:
     return sorted(SQL_DIR.glob("ddl_*.sql"))
 
 
-def ddl_version() -> str:
-    texts = "".join(p.read_text() for p in ddl_files())
+def ddl_version(language: str | None = None) -> str:
+    """A hash of the DDL, the descriptions and their language: a change of any re-runs it."""
+    texts = "".join(p.read_text() for p in ddl_files()) + COMMENTS.read_text(encoding="utf-8")
+    texts += f"\ncomments: {_language(language)}"
     return hashlib.sha256(texts.encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------ descriptions
+
+
+@dataclass(frozen=True)
+class ColumnDoc:
+    name: str
+    type: str  # as in the CREATE TABLE
+    description: dict[str, str]  # {language: text}
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    name: str
+    description: dict[str, str]
+    columns: tuple[ColumnDoc, ...]
+
+
+@functools.cache
+def table_docs() -> dict[str, TableDoc]:
+    """Every table of ``sql/comments.toml``: its description and its columns' (name, SQL
+    type, description per language), in the order of its CREATE TABLE. A column with
+    ``like = "<table>"`` takes the type and descriptions of that table's column of the same
+    name."""
+    raw = tomllib.loads(COMMENTS.read_text(encoding="utf-8"))
+    docs: dict[str, TableDoc] = {}
+    for table, entry in raw.items():
+        columns = []
+        for column in entry.get("columns", []):
+            source = column
+            if "like" in column:
+                [source] = [
+                    c for c in raw[column["like"]]["columns"] if c["name"] == column["name"]
+                ]
+            columns.append(
+                ColumnDoc(
+                    column["name"],
+                    column.get("type", source["type"]),
+                    {lang: column.get(lang, source[lang]) for lang in LANGUAGES},
+                )
+            )
+        docs[table] = TableDoc(table, {lang: entry[lang] for lang in LANGUAGES}, tuple(columns))
+    return docs
+
+
+def _language(language: str | None) -> str:
+    language = language or settings.current().report_language
+    if language not in LANGUAGES:
+        raise ValueError(f"language {language!r}: expected one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def column_docs(table: str, language: str | None = None) -> list[tuple[str, str, str]]:
+    """``(column, SQL type, description)`` of every column of ``table``, in ``language``
+    (default ``SNU_REPORT_LANGUAGE``)."""
+    language = _language(language)
+    return [(c.name, c.type, c.description[language]) for c in table_docs()[table].columns]
+
+
+def table_description(table: str, language: str | None = None) -> str:
+    return table_docs()[table].description[_language(language)]
+
+
+def comments_sql(schema: str, language: str | None = None) -> str:
+    """``comment on table / column ... is '...'`` for every table and column described, in
+    ``language`` (default ``SNU_REPORT_LANGUAGE``)."""
+    language = _language(language)
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    lines = []
+    for table, doc in table_docs().items():
+        name = qualified(schema, table)
+        lines.append(f"comment on table {name} is {literal(doc.description[language])};")
+        for column in doc.columns:
+            lines.append(
+                f'comment on column {name}."{column.name}" is '
+                f"{literal(column.description[language])};"
+            )
+    return "\n".join(lines)
 
 
 def qualified(schema: str, table: str) -> str:
     return f'"{schema}"."{table}"'
 
 
-def ensure_schema(connect: Connect, schema: str) -> None:
-    """Create the schema and every table, once per version of the DDL files.
+def ensure_schema(connect: Connect, schema: str, language: str | None = None) -> None:
+    """Create the schema and every table, with their descriptions in ``language`` (default
+    ``SNU_REPORT_LANGUAGE``), once per version of the DDL files, descriptions and language.
 
     A schema already at this version is left alone without taking any lock (the DDL
     would otherwise wait behind any open dashboard transaction); an upgrade is
     serialised per schema across processes."""
-    version = ddl_version()
+    version = ddl_version(language)
     marker = f'"{schema}"._snu_schema_version'
     with connect() as conn:
         found = scalar(conn, "select to_regclass(%s)", (marker,))
@@ -141,6 +235,7 @@ def ensure_schema(connect: Connect, schema: str) -> None:
         conn.execute(f'create schema if not exists "{schema}"')
         for path in ddl_files():
             conn.execute(sql_text(path, schema))
+        conn.execute(comments_sql(schema, language))
         conn.execute(f"create table if not exists {marker} (version text not null)")
         conn.execute(f"delete from {marker}")
         conn.execute(f"insert into {marker} values (%s)", (version,))

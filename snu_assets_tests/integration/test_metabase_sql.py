@@ -15,13 +15,23 @@ from snu_assets.settings import PROJECT_ROOT
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.integration.test_weekly_report import funnel_truth
 
-DOC = PROJECT_ROOT / "docs" / "metabase.md"
-BY_GENDER = "Daily created and validated by gender"
-BY_AGE_BAND = "Daily created and validated by age band"
-BY_REGION = "Daily created and validated by region"
-PROGRESS = "Weekly progress against objectives per cohort"
-DEPARTMENTS = "Validated per department vs objective"
-REGIONS = "Published funnel per region"
+DOC = PROJECT_ROOT / "docs" / "metabase.md"  # in French, the users' language
+DOC_EN = PROJECT_ROOT / "docs" / "metabase.en.md"  # the same questions in English
+BY_GENDER = "Créés et validés par jour et par genre"
+BY_AGE_BAND = "Créés et validés par jour et par tranche d’âge"
+BY_REGION = "Créés et validés par jour et par région"
+PROGRESS = "Avancement hebdomadaire par rapport aux objectifs, par cohorte"
+DEPARTMENTS = "Validés par département par rapport à l’objectif"
+REGIONS = "Entonnoir publié par région"
+#: the English page's titles of the same questions, in the same order
+ENGLISH = {
+    BY_GENDER: "Daily created and validated by gender",
+    BY_AGE_BAND: "Daily created and validated by age band",
+    BY_REGION: "Daily created and validated by region",
+    PROGRESS: "Weekly progress against objectives per cohort",
+    DEPARTMENTS: "Validated per department vs objective",
+    REGIONS: "Published funnel per region",
+}
 #: what each role of roles.sql reads
 READABLE = {
     "snu_reader": {
@@ -37,10 +47,10 @@ READABLE = {
 }
 
 
-def sql_blocks() -> tuple[dict[str, str], dict[str, str]]:
+def sql_blocks(doc=DOC, role_line=r"^\*\*Rôle[ \u00a0\u202f]?:\*\* `(\w+)`"):
     """{### title: the first ```sql block under it} of the page, and {title: its role}."""
     blocks, roles, title = {}, {}, None
-    for part in re.split(r"^(### .+)$", DOC.read_text(encoding="utf-8"), flags=re.M):
+    for part in re.split(r"^(### .+)$", doc.read_text(encoding="utf-8"), flags=re.M):
         if part.startswith("### "):
             title = part[4:].strip()
             continue
@@ -48,8 +58,8 @@ def sql_blocks() -> tuple[dict[str, str], dict[str, str]]:
         if title is not None:
             assert len(found) == 1, f"{title!r}: one sql block expected, {len(found)} found"
             blocks[title] = found[0]
-            role = re.findall(r"^\*\*Role:\*\* `(\w+)`", part, flags=re.M)
-            assert len(role) == 1, f"{title!r}: one **Role:** line expected"
+            role = re.findall(role_line, part, flags=re.M)
+            assert len(role) == 1, f"{title!r}: one role line expected"
             roles[title] = role[0]
         else:
             assert not found, "an sql block without a ### title"
@@ -107,6 +117,11 @@ def found_daily(result: list[dict], column: str) -> Counter:
 
 def test_the_page_holds_the_regulators_questions():
     assert set(BLOCKS) == {BY_GENDER, BY_AGE_BAND, BY_REGION, PROGRESS, DEPARTMENTS, REGIONS}
+    # the English page asks the same questions with the same SQL, under the same roles
+    blocks_en, roles_en = sql_blocks(DOC_EN, r"^\*\*Role:\*\* `(\w+)`")
+    assert list(blocks_en) == [ENGLISH[title] for title in BLOCKS]
+    for title, english in ENGLISH.items():
+        assert blocks_en[english] == BLOCKS[title] and roles_en[english] == ROLES[title]
     assert {ROLES[DEPARTMENTS], ROLES[REGIONS]} == {"snu_public"}
     for title, sql in BLOCKS.items():
         tables = set(re.findall(r"\bsnu\.(\w+)", sql))

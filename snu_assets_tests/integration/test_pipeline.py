@@ -454,7 +454,16 @@ def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
         assert metadata["dagster/row_count"].value > 0
         assert metadata["preview"].value.count("\n") >= 2  # header, separator, rows
     raw = instance.get_latest_materialization_event(AssetKey("raw_patches")).asset_materialization
-    assert "Keyed pseudonym" in raw.metadata["dagster/column_schema"].schema.columns[0].description
+    # the PostgreSQL comments, in French by default (SNU_REPORT_LANGUAGE)
+    assert (
+        raw.metadata["dagster/column_schema"]
+        .schema.columns[0]
+        .description.startswith("Pseudonyme à clé du patch")
+    )
+    national = instance.get_latest_materialization_event(
+        AssetKey("weekly_funnel_national")
+    ).asset_materialization.metadata["dagster/column_schema"]
+    assert all(c.description for c in national.schema.columns)
     lineage = (
         instance.get_latest_materialization_event(AssetKey("enriched_events"))
         .asset_materialization.metadata["dagster/column_lineage"]

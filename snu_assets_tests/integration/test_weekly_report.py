@@ -17,6 +17,7 @@ from dagster import materialize
 from dagster_shared.serdes import serialize_value
 
 from snu_assets.defs.report.charts import cumulated_validated_chart
+from snu_assets.defs.report.i18n import Formatter
 from snu_assets.defs.report.progress import progress_chart_metadata
 from snu_assets.defs.report.weekly_report import (
     chromium_binary,
@@ -179,8 +180,9 @@ def test_hidden_cells_read_as_lower_bounds():
     assert (bound.text, bound.raw, bound.hidden) == (f"≥{nnbsp}1{nnbsp}234", "1234", True)
     assert count_cell("created", 12, False).text == "12"
     assert count_cell("created", 12).hidden is None  # exact tables: no flag
-    assert ratio_cell("progress", 0.1234).text == f"12.3{nnbsp}%"
-    assert ratio_cell("progress", 0.1234, True).text == f"≥{nnbsp}12.3{nnbsp}%"
+    # French by default (SNU_REPORT_LANGUAGE): no-break space before the percent sign
+    assert ratio_cell("progress", 0.1234).text == "12,3\u00a0%"
+    assert ratio_cell("progress", 0.1234, True).text == f"≥{nnbsp}12,3\u00a0%"
     assert count_cell("objective", None).text == "–"
     html = render_html_cell(bound)
     assert 'data-suppressed="true"' in html and "<sup>s</sup>" in html
@@ -425,3 +427,84 @@ def test_screenshot_of_a_report_is_not_blank(reports, window, tmp_path):
     # the page's accent colour (header rule, table heads) is drawn
     colours = image.getcolors(maxcolors=1_000_000)
     assert sum(n for n, rgb in colours if rgb[2] > 120 and rgb[0] < 40 and rgb[1] < 40) > 1_000
+
+
+# ------------------------------------------------------------------------------ languages
+
+
+def _cells_text(html: str) -> dict:
+    return {key: text for key, (_, _, text) in parse(html).cells.items()}
+
+
+def test_the_report_is_in_french_by_default(reports, pipeline, window):
+    """The page, its numbers, percentages and dates in French, on the seeded figures."""
+    folder, results = reports
+    fr = Formatter("fr")
+    for week in complete_weeks(window):
+        html = _html(folder, week)
+        assert '<html lang="fr">' in html
+        assert f"Rapport hebdomadaire, semaine du {fr.date_long(week)}" in html
+        assert re.search(r"\d{1,2} (janvier|février|mars) 2025", html)
+        assert f"Du lundi {fr.date_long(week)} au dimanche" in html
+        for english in ("Weekly report", "Daily national funnel", "Validated", "Definitions"):
+            assert english not in html, english
+        assert "Entonnoir régional" in html and "Toutes cohortes" in html
+        assert _metadata(results[week])["language"].value == "fr"
+        cells = parse(html)
+        for (_, key, col), (raw, suppressed, text) in cells.cells.items():
+            if raw == "" or suppressed == "true":
+                continue
+            value = Decimal(raw)
+            if col in ("progress", "projected_progress"):
+                assert text == fr.percent(float(value)), (key, col, text)
+                assert "," in text or text == "–"
+            elif col == "projection":
+                assert text == fr.rounded(value)
+            else:
+                assert text == fr.integer(value)
+        # a figure of a thousand or more reads 1 234 (narrow no-break space; the seeded
+        # figures stay under a thousand: test_report_language checks it on its own)
+        for (_, _, col), (raw, _, text) in cells.cells.items():
+            if raw and col not in ("progress", "projected_progress") and Decimal(raw) >= 1000:
+                assert re.fullmatch(r"(≥\u202f)?\d{1,3}(\u202f\d{3})+", text), text
+        day = week + timedelta(days=2)
+        assert f">{fr.day_short(day)}</th>" in html  # "mer. 15 janv."
+
+
+def test_the_report_in_english_on_request(
+    reports, pipeline, window, instance, tmp_path, monkeypatch
+):
+    """``language: en`` (run config; default SNU_REPORT_LANGUAGE) gives the same page in
+    English: same figures, English words and formats."""
+    folder, _ = reports
+    week = complete_weeks(window)[-1]
+    monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
+    result = materialize(
+        [weekly_report],
+        partition_key=week.isoformat(),
+        resources={"postgres": pipeline},
+        instance=instance,
+        run_config={"ops": {"weekly_report": {"config": {"language": "en"}}}},
+    )
+    assert result.success and _metadata(result)["language"].value == "en"
+    english, french = _html(tmp_path, week), _html(folder, week)
+    assert '<html lang="en">' in english
+    assert f"Weekly report, week of {Formatter('en').date_long(week)}" in english
+    assert "Rapport hebdomadaire" not in english and "Entonnoir" not in english
+    en_cells, fr_cells = parse(english), parse(french)
+    # the same figures, formatted the English way
+    assert {k: v[:2] for k, v in en_cells.cells.items()} == {
+        k: v[:2] for k, v in fr_cells.cells.items()
+    }
+    en = Formatter("en")
+    for (_, _, col), (raw, suppressed, text) in en_cells.cells.items():
+        if raw and suppressed != "true" and col in ("progress", "projected_progress"):
+            assert text == en.percent(float(raw)) and text.endswith("%") and "," not in text
+    with pytest.raises(Exception, match="de"):
+        materialize(
+            [weekly_report],
+            partition_key=week.isoformat(),
+            resources={"postgres": pipeline},
+            instance=instance,
+            run_config={"ops": {"weekly_report": {"config": {"language": "de"}}}},
+        )

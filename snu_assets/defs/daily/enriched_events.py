@@ -23,7 +23,7 @@ from snu_assets.defs.daily.reconstructed_events import (
     check_events_personal_data,
 )
 from snu_assets.defs.freshness import DAILY_FRESHNESS
-from snu_assets.defs.metadata import table_metadata
+from snu_assets.defs.metadata import definition_metadata, table_metadata
 from snu_assets.defs.partitions import daily_backfill_policy, daily_partitions
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
@@ -128,6 +128,7 @@ def load_geography(postgres: PostgresResource) -> int:
     owners=OWNERS,
     tags={"layer": "enrich", "published": "true"},
     kinds={"postgres"},
+    metadata=definition_metadata("enriched_events"),
     description="The events with plain columns next to the JSONB before/after: event_day, "
     "event_week (Monday), status before/after, cohort, gender, age and age band "
     "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "

@@ -14,7 +14,12 @@ from snu_assets.core.privacy.audit import audit_table
 from snu_assets.daily_load.extract import Extract
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
-from snu_assets.defs.metadata import audit_metadata, table_metadata, unique_ids_check
+from snu_assets.defs.metadata import (
+    audit_metadata,
+    definition_metadata,
+    table_metadata,
+    unique_ids_check,
+)
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
 
@@ -117,6 +122,7 @@ SPEC = AssetSpec(
     tags={"layer": "extract", "pii": "scrubbed"},
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
+    metadata=definition_metadata("raw_patches"),
     description="One row per MongoDB patch of the day (young and application patches), "
     "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
     "pseudonyms for every id, the author's role only. Unusable patches go to "

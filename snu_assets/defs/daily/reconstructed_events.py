@@ -18,7 +18,12 @@ from snu_assets.daily_load.rebuild import Reconstruction
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
 from snu_assets.defs.daily.raw_patches import window_params
-from snu_assets.defs.metadata import audit_metadata, table_metadata, unique_ids_check
+from snu_assets.defs.metadata import (
+    audit_metadata,
+    definition_metadata,
+    table_metadata,
+    unique_ids_check,
+)
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
 
@@ -106,6 +111,7 @@ SPEC = AssetSpec(
     tags={"layer": "reconstruct", "pii": "scrubbed"},
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
+    metadata=definition_metadata("reconstructed_events"),
     description="One row per event: for each patch of the day, the allow-listed state of the "
     "young (or application) just before and just after it, rebuilt from the whole "
     "patch log and the current document. Event names: young.created, "

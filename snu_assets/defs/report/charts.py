@@ -8,23 +8,40 @@ same data gives the same bytes.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Mapping
+from datetime import date
 
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 #: colour-blind-safe palette (Okabe-Ito), one colour per cohort, in cohort order
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
 
 CHART_COLUMNS = ("week", "cohort", "validated_cumulated", "objective", "projection")
 
+#: the chart's words (English); the report passes its language's (``report/i18n.py``)
+LABELS = {
+    "title": "Validated applications, cumulated per week",
+    "ylabel": "validated youngs (cumulated)",
+    "xlabel": "week (Monday)",
+    "empty": "no validated application yet",
+    "cohort": "cohort",
+    "validated": "validated, cumulated",
+    "objective": "annual objective",
+    "projection": "projection at close",
+}
+
 
 def cumulated_validated_chart(
     frame: pd.DataFrame,
     *,
     title: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    number: Callable[[float], str] | None = None,
+    week_label: Callable[[date], str] | None = None,
     width_in: float = 10.0,
     height_in: float = 5.0,
     dpi: int = 100,
@@ -38,7 +55,14 @@ def cumulated_validated_chart(
     close at the current pace; may be missing). Per cohort: a solid line with dots for the
     cumulated validated, a dashed horizontal line at the objective, a dotted line for the
     projection. Returns the PNG bytes.
+
+    ``labels`` overrides the words of :data:`LABELS` (the report's language), ``number``
+    formats the axis' counts (default ``1,234``) and ``week_label`` a Monday on the axis
+    (default ``06 Jan``).
     """
+    words = {**LABELS, **(labels or {})}
+    if title is not None:
+        words["title"] = title
     missing = set(CHART_COLUMNS) - set(frame.columns)
     if missing:
         raise ValueError(f"chart data lacks the column(s) {sorted(missing)}")
@@ -51,18 +75,18 @@ def cumulated_validated_chart(
     figure = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    axes.set_title(title or "Validated applications, cumulated per week", loc="left", fontsize=12)
-    axes.set_ylabel("validated youngs (cumulated)")
+    axes.set_title(words["title"], loc="left", fontsize=12)
+    axes.set_ylabel(words["ylabel"])
     axes.grid(axis="y", color="#dddddd", linewidth=0.8)
     axes.spines[["top", "right"]].set_visible(False)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda x, _: number(x) if number else f"{x:,.0f}"))
 
     if data.empty:
         axes.text(
             0.5,
             0.5,
-            "no validated application yet",
+            words["empty"],
             ha="center",
             va="center",
             transform=axes.transAxes,
@@ -105,16 +129,21 @@ def cumulated_validated_chart(
                 )
         axes.set_xticks(weeks)
         axes.set_xticklabels(
-            [pd.Timestamp(w).strftime("%d %b") for w in weeks],
+            [
+                week_label(pd.Timestamp(w).date())
+                if week_label
+                else pd.Timestamp(w).strftime("%d %b")
+                for w in weeks
+            ],
             rotation=0 if len(weeks) <= 12 else 45,
             fontsize=9,
         )
-        axes.set_xlabel("week (Monday)")
+        axes.set_xlabel(words["xlabel"])
         axes.set_ylim(bottom=0)
         # one colour per cohort, one line style per series
         cohorts_legend = axes.legend(
             handles=cohort_handles,
-            title="cohort",
+            title=words["cohort"],
             loc="upper left",
             bbox_to_anchor=(1.01, 1.0),
             fontsize=8,
@@ -131,10 +160,15 @@ def cumulated_validated_chart(
                 linewidth=2,
                 marker="o",
                 markersize=4,
-                label="validated, cumulated",
+                label=words["validated"],
             ),
             Line2D(
-                [], [], color="#444444", linestyle="--", linewidth=1.2, label="annual objective"
+                [],
+                [],
+                color="#444444",
+                linestyle="--",
+                linewidth=1.2,
+                label=words["objective"],
             ),
             Line2D(
                 [],
@@ -144,7 +178,7 @@ def cumulated_validated_chart(
                 linewidth=1.6,
                 marker="^",
                 markersize=3,
-                label="projection at close",
+                label=words["projection"],
             ),
         ]
         axes.legend(

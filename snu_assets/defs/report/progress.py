@@ -11,7 +11,9 @@ from pathlib import Path
 import pandas as pd
 from dagster import MetadataValue
 
+from snu_assets import settings
 from snu_assets.defs.report.charts import cumulated_validated_chart
+from snu_assets.defs.report.i18n import Formatter
 from snu_assets.defs.resources import PostgresResource
 
 SQL = Path(__file__).parent / "sql"
@@ -35,10 +37,15 @@ def history_frame(postgres: PostgresResource, week: date) -> pd.DataFrame:
     return frame
 
 
-def progress_chart(postgres: PostgresResource, week: date) -> bytes:
+def progress_chart(postgres: PostgresResource, week: date, language: str | None = None) -> bytes:
+    """The chart up to ``week``, its words and numbers in ``language`` (``fr`` / ``en``;
+    default ``SNU_REPORT_LANGUAGE``)."""
+    words = Formatter(language or settings.current().report_language)
     return cumulated_validated_chart(
         history_frame(postgres, week),
-        title=f"Validated applications, cumulated per week (up to the week of {week:%d %b %Y})",
+        labels=words.chart_labels(week),
+        number=words.integer,
+        week_label=words.week_tick,
     )
 
 

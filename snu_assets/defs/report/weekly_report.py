@@ -27,27 +27,23 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    Config,
     MaterializeResult,
     MetadataValue,
     asset,
 )
+from pydantic import Field
 
 from snu_assets import settings
 from snu_assets.defs.partitions import weekly_partitions
 from snu_assets.defs.policies import OWNERS
+from snu_assets.defs.report.i18n import Formatter, check_language
 from snu_assets.defs.report.progress import chart_markdown, progress_chart, query
 from snu_assets.defs.resources import PostgresResource
 
 TEMPLATE = Path(__file__).parent / "template.html"
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
-FUNNEL_LABELS = {
-    "created": "Created",
-    "completed": "Completed",
-    "processed": "Processed",
-    "validated": "Validated",
-    "refused": "Refused",
-}
-NNBSP = "\u202f"  # narrow no-break space: French thousands separator, and before %
+NNBSP = "\u202f"  # narrow no-break space: after the ≥ of a hidden cell's published part
 CHROMIUM_TIMEOUT_S = 120
 
 
@@ -136,22 +132,15 @@ def render_with_chromium(
 # ------------------------------------------------------------------------------ formatting
 
 
-def _int_text(value) -> str:
-    return "–" if value is None else f"{int(value):,}".replace(",", NNBSP)
-
-
-def _decimal_text(value) -> str:
-    return "–" if value is None else f"{float(value):,.0f}".replace(",", NNBSP)
+def words(language: str | None = None) -> Formatter:
+    """The report's words and formats in ``language`` (default ``SNU_REPORT_LANGUAGE``)."""
+    return Formatter(language or settings.current().report_language)
 
 
 def _ratio(part, whole) -> float | None:
     if part is None or not whole:
         return None
     return float(part) / float(whole)
-
-
-def _pct_text(ratio: float | None) -> str:
-    return "–" if ratio is None else f"{ratio * 100:.1f}{NNBSP}%"
 
 
 def _raw(value) -> str:
@@ -176,51 +165,62 @@ class Cell:
     bar: float | None = None  # progress bar (ratio) drawn after the text
 
 
-def count_cell(col: str, value, hidden: bool | None = None) -> Cell:
+def count_cell(col: str, value, hidden: bool | None = None, fmt: Formatter | None = None) -> Cell:
+    fmt = fmt or words()
     if hidden:
-        text = "s" if not value else f"≥{NNBSP}{_int_text(value)}"
-        return Cell(
-            col,
-            _raw(value),
-            text,
-            True,
-            title="hidden (statistical disclosure control): the published part only",
-        )
-    return Cell(col, _raw(value), _int_text(value), hidden)
+        text = "s" if not value else f"≥{NNBSP}{fmt.integer(value)}"
+        return Cell(col, _raw(value), text, True, title=fmt.message("hidden_title"))
+    return Cell(col, _raw(value), fmt.integer(value), hidden)
 
 
-def ratio_cell(col: str, ratio: float | None, hidden: bool | None = None, bar: bool = True) -> Cell:
+def ratio_cell(
+    col: str,
+    ratio: float | None,
+    hidden: bool | None = None,
+    bar: bool = True,
+    fmt: Formatter | None = None,
+) -> Cell:
+    fmt = fmt or words()
     if hidden:
-        text = "s" if not ratio else f"≥{NNBSP}{_pct_text(ratio)}"
+        text = "s" if not ratio else f"≥{NNBSP}{fmt.percent(ratio)}"
     else:
-        text = _pct_text(ratio)
+        text = fmt.percent(ratio)
     return Cell(col, _raw(ratio), text, hidden, bar=ratio if bar else None)
 
 
-def projection_cell(value, hidden: bool | None = None) -> Cell:
+def projection_cell(value, hidden: bool | None = None, fmt: Formatter | None = None) -> Cell:
+    fmt = fmt or words()
     if hidden:
-        text = "s" if not value else f"≥{NNBSP}{_decimal_text(value)}"
+        text = "s" if not value else f"≥{NNBSP}{fmt.rounded(value)}"
         return Cell("projection", _raw(value), text, True)
-    return Cell("projection", _raw(value), _decimal_text(value), hidden)
+    return Cell("projection", _raw(value), fmt.rounded(value), hidden)
 
 
-def build_report(postgres: PostgresResource, week: date) -> dict:
-    """Everything the page shows for ``week`` (its Monday), read from the aggregated tables."""
+def build_report(postgres: PostgresResource, week: date, language: str | None = None) -> dict:
+    """Everything the page shows for ``week`` (its Monday), read from the aggregated tables,
+    in ``language`` (``fr`` / ``en``; default ``SNU_REPORT_LANGUAGE``)."""
+    fmt = words(language)
     params = {"week": week, "week_end": week + timedelta(days=7)}
     daily = query(postgres, "report_daily.sql", params)
     national = query(postgres, "report_national.sql", params)
     regional = query(postgres, "report_regional.sql", params)
 
+    def count(col: str, value, hidden: bool | None = None) -> Cell:
+        return count_cell(col, value, hidden, fmt)
+
+    def ratio(col: str, value, hidden: bool | None = None, bar: bool = True) -> Cell:
+        return ratio_cell(col, value, hidden, bar, fmt)
+
     week_totals = {c: sum(int(r[c]) for r in daily) for c in FUNNEL}
     daily_rows = [
         {
             "key": r["day"].isoformat(),
-            "label": f"{r['day']:%a %d %b}",
-            "cells": [count_cell(c, r[c]) for c in FUNNEL],
+            "label": fmt.day_short(r["day"]),
+            "cells": [count(c, r[c]) for c in FUNNEL],
         }
         for r in daily
     ]
-    daily_total = {"key": "total", "cells": [count_cell(c, week_totals[c]) for c in FUNNEL]}
+    daily_total = {"key": "total", "cells": [count(c, week_totals[c]) for c in FUNNEL]}
 
     national_rows = []
     for r in national:
@@ -231,12 +231,12 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
                 "key": r["cohort"],
                 "label": r["cohort"],
                 "cells": [
-                    *(count_cell(c, r[c]) for c in FUNNEL),
-                    count_cell("validated_cumulated", r["validated_cumulated"]),
-                    count_cell("objective", r["objective"]),
-                    ratio_cell("progress", progress),
-                    projection_cell(r["projection"]),
-                    ratio_cell("projected_progress", projected, bar=False),
+                    *(count(c, r[c]) for c in FUNNEL),
+                    count("validated_cumulated", r["validated_cumulated"]),
+                    count("objective", r["objective"]),
+                    ratio("progress", progress),
+                    projection_cell(r["projection"], fmt=fmt),
+                    ratio("projected_progress", projected, bar=False),
                 ],
             }
         )
@@ -247,15 +247,15 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
     projections = [r["projection"] for r in with_goal if r["projection"] is not None]
     projection = sum(projections) if projections else None
     total_cells = [
-        *(count_cell(c, sum(int(r[c]) for r in national)) for c in FUNNEL),
-        count_cell("validated_cumulated", validated_cumulated),
-        count_cell("objective", objective or None),
-        ratio_cell("progress", _ratio(validated_with_goal, objective)),
-        projection_cell(projection),
-        ratio_cell("projected_progress", _ratio(projection, objective), bar=False),
+        *(count(c, sum(int(r[c]) for r in national)) for c in FUNNEL),
+        count("validated_cumulated", validated_cumulated),
+        count("objective", objective or None),
+        ratio("progress", _ratio(validated_with_goal, objective)),
+        projection_cell(projection, fmt=fmt),
+        ratio("projected_progress", _ratio(projection, objective), bar=False),
     ]
     for cell in total_cells[-3:]:
-        cell.title = "cohorts with an objective only"
+        cell.title = fmt.message("with_goal_only")
     national_total = {"key": "total", "cells": total_cells}
 
     groups: dict[str, list] = {}
@@ -266,11 +266,11 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
         if not r["has_rows"] and r["cohort"] in projected_cohorts:
             r["projection"] = Decimal(0)  # nothing validated yet: nothing projected
         cells = [
-            *(count_cell(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
-            count_cell("validated_cumulated", r["validated_cumulated"], hidden_cum),
-            count_cell("objective", r["objective"], False),
-            ratio_cell("progress", _ratio(r["validated_cumulated"], r["objective"]), hidden_cum),
-            projection_cell(r["projection"], hidden_cum),
+            *(count(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
+            count("validated_cumulated", r["validated_cumulated"], hidden_cum),
+            count("objective", r["objective"], False),
+            ratio("progress", _ratio(r["validated_cumulated"], r["objective"]), hidden_cum),
+            projection_cell(r["projection"], hidden_cum, fmt),
         ]
         hidden_cells += sum(1 for c in cells if c.hidden)
         groups.setdefault(r["cohort"], []).append(
@@ -280,22 +280,26 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
     kpis = [
         {
             "col": c,
-            "label": FUNNEL_LABELS[c],
-            "text": _int_text(week_totals[c]),
-            "sub": "this week, national",
+            "label": fmt.message(c),
+            "text": fmt.integer(week_totals[c]),
+            "sub": fmt.message("kpi_week"),
         }
         for c in FUNNEL
     ]
     kpis.append(
         {
             "col": "progress",
-            "label": "Validated / objective",
-            "text": _pct_text(_ratio(validated_with_goal, objective)),
-            "sub": f"{_int_text(validated_with_goal)} of {_int_text(objective)}, all cohorts",
+            "label": fmt.message("kpi_progress"),
+            "text": fmt.percent(_ratio(validated_with_goal, objective)),
+            "sub": fmt.text(
+                "kpi_of", part=fmt.integer(validated_with_goal), whole=fmt.integer(objective)
+            ),
         }
     )
+    k = settings.current().small_cell_k
     return {
         "week": week,
+        "language": fmt.language,
         "week_totals": week_totals,
         "daily": daily,
         "national": national,
@@ -306,14 +310,19 @@ def build_report(postgres: PostgresResource, week: date) -> dict:
         "validated_with_goal": validated_with_goal,
         "projection": projection,
         "context": {
-            "week_label": f"{week:%d %B %Y}",
-            "week_first": f"{week:%d %B %Y}",
-            "week_last": f"{week + timedelta(days=6):%d %B %Y}",
-            "timezone": settings.timezone_name(),
-            "schema": postgres.schema,
-            "k": settings.current().small_cell_k,
+            "lang": fmt.language,
+            "t": fmt.messages(
+                week=fmt.date_long(week),
+                first=fmt.date_long(week),
+                last=fmt.date_long(week + timedelta(days=6)),
+                timezone=settings.timezone_name(),
+                schema=postgres.schema,
+                k_1=k - 1,
+                part=fmt.integer(validated_with_goal),
+                whole=fmt.integer(objective),
+            ),
             "kpis": kpis,
-            "funnel_columns": [{"col": c, "label": FUNNEL_LABELS[c]} for c in FUNNEL],
+            "funnel_columns": [{"col": c, "label": fmt.message(c)} for c in FUNNEL],
             "daily": daily_rows,
             "daily_total": daily_total,
             "national": national_rows,
@@ -332,28 +341,37 @@ def render_html(context: dict, chart_png: bytes) -> str:
 
 
 def national_markdown(report: dict) -> MetadataValue:
+    fmt = words(report["language"])
     columns = ["cohort", *FUNNEL, "validated_cumulated", "objective", "progress", "projection"]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for r in report["national"]:
-        progress = _pct_text(_ratio(r["validated_cumulated"], r["objective"]))
+        progress = fmt.percent(_ratio(r["validated_cumulated"], r["objective"]))
         cells = [
             r["cohort"],
             *(str(r[c]) for c in FUNNEL),
             str(r["validated_cumulated"]),
-            _int_text(r["objective"]),
+            fmt.integer(r["objective"]),
             progress,
-            _decimal_text(r["projection"]),
+            fmt.rounded(r["projection"]),
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     totals = report["week_totals"]
     lines.append(
-        "| **all cohorts** | "
+        f"| **{fmt.message('all_cohorts')}** | "
         + " | ".join(str(totals[c]) for c in FUNNEL)
-        + f" | {report['validated_cumulated']} | {_int_text(report['objective'] or None)}"
-        f" | {_pct_text(_ratio(report['validated_with_goal'], report['objective']))}"
-        f" | {_decimal_text(report['projection'])} |"
+        + f" | {report['validated_cumulated']} | {fmt.integer(report['objective'] or None)}"
+        f" | {fmt.percent(_ratio(report['validated_with_goal'], report['objective']))}"
+        f" | {fmt.rounded(report['projection'])} |"
     )
     return MetadataValue.md("\n".join(lines))
+
+
+class WeeklyReportConfig(Config):
+    language: str = Field(
+        default=settings.current().report_language,
+        description="Language of the page, its chart and its number and date formats: fr "
+        "(French, the ministry's) or en (SNU_REPORT_LANGUAGE).",
+    )
 
 
 # ------------------------------------------------------------------------------ asset
@@ -380,19 +398,28 @@ def national_markdown(report: dict) -> MetadataValue:
     "Chromium is installed. Daily national counts "
     "(exact), the week's national funnel per cohort, progress against the annual "
     "objectives and projections, the published regional funnel (small cells shown "
-    "as hidden). Aggregated tables only: no personal data.",
+    "as hidden). Aggregated tables only: no personal data. In French by default, "
+    "English as an option (run config `language`, default SNU_REPORT_LANGUAGE): words, "
+    "numbers (1 234), percentages (12,5 %) and dates (2 décembre 2026).",
 )
-def weekly_report(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
+def weekly_report(
+    context: AssetExecutionContext, config: WeeklyReportConfig, postgres: PostgresResource
+) -> MaterializeResult:
     window = context.partition_time_window
     week = window.start.date()
-    report = build_report(postgres, week)
-    chart = progress_chart(postgres, week)
+    language = check_language(config.language)
+    report = build_report(postgres, week, language)
+    chart = progress_chart(postgres, week, language)
     html = render_html(report["context"], chart)
 
     folder = reports_dir()
     html_path = folder / f"weekly_report_{week.isoformat()}.html"
     _write_atomically(html_path, html.encode("utf-8"))
-    metadata: dict = {"path": MetadataValue.path(str(html_path)), "week": week.isoformat()}
+    metadata: dict = {
+        "path": MetadataValue.path(str(html_path)),
+        "week": week.isoformat(),
+        "language": language,
+    }
 
     pdf_path = html_path.with_suffix(".pdf")
     if chromium_binary():

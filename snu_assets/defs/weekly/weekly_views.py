@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     MaterializeResult,
+    MetadataValue,
     asset,
 )
 
@@ -25,7 +26,7 @@ from snu_assets.core.publication.suppression import (
 from snu_assets.core.reference.geography import department_by_name
 from snu_assets.core.values import as_id
 from snu_assets.defs.freshness import WEEKLY_FRESHNESS
-from snu_assets.defs.metadata import table_metadata
+from snu_assets.defs.metadata import definition_metadata, described_schema, table_metadata
 from snu_assets.defs.partitions import weekly_partitions
 from snu_assets.defs.policies import MONGO_RETRY, OWNERS, retry_transient_only
 from snu_assets.defs.report.progress import progress_chart_metadata
@@ -58,6 +59,7 @@ FRENCH_MONTHS = {
     group_name="views",
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
+    metadata=definition_metadata("inscription_goals"),
     retry_policy=MONGO_RETRY,
     description="Annual objectives (max validated youngs) per cohort x department, from "
     "MongoDB inscriptiongoals; department/region/academy checked against the "
@@ -127,6 +129,7 @@ def _day(value) -> date | None:
     group_name="views",
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
+    metadata=definition_metadata("cohorts"),
     deps=["inscription_goals", "enriched_events"],
     description="Cohort calendar used by projections: inscription window from the MongoDB "
     "cohorts collection when it has one; otherwise opened at the cohort's first "
@@ -374,6 +377,13 @@ def _goals(conn, schema: str) -> dict:
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
+    metadata={
+        **definition_metadata("weekly_funnel"),
+        # the table the same step writes beside it (ministry only), not an asset of its own
+        "weekly_funnel_hidden": MetadataValue.table_schema(
+            described_schema("weekly_funnel_hidden")
+        ),
+    },
     description="Published weekly funnel (what snu_public reads), per week x cohort at three "
     "levels: national, region, department (`level`; `region`/`department` 'all' "
     "above), each by gender and age band with their margins ('all'): created, "
@@ -444,6 +454,7 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
+    metadata=definition_metadata("weekly_funnel_national"),
     check_specs=[
         AssetCheckSpec(
             "validated_equals_events",
