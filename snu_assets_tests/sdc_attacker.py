@@ -13,7 +13,7 @@ cumulated of the week before + the week's count (before the first published week
 import math
 from collections import defaultdict
 
-from snu_assets.core.publication.suppression import feasible_intervals
+from snu_assets.core.publication.intervals import feasible_intervals
 
 ALL = "all"
 MEASURES = ("created", "completed", "processed", "validated", "refused")

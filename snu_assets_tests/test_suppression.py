@@ -8,16 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from snu_assets.core.publication.suppression import (
-    ALL,
-    COLUMNS,
-    MEASURES,
-    Series,
-    Structure,
-    feasible_intervals,
-    protect_funnel,
-    published_rows,
-)
+from snu_assets.core.publication.funnel import protect_funnel, published_rows
+from snu_assets.core.publication.intervals import feasible_intervals
+from snu_assets.core.publication.tables import ALL, COLUMNS, MEASURES, Series, Structure
 from snu_assets_tests.sdc_attacker import intervals, too_narrow
 
 MONDAY = date(2025, 1, 6)

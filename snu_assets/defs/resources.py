@@ -21,7 +21,7 @@ import pymongo
 import sqlalchemy as sa
 from dagster import ConfigurableResource, EnvVar
 from psycopg.types.json import set_json_loads
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from pymongo.errors import OperationFailure, PyMongoError
 
 from snu_assets import settings
@@ -232,6 +232,25 @@ class PseudonymResource(ConfigurableResource):
         return Pseudonymizer(demo_key(settings.state_dir()))
 
 
+class PublicationRules(ConfigurableResource):
+    """The rules of what the weekly views publish (statistical disclosure control), shown in
+    the UI's resources. One value for every run: a week's protection builds on the weeks
+    published before it, so it is a setting of the deployment (``SNU_SMALL_CELL_K``), not of
+    one run."""
+
+    small_cell_k: int = Field(
+        default=5,
+        ge=1,
+        description="Counts of 1 to k-1 are hidden, and enough others that no hidden count "
+        "can be narrowed to less than k by a reader of everything published (SNU_SMALL_CELL_K).",
+    )
+
+    @property
+    def protection_width(self) -> int:
+        """The narrowest feasible interval a hidden count may keep."""
+        return self.small_cell_k
+
+
 def _env_or_none(name: str):
     """``EnvVar(name)`` when the variable is set (shown by name, not value, in the UI)."""
     return EnvVar(name) if os.environ.get(name) else None
@@ -241,6 +260,7 @@ class SnuResources(TypedDict):
     mongo: MongoResource
     postgres: PostgresResource
     pseudonyms: PseudonymResource
+    publication: PublicationRules
 
 
 def build_resources() -> SnuResources:
@@ -253,4 +273,5 @@ def build_resources() -> SnuResources:
             url=_env_or_none("SNU_POSTGRES_URL"), schema_name=settings.schema()
         ),
         "pseudonyms": PseudonymResource(key=_env_or_none("SNU_PSEUDONYM_KEY")),
+        "publication": PublicationRules(small_cell_k=settings.current().small_cell_k),
     }

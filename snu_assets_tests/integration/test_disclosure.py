@@ -9,9 +9,13 @@ import uuid
 import psycopg
 import pytest
 
-from snu_assets.defs.weekly.weekly_views import PROTECTION_WIDTH, SMALL_CELL_K
+from snu_assets.defs.resources import build_resources
 from snu_assets_tests.integration.test_pipeline import COUNTS, rows
 from snu_assets_tests.sdc_attacker import intervals, narrower
+
+#: the rules the pipeline published with (the code location's PublicationRules resource)
+RULES = build_resources()["publication"]
+SMALL_CELL_K, PROTECTION_WIDTH = RULES.small_cell_k, RULES.protection_width
 
 
 @pytest.fixture(scope="module")

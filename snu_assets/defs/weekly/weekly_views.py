@@ -17,12 +17,8 @@ from dagster import (
     asset,
 )
 
-from snu_assets.core.publication.suppression import (
-    COLUMNS,
-    Structure,
-    protect_funnel,
-    published_rows,
-)
+from snu_assets.core.publication.funnel import protect_funnel, published_rows
+from snu_assets.core.publication.tables import COLUMNS, Structure
 from snu_assets.core.reference.geography import department_by_name
 from snu_assets.core.values import as_id
 from snu_assets.defs.freshness import WEEKLY_FRESHNESS
@@ -30,9 +26,14 @@ from snu_assets.defs.metadata import definition_metadata, described_schema, tabl
 from snu_assets.defs.partitions import weekly_partitions
 from snu_assets.defs.policies import MONGO_RETRY, OWNERS, retry_transient_only
 from snu_assets.defs.report.progress import progress_chart_metadata
-from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.defs.resources import (
+    MongoResource,
+    PostgresResource,
+    PseudonymResource,
+    PublicationRules,
+)
 from snu_assets.io.postgres import Slice, scalar
-from snu_assets.settings import COLLECTIONS, current
+from snu_assets.settings import COLLECTIONS
 
 SQL = Path(__file__).parent / "sql"
 
@@ -184,18 +185,18 @@ def cohorts(mongo: MongoResource, postgres: PostgresResource) -> MaterializeResu
 WEEK = "week = %(week)s"
 
 
-#: frequency rule of the published funnel: a count of 1 .. k-1 is hidden (k <= 1: nothing
-#: hidden); every hidden value keeps a feasible interval at least k wide for any reader of
-#: everything published (snu_assets.core.publication.suppression)
-SMALL_CELL_K = current().small_cell_k
-PROTECTION_WIDTH = SMALL_CELL_K
+#: frequency rule of the published funnel by default (the PublicationRules resource sets it):
+#: a count of 1 .. k-1 is hidden (k <= 1: nothing hidden); every hidden value keeps a
+#: feasible interval at least k wide for any reader of everything published
+#: (snu_assets.core.publication.suppression)
+SMALL_CELL_K = 5
 
 KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
 
-def _week_params(context: AssetExecutionContext) -> dict:
+def _week_params(context: AssetExecutionContext, k: int) -> dict:
     window = context.partition_time_window
-    return {"week": window.start.date(), "week_end": window.end.date(), "k": SMALL_CELL_K}
+    return {"week": window.start.date(), "week_end": window.end.date(), "k": k}
 
 
 def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
@@ -275,7 +276,7 @@ def publish_week(
     calendar: dict,
     week: date,
     k: int = SMALL_CELL_K,
-    width: int = PROTECTION_WIDTH,
+    width: int = SMALL_CELL_K,
 ) -> tuple[list[tuple], list[tuple], dict]:
     """The published rows of ``week`` (``weekly_funnel``) and its hidden values
     (``weekly_funnel_hidden``), from the exact weekly ``cells`` of every week up to it
@@ -395,8 +396,10 @@ def _goals(conn, schema: str) -> dict:
     "exact values of hidden cells: weekly_funnel_hidden (ministry only); exact "
     "national figures: weekly_funnel_national.",
 )
-def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) -> MaterializeResult:
-    params = _week_params(context)
+def weekly_funnel(
+    context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
+) -> MaterializeResult:
+    params = _week_params(context, publication.small_cell_k)
     schema = postgres.schema
     with postgres.connect() as conn:
         cells = conn.execute(
@@ -411,7 +414,15 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
                 f'select cohort, inscription_start, inscription_end from "{schema}".cohorts'
             )
         }
-    published, hidden, stats = publish_week(cells, history, goals, calendar, params["week"])
+    published, hidden, stats = publish_week(
+        cells,
+        history,
+        goals,
+        calendar,
+        params["week"],
+        k=publication.small_cell_k,
+        width=publication.protection_width,
+    )
     columns = (*KEY_COLUMNS, *COLUMNS, "objective", "projection", "suppressed")
     rows, _ = postgres.replace_slices(
         [
@@ -435,8 +446,8 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
     metadata.update(
         {
             "suppressed_rows": sum(1 for r in published if r[-1]),
-            "small_cell_k": SMALL_CELL_K,
-            "protection_width": PROTECTION_WIDTH,
+            "small_cell_k": publication.small_cell_k,
+            "protection_width": publication.protection_width,
             "published_cells": stats.get("cells", 0),
             "hidden_primary": stats.get("primary", 0),
             "hidden_secondary": stats.get("secondary", 0),
@@ -469,9 +480,9 @@ def weekly_funnel(context: AssetExecutionContext, postgres: PostgresResource) ->
     "objective is the cohort's national objective (repeated per row).",
 )
 def weekly_funnel_national(
-    context: AssetExecutionContext, postgres: PostgresResource
+    context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
 ) -> MaterializeResult:
-    params = _week_params(context)
+    params = _week_params(context, publication.small_cell_k)
     rows = _funnel(postgres, "weekly_funnel_national", params)
     metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
     metadata.update(progress_chart_metadata(postgres, params["week"]))
