@@ -5,12 +5,8 @@ extract (raw_patches) → reconstruct (reconstructed_events) → enrich (enriche
 from snu_assets.defs.daily.enriched_events import enriched_events
 from snu_assets.defs.daily.extract_and_reconstruct import extract_and_reconstruct
 from snu_assets.defs.report.weekly_report import weekly_report
-from snu_assets.defs.weekly.weekly_views import (
-    cohorts,
-    inscription_goals,
-    weekly_funnel,
-    weekly_funnel_national,
-)
+from snu_assets.defs.weekly.reference import cohorts, inscription_goals
+from snu_assets.defs.weekly.weekly_views import weekly_funnel, weekly_funnel_national
 
 #: raw_patches and reconstructed_events are the two outputs of one step that reads
 #: MongoDB once (extract_and_reconstruct); each can still be materialised alone

@@ -26,7 +26,7 @@ import requests
 import websockets
 from dagster import DagsterInstance
 
-from snu_assets.defs.report.weekly_report import chromium_binary
+from snu_assets.defs.report.render import chromium_binary
 from snu_assets.defs.resources import MongoResource
 from snu_assets.io import embedded
 from snu_assets.ops.demo_data import seed_mongo

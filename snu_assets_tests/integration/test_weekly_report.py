@@ -19,13 +19,8 @@ from dagster_shared.serdes import serialize_value
 from snu_assets.defs.report.charts import cumulated_validated_chart
 from snu_assets.defs.report.i18n import Formatter
 from snu_assets.defs.report.progress import progress_chart_metadata
-from snu_assets.defs.report.weekly_report import (
-    chromium_binary,
-    count_cell,
-    ratio_cell,
-    render_with_chromium,
-    weekly_report,
-)
+from snu_assets.defs.report.render import chromium_binary, render_with_chromium
+from snu_assets.defs.report.weekly_report import count_cell, ratio_cell, weekly_report
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.truth import expected_events

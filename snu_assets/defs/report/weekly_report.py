@@ -13,10 +13,6 @@ atomically: a reader never sees half a file.
 """
 
 import base64
-import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -39,91 +35,17 @@ from snu_assets.defs.partitions import weekly_partitions
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.report.i18n import Formatter, check_language
 from snu_assets.defs.report.progress import chart_markdown, progress_chart, query
+from snu_assets.defs.report.render import (
+    chromium_binary,
+    render_with_chromium,
+    reports_dir,
+    write_atomically,
+)
 from snu_assets.defs.resources import PostgresResource
 
 TEMPLATE = Path(__file__).parent / "template.html"
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
 NNBSP = "\u202f"  # narrow no-break space: after the ≥ of a hidden cell's published part
-CHROMIUM_TIMEOUT_S = 120
-
-
-# ------------------------------------------------------------------------------ files
-
-
-def reports_dir() -> Path:
-    """``SNU_REPORTS_DIR`` or ``<state dir>/reports``, created if needed (read at run time)."""
-    reports = settings.Settings.from_env().reports_dir  # read now: tests point it elsewhere
-    path = Path(reports) if reports else settings.state_dir() / "reports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def chromium_binary() -> str | None:
-    """Headless Chromium (Debian's ``chromium`` package), or None when it is not installed."""
-    return shutil.which("chromium")
-
-
-class RendererFailed(RuntimeError):
-    pass
-
-
-def render_with_chromium(
-    html: Path,
-    *,
-    pdf: Path | None = None,
-    screenshot: Path | None = None,
-    window_size: tuple[int, int] = (1200, 1600),
-) -> Path:
-    """Print ``html`` to ``pdf`` (A4, the page's print CSS) or capture it to a PNG
-    ``screenshot`` with headless Chromium, in a throw-away profile (concurrent runs do not
-    share one). The target is replaced atomically. Raises :class:`RendererFailed`."""
-    if (pdf is None) == (screenshot is None):
-        raise ValueError("give exactly one of pdf= or screenshot=")
-    binary = chromium_binary()
-    if binary is None:
-        raise RendererFailed("chromium is not installed")
-    target = pdf or screenshot
-    assert target is not None  # exactly one was given (checked above)
-    with tempfile.TemporaryDirectory(prefix="snu-chromium-") as profile:
-        out = Path(profile) / ("page.pdf" if pdf else "page.png")
-        args = [
-            binary,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}/user",
-        ]
-        if pdf:
-            args += ["--no-pdf-header-footer", f"--print-to-pdf={out}"]
-        else:
-            args += [f"--screenshot={out}", f"--window-size={window_size[0]},{window_size[1]}"]
-        args.append(html.resolve().as_uri())
-        env = {**os.environ, "HOME": profile, "XDG_CONFIG_HOME": profile, "XDG_CACHE_HOME": profile}
-        try:
-            done = subprocess.run(
-                args,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=CHROMIUM_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise RendererFailed(f"chromium did not finish within {CHROMIUM_TIMEOUT_S} s") from None
-        if done.returncode != 0 or not out.exists() or out.stat().st_size == 0:
-            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-            raise RendererFailed(f"chromium exited with {done.returncode} and no output: {tail}")
-        _write_atomically(target, out.read_bytes())
-    return target
 
 
 # ------------------------------------------------------------------------------ data
@@ -414,7 +336,7 @@ def weekly_report(
 
     folder = reports_dir()
     html_path = folder / f"weekly_report_{week.isoformat()}.html"
-    _write_atomically(html_path, html.encode("utf-8"))
+    write_atomically(html_path, html.encode("utf-8"))
     metadata: dict = {
         "path": MetadataValue.path(str(html_path)),
         "week": week.isoformat(),
