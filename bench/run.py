@@ -999,6 +999,35 @@ def ratio(a, b):
     return round(a / b, 2)
 
 
+def own_cpu_us(line: dict) -> float | None:
+    """The line's own CPU per patch in µs: its worker process (user + system, interpreter
+    start and imports included) plus the PostgreSQL server during the step. What stays of a
+    line's cost against a MongoDB that answers at once (SecantusDB's CPU is not in it)."""
+    if line.get("error") or not line.get("patches") or line.get("cpu_s") is None:
+        return None
+    return (line["cpu_s"] + (line.get("pg_server_cpu_s") or 0)) / line["patches"] * 1e6
+
+
+def own_cpu_notes(lines: list[dict]) -> list[str]:
+    """The project's own CPU per patch against the floor's and the best dlt loader's, per
+    window (``range`` / ``peak day``: the suffix of the line names)."""
+    notes = []
+    for window in ("range", "peak day"):
+        mine = [ln for ln in lines if ln["line"].endswith(f"({window})")]
+        own = {ln.get("kind"): own_cpu_us(ln) for ln in mine if ln.get("kind") != "dlt"}
+        dlt = [v for ln in mine if ln.get("kind") == "dlt" and (v := own_cpu_us(ln))]
+        project, floor = own.get("project"), own.get("floor")
+        if not project:
+            continue
+        parts = [f"own CPU per patch ({window}): project {project:,.0f} µs"]
+        if floor:
+            parts.append(f"{project / floor:.2f}× the floor's {floor:,.0f}")
+        if dlt:
+            parts.append(f"{project / min(dlt):.2f}× dlt's best {min(dlt):,.0f}")
+        notes.append(", ".join(parts))
+    return notes
+
+
 def main_table(lines: list[dict]) -> tuple[list[str], list[list[str]]]:
     head = [
         "line",
@@ -1009,6 +1038,7 @@ def main_table(lines: list[dict]) -> tuple[list[str], list[list[str]]]:
         "worker CPU s",
         "mongo srv CPU s",
         "pg CPU s",
+        "own CPU µs/patch",
         "other CPU s",
         "project/floor",
         "project/dlt",
@@ -1025,6 +1055,7 @@ def main_table(lines: list[dict]) -> tuple[list[str], list[list[str]]]:
                 fmt(ln.get("cpu_s")),
                 fmt(ln.get("mongo_server_cpu_s")),
                 fmt(ln.get("pg_server_cpu_s")),
+                fmt(own_cpu_us(ln), 0),
                 fmt(ln.get("other_cpu_s")),
                 fmt(ln.get("vs_floor"), 2) if ln.get("vs_floor") else "",
                 fmt(ln.get("vs_dlt"), 2) if ln.get("vs_dlt") else "",
@@ -1043,6 +1074,9 @@ def scaling_table(series: list[dict]) -> tuple[list[str], list[list[str]]]:
         "time vs 1×",
         "RSS vs 1×",
         "extract+reconstruct / enriched s",
+        "worker CPU s",
+        "pg CPU s",
+        "own CPU µs/patch",
         "mongo srv CPU s",
         "other CPU s",
     ]
@@ -1062,6 +1096,9 @@ def scaling_table(series: list[dict]) -> tuple[list[str], list[list[str]]]:
                 " / ".join(
                     fmt(steps.get(k)) for k in ("extract_and_reconstruct", "enriched_events")
                 ),
+                fmt(s.get("cpu_s")),
+                fmt(s.get("pg_server_cpu_s")),
+                fmt(own_cpu_us(s), 0),
                 fmt(s.get("mongo_server_cpu_s")),
                 fmt(s.get("other_cpu_s")),
             ]
@@ -1158,6 +1195,7 @@ def report(results: dict, markdown: bool) -> str:
                 notes.append(f"{ln['line']}: {key.upper()}: {ln[key]}")
         if ln.get("checks_failed"):
             notes.append(f"{ln['line']}: failed checks: {', '.join(ln['checks_failed'])}")
+    notes = own_cpu_notes(results["lines"]) + notes
     if notes:
         parts.append("\n".join(("- " if markdown else "  ") + n for n in notes))
     if results.get("scaling"):
@@ -1198,7 +1236,9 @@ def report(results: dict, markdown: bool) -> str:
         + (
             "Seconds: the work inside the step's process (imports and interpreter start excluded); "
             "peak RSS: that process's VmHWM (its own high-water mark; ru_maxrss would include the parent's RSS at fork); worker CPU: its user+system; mongo srv / pg CPU: "
-            "the embedded servers during the step; other CPU: what the machine spent on anything "
+            "the embedded servers during the step; own CPU µs/patch: (worker CPU + pg CPU) / "
+            "patches, what a line costs against a MongoDB that answers at once; "
+            "other CPU: what the machine spent on anything "
             "else meanwhile (other sessions' tests on the shared servers: a noise gauge, out of "
             f"{results['machine'].get('cores')} cores x seconds). project/floor and project/dlt: "
             "time ratios on the same window."

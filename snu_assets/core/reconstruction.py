@@ -44,11 +44,20 @@ from snu_assets.core.privacy.allowlist import TRACKED_FIELDS
 from snu_assets.core.privacy.scrub import pointer_tokens
 
 _MISSING = object()
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _clone(state):
-    """A deep copy of a JSON state (orjson round trip: ~10x faster than copy.deepcopy)."""
-    return None if state is None else orjson.loads(orjson.dumps(state))
+    """A deep copy of a JSON state. States hold scalars only (the scrub redacts any container
+    under a field), so a copy of the top level is usually all it takes; a state holding an
+    object or an array is copied whole (orjson round trip: ~10x faster than copy.deepcopy)."""
+    if state is None:
+        return None
+    if state.__class__ is dict:
+        kinds = set(map(type, state.values()))
+        if kinds <= _SCALAR_TYPES or not any(issubclass(k, dict | list) for k in kinds):
+            return state.copy()
+    return orjson.loads(orjson.dumps(state))
 
 
 @dataclass

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
+import orjson
+
+from snu_assets.core.privacy.audit import RowAudit
 from snu_assets.core.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.daily_load.rows import partition_day, raw_row
 from snu_assets.io import mongo
@@ -34,6 +37,8 @@ class Extract:
         #: where the raw rows wait when another read hands them over (see :meth:`take`)
         self.spill = spill
         self._seen: set[str] = set()
+        #: the PII audit of every raw row, where it is produced
+        self.audit = RowAudit("raw_patches")
 
     def raw_rows(self) -> Iterator[tuple]:
         for model in MODELS_IN_ORDER:
@@ -78,7 +83,18 @@ class Extract:
             self.stats[f"redacted: {reason}"] += count
         self.stats["dropped_ops"] += taken.dropped_ops
         self.kept += 1
-        return taken.row
+        row = taken.row
+        assert row is not None  # an outcome is a row or a rejection
+        self._audit(row, taken.ops)
+        return row
+
+    def _audit(self, row: tuple, ops: list | None) -> None:
+        """Judge the values a raw row is written with (``ops``: the list its JSON text was
+        dumped from, else that text read back)."""
+        audit, year = self.audit, row[4].year
+        audit.row()
+        audit.ops(row[0], row[1], year, orjson.loads(row[6]) if ops is None else ops)
+        audit.plain(row[0], "author_role", year, row[7])
 
     def reasons(self, kind: str = "rejected") -> dict[str, int]:
         """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
@@ -100,12 +116,20 @@ class Outcome:
     redacted_values: int = 0
     redactions: dict[str, int] = field(default_factory=dict)
     dropped_ops: int = 0
+    #: the scrubbed ops the row's ``ops`` JSON is dumped from
+    ops: list | None = None
 
 
 def outcome(
-    doc: dict, result: ScrubbedPatch | Rejection, start: datetime, end: datetime
+    doc: dict,
+    result: ScrubbedPatch | Rejection,
+    start: datetime,
+    end: datetime,
+    day: date | None = None,
 ) -> Outcome:
-    day = partition_day(doc, result.occurred_at, start, end)
+    """``day``: the patch's :func:`partition_day`, when the caller has it already."""
+    if day is None:
+        day = partition_day(doc, result.occurred_at, start, end)
     if isinstance(result, Rejection):
         return Outcome(
             result.patch_id,
@@ -117,6 +141,7 @@ def outcome(
         redacted_values=result.redacted_values,
         redactions=result.redactions,
         dropped_ops=result.dropped_ops,
+        ops=result.ops,
     )
 
 

@@ -4,6 +4,7 @@ application's young as it was at the event."""
 
 from __future__ import annotations
 
+import functools
 import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from snu_assets.core.privacy.audit import RowAudit
 from snu_assets.core.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
 from snu_assets.core.reconstruction import Patch, PatchStates, events_of, reconstruct_record
 from snu_assets.core.values import calendar_day, local_day, patch_key, to_utc
@@ -18,12 +20,21 @@ from snu_assets.daily_load.extract import MODELS_IN_ORDER, Extract, Outcome, out
 from snu_assets.daily_load.rows import json_text, partition_day
 from snu_assets.io import mongo
 from snu_assets.io.read_plan import LogReader, RecordBatch
+from snu_assets.settings import timezone
 
 
 def birth_day(value) -> date | None:
     """The calendar day of a stored birth date in ``SNU_TIMEZONE`` (Paris midnight and UTC
     midnight both give the day that was picked), or None."""
-    return calendar_day(value) if isinstance(value, datetime | str) else None
+    if not isinstance(value, datetime | str):
+        return None
+    return _calendar_day_in(value, timezone())
+
+
+@functools.lru_cache(maxsize=4_096)
+def _calendar_day_in(value: datetime | str, zone) -> date | None:
+    """:func:`calendar_day`, remembered: a record's birth date is read at each of its events."""
+    return calendar_day(value, zone)
 
 
 def age_at(birth: date | str | None, day: date) -> int | None:
@@ -42,13 +53,13 @@ def age_at(birth: date | str | None, day: date) -> int | None:
     return day.year - year - ((day.month, day.day) < (month, birth_day))
 
 
-def _to_patch(result: ScrubbedPatch, doc: dict) -> Patch:
+def _to_patch(result: ScrubbedPatch, key: str) -> Patch:
     return Patch(
         result.patch_id,
         result.model,
         result.record_id,
         result.occurred_at,
-        patch_key(doc),
+        key,
         result.ops,
         result.young_id,
     )
@@ -80,6 +91,8 @@ class Reconstruction:
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.stats: Counter = Counter()
         self.names: Counter = Counter()
+        #: the PII audit of every event row, where it is produced
+        self.audit = RowAudit("reconstructed_events")
         self.log = log
         self.extract = extract
         self.mode = read_mode
@@ -108,7 +121,14 @@ class Reconstruction:
             for batch in mongo.in_background(reader.batches()):
                 days, handed = reader.handed(batch)
                 work = rebuild_batch(
-                    model, batch, days, handed, self.start, self.end, pseudonymize=self.pseudonymize
+                    model,
+                    batch,
+                    days,
+                    handed,
+                    self.start,
+                    self.end,
+                    pseudonymize=self.pseudonymize,
+                    audit=self.audit,
                 )
                 yield from self._account(work)
                 done += work.records
@@ -165,22 +185,29 @@ def rebuild_batch(
     end: datetime,
     *,
     pseudonymize,
+    audit: RowAudit | None = None,
 ) -> BatchWork:
     """Scrub a batch of record logs, rebuild each record's states and name the events of the
     window's patches (``days``); the patches in ``handed`` also give their ``raw_patches``
-    outcome. Pure (no I/O, no shared state)."""
+    outcome. No I/O; ``audit`` (when given) judges the states of the event rows as they are
+    written."""
     stats: Counter[str] = Counter()
     names: Counter[str] = Counter()
     logs: dict[str, list[Patch]] = defaultdict(list)
     window_patches: list[Outcome] = []
     for doc in batch.log:
+        key = patch_key(doc)
         result = scrub_patch(
-            doc, model, pseudonymize, young_ref=young_ref_of(model, doc, batch.young_refs)
+            doc,
+            model,
+            pseudonymize,
+            young_ref=young_ref_of(model, doc, batch.young_refs),
+            key=key,
         )
-        if handed and patch_key(doc) in handed:
-            window_patches.append(outcome(doc, result, start, end))
+        if handed and key in handed:
+            window_patches.append(outcome(doc, result, start, end, day=days.get(key)))
         if isinstance(result, ScrubbedPatch):
-            logs[str(doc.get("ref"))].append(_to_patch(result, doc))
+            logs[str(doc.get("ref"))].append(_to_patch(result, key))
     currents, births = _current_states(model, batch.documents, pseudonymize, start.year)
     youngs = _young_histories(batch, pseudonymize, start.year) if model == "application" else {}
     events = []
@@ -197,14 +224,35 @@ def rebuild_batch(
             day = days.get(states.patch.order)
             if day is None:
                 continue  # a patch of another day: context only
+            found = events_of(states)
+            if not found:
+                continue
+            occurred = states.patch.occurred_at
+            # the Paris day of the event (its partition day, unless placed by its _id)
+            event_day = day if start <= occurred < end else local_day(occurred)
             young_state = None
             if model == "young":
-                age = _age(states, births.get(ref))
+                age = _age(states, births.get(ref), event_day)
             else:
                 young = youngs.get(str(batch.young_refs.get(ref)))
-                young_state = young.at(states.patch.occurred_at) if young else None
-                age = _application_age(states, young.birth if young else None)
-            for event in events_of(states):
+                young_state = young.at(occurred) if young else None
+                age = _application_age(young.birth if young else None, event_day)
+            if audit is not None:
+                # the states an event row is written with, each judged once per patch (the
+                # events of a patch share them)
+                first, year = found[0].event_id, occurred.year
+                audit.state(first, "before", model, year, states.before)
+                audit.state(first, "after", model, year, states.after)
+                audit.state(first, "young_state", "young", year, young_state)
+            # the events of a patch share its states: serialised once
+            before, after, young_json = (
+                json_text(states.before),
+                json_text(states.after),
+                json_text(young_state),
+            )
+            for event in found:
+                if audit is not None:
+                    audit.row()
                 names[event.event_name] += 1
                 stats["events"] += 1
                 events.append(
@@ -217,10 +265,10 @@ def rebuild_batch(
                         event.patch_id,
                         event.occurred_at,
                         day,
-                        json_text(event.before),
-                        json_text(event.after),
+                        before,
+                        after,
                         age,
-                        json_text(young_state),
+                        young_json,
                     )
                 )
     return BatchWork(events, window_patches, stats, names, len(batch.refs))
@@ -263,9 +311,10 @@ def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, Y
     own events: from the young's whole log and current document."""
     logs: dict[str, list[Patch]] = defaultdict(list)
     for doc in batch.young_log:
-        result = scrub_patch(doc, "young", pseudonymize)
+        key = patch_key(doc)
+        result = scrub_patch(doc, "young", pseudonymize, key=key)
         if isinstance(result, ScrubbedPatch):
-            logs[str(doc.get("ref"))].append(_to_patch(result, doc))
+            logs[str(doc.get("ref"))].append(_to_patch(result, key))
     currents, births = _current_states("young", batch.young_documents, pseudonymize, year)
     histories = {}
     for ref in logs.keys() | currents.keys():
@@ -276,18 +325,31 @@ def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, Y
     return histories
 
 
-def _age(states, birth) -> int | None:
-    """Age at the event: from the exact birth date of the current document (read in memory,
-    never stored; its calendar day in ``SNU_TIMEZONE``) when it is the birth month of the
-    state, else from the birth month."""
+def _age(states, birth, day: date) -> int | None:
+    """Age at the event (on ``day``, its day in ``SNU_TIMEZONE``): from the exact birth date
+    of the current document (read in memory, never stored; its calendar day in
+    ``SNU_TIMEZONE``) when it is the birth month of the state, else from the birth month."""
     state = states.after or states.before or {}
-    day = birth_day(birth)
-    exact = day is not None and f"{day:%Y-%m}" == state.get("birthdateAt")
-    return age_at(day if exact else state.get("birthdateAt"), local_day(states.patch.occurred_at))
+    exact, month = _birth(birth)
+    if exact is not None and month == state.get("birthdateAt"):
+        return age_at(exact, day)
+    return age_at(state.get("birthdateAt"), day)
 
 
-def _application_age(states, birth) -> int | None:
-    """The young's age at an application's event, from the young's exact birth date; None
-    when the young is gone (enrich_events.sql then takes the birth month of their state)."""
+def _application_age(birth, day: date) -> int | None:
+    """The young's age at an application's event (on ``day``), from the young's exact birth
+    date; None when the young is gone (enrich_events.sql then takes the birth month of their
+    state)."""
+    exact, _ = _birth(birth)
+    return None if exact is None else age_at(exact, day)
+
+
+def _birth(birth) -> tuple[date | None, str | None]:
+    """The calendar day of a stored birth date and its month (``"YYYY-MM"``)."""
     day = birth_day(birth)
-    return None if day is None else age_at(day, local_day(states.patch.occurred_at))
+    return (None, None) if day is None else (day, _month(day))
+
+
+@functools.lru_cache(maxsize=4_096)
+def _month(day: date) -> str:
+    return f"{day:%Y-%m}"

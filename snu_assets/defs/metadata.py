@@ -102,10 +102,13 @@ def table_metadata(
     }
 
 
-def audit_metadata(report: AuditReport) -> dict:
+def audit_metadata(report: AuditReport, produced: AuditReport | None = None) -> dict:
     """A PII audit's findings as check metadata: counts, problem kinds, examples (never a
-    value: the examples name a column, a pointer, a kind and a row)."""
+    value: the examples name a column, a pointer, a kind and a row); with ``produced``, the
+    rows audited where they were produced too."""
     summary = report.summary()
+    if produced is not None:
+        summary["rows_audited_where_produced"] = produced.rows
     return {**summary, "examples": MetadataValue.md(summary["examples"])}
 
 

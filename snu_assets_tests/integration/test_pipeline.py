@@ -581,3 +581,66 @@ def test_the_window_filter_and_its_python_twin_agree(truth, window, mongo_resour
             }
             assert walked == queried, (day, model)
         day += timedelta(days=9)
+
+
+def test_the_pii_checks_fail_on_personal_data_written_to_postgres(pipeline, window):
+    """The checks re-read PostgreSQL (every row of a small slice, a sample of a large one):
+    personal data planted in the written rows fails them, whatever the audit where the rows
+    were produced found. Planted in a transaction rolled back."""
+    from snu_assets.defs.daily.enriched_events import PLAIN_TEXT_COLUMNS
+    from snu_assets.defs.daily.raw_patches import check_personal_data
+    from snu_assets.defs.daily.reconstructed_events import check_events_personal_data
+
+    params = {"start": window[0], "end": window[1] + timedelta(days=1)}
+    schema = pipeline.schema
+    with pipeline.connect() as conn:
+        clean = [
+            check_personal_data(conn, schema, params),
+            check_events_personal_data(
+                conn,
+                schema,
+                "reconstructed_events",
+                params,
+                state_columns=("before", "after", "young_state"),
+            ),
+            check_events_personal_data(conn, schema, "enriched_events", params, PLAIN_TEXT_COLUMNS),
+        ]
+        assert all(check.passed for check in clean), [c.metadata for c in clean]
+        one = "(select min(event_id) from {t})"
+        conn.execute(
+            f'update "{schema}".reconstructed_events set after = after || '
+            """'{"cohort": "lea.martin@gmail.com"}'::jsonb """
+            f"where event_id = {one.format(t=f'{schema}.reconstructed_events')}"
+        )
+        conn.execute(
+            f'update "{schema}".raw_patches set ops = ops || '
+            """'[{"op": "replace", "path": "/email", "value": "x"}]'::jsonb """
+            f'where patch_id = (select min(patch_id) from "{schema}".raw_patches)'
+        )
+        conn.execute(f"update \"{schema}\".enriched_events set gender = '06 12 34 56 78'")
+        events = check_events_personal_data(
+            conn,
+            schema,
+            "reconstructed_events",
+            params,
+            state_columns=("before", "after", "young_state"),
+        )
+        raw = check_personal_data(conn, schema, params)
+        enriched = check_events_personal_data(
+            conn, schema, "enriched_events", params, PLAIN_TEXT_COLUMNS
+        )
+        # a sample of a large slice: every row tainted, any sample finds it
+        conn.execute(
+            f'update "{schema}".reconstructed_events set before = \'{{"status": "06 12 34 56 78"}}\''
+        )
+        sampled = check_events_personal_data(
+            conn, schema, "reconstructed_events", params, reread_rows=3
+        )
+        conn.rollback()
+    assert not events.passed and events.metadata["problems"].data == {"email": 1}
+    assert not raw.passed and "path outside the allow-list" in raw.metadata["problems"].data
+    assert not enriched.passed and "phone" in enriched.metadata["problems"].data
+    assert (
+        not sampled.passed
+        and sampled.metadata["rows_reread"].value < sampled.metadata["rows_scanned"].value
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,6 +24,8 @@ from snu_assets.core.values import as_id, calendar_day, patch_key, to_utc, utc
 
 REDACTED = "[redacted]"
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+#: an instant already spelled as :func:`_json_scalar` spells it (kept as it is)
+CANONICAL_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 STATE_OPS = frozenset({"add", "replace", "remove"})
 KNOWN_OPS = STATE_OPS | {"move", "copy", "test", "destroy", "_get"}
 MAX_PATH_LENGTH = 512
@@ -124,6 +125,14 @@ def _json_scalar(value: Any) -> Any:
     return value
 
 
+#: verdicts of :class:`ValueScrubber` on the values of ``KEEP`` fields, by reference year and
+#: value (they depend on nothing else; bounded memory: forgotten when full)
+VERDICT_MEMO_SIZE = 100_000
+_VERDICTS: dict[tuple, tuple[Any, str | None]] = {}
+_MEMO_TYPES = frozenset({str, int, float, bool})
+_NUMBERS = (int, float)  # a tuple: cheaper to test than the union int | float
+
+
 class ValueScrubber:
     """Applies the allow-list rule of one field to a value, counting what it redacts and why.
 
@@ -134,35 +143,64 @@ class ValueScrubber:
     def __init__(self, pseudonymize: Pseudonymizer, reference_year: int):
         self.pseudonymize = pseudonymize
         self.reference_year = reference_year
-        self.reasons: Counter[str] = Counter()
+        self.reasons: dict[str, int] = {}
 
     @property
     def redacted(self) -> int:
-        return self.reasons.total()
+        return sum(self.reasons.values())
 
     def __call__(self, rule, value: Any) -> Any:
+        if (
+            rule.rule is Rule.KEEP
+            and value.__class__ in _MEMO_TYPES
+            and not (value.__class__ is str and value[10:11] == "T")
+        ):
+            # a statistical value recurs in thousands of patches: its verdict is remembered
+            # (not an instant's: each is new)
+            key = (self.reference_year, value.__class__, value)
+            verdict = _VERDICTS.get(key)
+            if verdict is None:
+                verdict = self._judge(rule, value)
+                if len(_VERDICTS) >= VERDICT_MEMO_SIZE:
+                    _VERDICTS.clear()
+                _VERDICTS[key] = verdict
+            result, reason = verdict
+            return result if reason is None else self.redact(reason)
+        return self._judge_and_count(rule, value)
+
+    def _judge_and_count(self, rule, value: Any) -> Any:
+        result, reason = self._judge(rule, value)
+        return result if reason is None else self.redact(reason)
+
+    def _judge(self, rule, value: Any) -> tuple[Any, str | None]:
+        """``(value to keep, None)`` or ``([redacted], reason)``."""
         value = _json_scalar(value)
         if value is None or isinstance(value, bool):
-            return value
+            return value, None
         if rule.rule is Rule.PSEUDONYM:
             ident = as_id(value)
-            return self.pseudonymize(rule.namespace, ident) if ident else self.redact("not an id")
+            if ident:
+                return self.pseudonymize(rule.namespace, ident), None
+            return REDACTED, "not an id"
         if rule.rule is Rule.MONTH:
             day = calendar_day(value) if isinstance(value, str) else None
-            return f"{day:%Y-%m}" if day else self.redact("not a date")
-        if isinstance(value, int | float):
-            return self.redact("long number") if is_long_number(value) else value
+            return (f"{day:%Y-%m}", None) if day else (REDACTED, "not a date")
+        if isinstance(value, _NUMBERS):
+            return (REDACTED, "long number") if is_long_number(value) else (value, None)
         if isinstance(value, str):
             if kinds := kinds_of_personal_data(value, self.reference_year):
-                return self.redact(", ".join(kinds))
-            if ISO_DATETIME.match(value) and (moment := to_utc(value)):
-                return _json_scalar(moment)  # one spelling of an instant everywhere
-            return value
+                return REDACTED, ", ".join(kinds)
+            if ISO_DATETIME.match(value):
+                if CANONICAL_INSTANT.fullmatch(value):
+                    return value, None  # already spelled as _json_scalar spells an instant
+                if moment := to_utc(value):
+                    return _json_scalar(moment), None  # one spelling of an instant everywhere
+            return value, None
         # objects, arrays, binary ... under a statistical field: never expected, never kept
-        return self.redact("not a scalar")
+        return REDACTED, "not a scalar"
 
     def redact(self, reason: str) -> str:
-        self.reasons[reason] += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
         return REDACTED
 
 
@@ -275,13 +313,15 @@ def scrub_patch(
     model: str,
     pseudonymize: Pseudonymizer,
     young_ref: Any = None,
+    key: str | None = None,
 ) -> ScrubbedPatch | Rejection:
     """Scrub one patch document of ``model``'s patch collection.
 
     ``young_ref`` is, for an application patch, the ``youngId`` of the application (looked
-    up by the caller), so that its rows join to the young.
+    up by the caller), so that its rows join to the young; ``key``, its
+    :func:`~snu_assets.core.values.patch_key` when the caller has it already.
     """
-    patch_id = pseudonymize("patch", patch_key(doc))
+    patch_id = pseudonymize("patch", patch_key(doc) if key is None else key)
     occurred_at = to_utc(doc.get("date"))
     try:
         if model not in ("young", "application"):

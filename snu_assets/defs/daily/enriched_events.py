@@ -16,6 +16,7 @@ from dagster import (
     asset,
 )
 
+from snu_assets.core.privacy.audit import REREAD_ROWS
 from snu_assets.core.reference.geography import csv_path
 from snu_assets.daily_load.rows import EVENT_COLUMNS
 from snu_assets.defs.daily.reconstructed_events import (
@@ -156,11 +157,30 @@ def enriched_events(
             "and model = 'young' and department_code is null",
             params,
         )
+        # before/after are copies of reconstructed_events' states, every one of them audited
+        # where it was produced: the check re-reads a sample of them, and all of them when
+        # one is not such a copy
+        not_copies = scalar(
+            conn,
+            f'select count(*) from "{postgres.schema}".enriched_events e '
+            "where e.partition_date >= %(start)s and e.partition_date < %(end)s "
+            f'and not exists (select 1 from "{postgres.schema}".reconstructed_events r '
+            "where r.event_id = e.event_id and r.before is not distinct from e.before "
+            "and r.after is not distinct from e.after)",
+            params,
+        )
+        personal = check_events_personal_data(
+            conn,
+            postgres.schema,
+            "enriched_events",
+            params,
+            PLAIN_TEXT_COLUMNS,
+            reread_rows=None if not_copies else REREAD_ROWS,
+            extra_metadata={"states_not_copied_from_reconstructed_events": not_copies},
+        )
         results = [
             check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
-            check_events_personal_data(
-                conn, postgres.schema, "enriched_events", params, PLAIN_TEXT_COLUMNS
-            ),
+            personal,
         ]
     return MaterializeResult(
         metadata={

@@ -10,7 +10,7 @@ from dagster import (
     MaterializeResult,
 )
 
-from snu_assets.core.privacy.audit import audit_table
+from snu_assets.core.privacy.audit import AuditReport, audit_table
 from snu_assets.daily_load.extract import Extract
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
@@ -66,7 +66,12 @@ def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
     )
 
 
-def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
+def check_personal_data(
+    conn, schema: str, params: dict, produced: AuditReport | None = None
+) -> AssetCheckResult:
+    """The PII check of ``raw_patches``: its rows re-read from PostgreSQL (a sample of a large
+    slice, see :func:`audit_table`), and ``produced``, the audit of every row where it was
+    produced (:class:`~snu_assets.core.privacy.audit.RowAudit`)."""
     report = audit_table(
         conn,
         f'"{schema}".raw_patches',
@@ -76,11 +81,13 @@ def check_personal_data(conn, schema: str, params: dict) -> AssetCheckResult:
         ops_column="ops",
         plain_columns=("author_role",),
     )
+    if produced is not None:
+        report.merge(produced)
     return AssetCheckResult(
         asset_key=ASSET,
         check_name="no_personal_data",
         passed=report.passed,
-        metadata=audit_metadata(report),
+        metadata=audit_metadata(report, produced),
     )
 
 
@@ -151,7 +158,7 @@ def extract_result(
     with postgres.connect() as conn:
         results = [
             check_duplicates(conn, postgres.schema, params),
-            check_personal_data(conn, postgres.schema, params),
+            check_personal_data(conn, postgres.schema, params, extract.audit.report),
             check_complete(conn, postgres.schema, params, expected),
         ]
     reasons = extract.reasons()

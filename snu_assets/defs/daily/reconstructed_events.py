@@ -13,7 +13,7 @@ from dagster import (
     MaterializeResult,
 )
 
-from snu_assets.core.privacy.audit import audit_table
+from snu_assets.core.privacy.audit import REREAD_ROWS, AuditReport, audit_table
 from snu_assets.daily_load.rebuild import Reconstruction
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
@@ -62,8 +62,19 @@ def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
 
 
 def check_events_personal_data(
-    conn, schema, table, params, extra_columns=(), state_columns=("before", "after")
+    conn,
+    schema,
+    table,
+    params,
+    extra_columns=(),
+    state_columns=("before", "after"),
+    produced: AuditReport | None = None,
+    reread_rows: int | None = REREAD_ROWS,
+    extra_metadata: dict | None = None,
 ) -> AssetCheckResult:
+    """The PII check of an events table: its rows re-read from PostgreSQL (a sample of a
+    large slice, see :func:`audit_table`), and ``produced``, the audit of every row where it
+    was produced (:class:`~snu_assets.core.privacy.audit.RowAudit`)."""
     report = audit_table(
         conn,
         f'"{schema}".{table}',
@@ -74,12 +85,15 @@ def check_events_personal_data(
         plain_columns=extra_columns,
         # an application's young_state holds its young's fields: the young allow-list judges it
         state_models={"young_state": "young"},
+        reread_rows=reread_rows,
     )
+    if produced is not None:
+        report.merge(produced)
     return AssetCheckResult(
         asset_key=table,
         check_name="no_personal_data",
         passed=report.passed,
-        metadata=audit_metadata(report),
+        metadata={**audit_metadata(report, produced), **(extra_metadata or {})},
     )
 
 
@@ -140,6 +154,7 @@ def reconstruction_result(
                 ASSET,
                 params,
                 state_columns=("before", "after", "young_state"),
+                produced=work.audit.report,
             ),
             check_consistency(stats, config.max_disagreement_rate),
         ]
