@@ -75,6 +75,8 @@ class Settings:
     #: the default status of the schedule and sensors (``running``, or ``stopped`` for a
     #: deployment or a test where only backfills may start runs; the UI can still toggle them)
     automation_default_status: str = _env("SNU_AUTOMATION_DEFAULT_STATUS", "running")
+    #: how long ``snu-assets run|backfill|demo`` wait for a backfill (it goes on in the daemon)
+    cli_backfill_timeout_s: int = _env("SNU_CLI_BACKFILL_TIMEOUT_S", 6 * 3600)
     nightly_cron: str = _env("SNU_NIGHTLY_CRON", "0 2 * * *")
     catch_up_days: int = _env("SNU_CATCH_UP_DAYS", 7)
     daily_max_runtime_s: int = _env("SNU_DAILY_MAX_RUNTIME_S", 4 * 3600)
@@ -173,6 +175,7 @@ POSITIVE = (
     "late_data_scan_limit",
     "late_data_audit_days",
     "weekly_sensor_interval_s",
+    "cli_backfill_timeout_s",
 )
 
 

@@ -42,9 +42,6 @@ from snu_assets.defs.automation.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to
 from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 from snu_assets.defs.resources import build_resources
 
-#: how long a backfill may take before the command gives up waiting (it goes on in the
-#: daemon; the UI shows it): far above any day's or week's run
-WAIT_CEILING_S = float(os.environ.get("SNU_CLI_BACKFILL_TIMEOUT_S", 6 * 3600))
 DAEMON_STOP_S = 30.0
 HEARTBEAT_TOLERANCE_S = 45
 
@@ -168,9 +165,11 @@ def _stop_group(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def wait(instance: DagsterInstance, backfill_id: str, ceiling_s: float = WAIT_CEILING_S) -> float:
+def wait(instance: DagsterInstance, backfill_id: str, ceiling_s: float | None = None) -> float:
     """Wait for the backfill to end; its duration. Raises :class:`BackfillFailed` naming the
     backfill (open it in the UI: Backfills page) when it did not succeed."""
+    if ceiling_s is None:  # SNU_CLI_BACKFILL_TIMEOUT_S: far above any day's or week's run
+        ceiling_s = float(settings.current().cli_backfill_timeout_s)
     began = time.perf_counter()
     delay = 0.2
     while True:
