@@ -18,7 +18,11 @@ import bson
 from bson import ObjectId
 
 from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS, AUTHOR_ROLES, Rule, allowed
-from snu_assets.core.privacy.detectors import is_long_number, kinds_of_personal_data
+from snu_assets.core.privacy.detectors import (
+    MAX_CATEGORY_LENGTH,
+    is_long_number,
+    kinds_of_personal_data,
+)
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.values import as_id, calendar_day, patch_key, to_utc, utc
 
@@ -153,10 +157,13 @@ class ValueScrubber:
         if (
             rule.rule is Rule.KEEP
             and value.__class__ in _MEMO_TYPES
-            and not (value.__class__ is str and value[10:11] == "T")
+            and not (
+                value.__class__ is str and (value[10:11] == "T" or len(value) > MAX_CATEGORY_LENGTH)
+            )
         ):
             # a statistical value recurs in thousands of patches: its verdict is remembered
-            # (not an instant's: each is new)
+            # (not an instant's: each is new; not a long one: hostile input would fill the
+            # memo with megabytes)
             key = (self.reference_year, value.__class__, value)
             verdict = _VERDICTS.get(key)
             if verdict is None:
