@@ -189,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_servers)
 
-    for name, func, help_ in (
-        ("seed", cmd_seed, "write synthetic SNU data to MongoDB"),
-        ("demo", cmd_demo, "seed, materialise and print a summary"),
+    # the demo's default size keeps its weekly views' disclosure control (whose cost grows
+    # with the weeks and cells of a cohort) to minutes; seed any size explicitly
+    for name, func, help_, youngs, days in (
+        ("seed", cmd_seed, "write synthetic SNU data to MongoDB", 3000, 120),
+        ("demo", cmd_demo, "seed, materialise and print a summary", 400, 42),
     ):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--youngs", type=int, default=3000)
-        p.add_argument("--days", type=int, default=120)
+        p.add_argument("--youngs", type=int, default=youngs)
+        p.add_argument("--days", type=int, default=days)
         p.add_argument("--seed", type=int, default=42)
         if name == "seed":
             p.add_argument("--start", default=(date.today() - timedelta(days=120)).isoformat())
