@@ -73,8 +73,6 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
     print()
     for step, seconds in timings.items():
         print(f"{step:<60} {seconds:7.1f}s")
-    rate = (raw + rejected) / max(
-        timings.get("raw_patches + reconstructed_events + enriched_events", 0), 1e-9
-    )
+    rate = (raw + rejected) / max(timings.get("daily layers", 0), 1e-9)
     print(f"{'daily layers: patches per second':<60} {rate:7.0f}")
     print(f"{'demo total':<60} {total_seconds:7.1f}s")
