@@ -61,7 +61,7 @@ def parse(argv):
     parser.add_argument("--go-file")
     parser.add_argument("--barrier-dir")
     parser.add_argument("--barrier-count", type=int, default=0)
-    parser.add_argument("--barrier-timeout", type=float, default=120.0)
+    parser.add_argument("--barrier-timeout", type=float, default=300.0)
     parser.add_argument("--name", default=str(os.getpid()))
     parser.add_argument("--result")
     return parser.parse_args(argv)

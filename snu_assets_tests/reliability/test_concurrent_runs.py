@@ -33,7 +33,7 @@ from snu_assets_tests.reliability.helpers import (
 from snu_assets_tests.reliability.run_partition import BARRIER_TABLES
 from snu_assets_tests.truth import expected_events
 
-TIMEOUT = 150
+TIMEOUT = 420
 
 
 def test_concurrent_partition_runs_on_the_same_tables(source, postgres_url, schema, tmp_path):
