@@ -226,12 +226,22 @@ def ensure_schema(connect: Connect, schema: str, language: str | None = None) ->
     serialised per schema across processes."""
     version = ddl_version(language)
     marker = f'"{schema}"._snu_schema_version'
-    with connect() as conn:
+
+    def current(conn: psycopg.Connection) -> bool:
         found = scalar(conn, "select to_regclass(%s)", (marker,))
-        if found and conn.execute(f"select version from {marker}").fetchone() == (version,):
+        return bool(found) and conn.execute(f"select version from {marker}").fetchone() == (
+            version,
+        )
+
+    with connect() as conn:
+        if current(conn):
             return
     with connect() as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"snu-ddl:{schema}",))
+        # another process may have upgraded it while this one waited for the lock: its DDL
+        # and COMMENTs again would queue for table locks behind every running load
+        if current(conn):
+            return
         conn.execute(f'create schema if not exists "{schema}"')
         for path in ddl_files():
             conn.execute(sql_text(path, schema))
