@@ -1282,6 +1282,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--start", default="2025-01-06", help="first day of the range")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--db",
+        default=MAIN_DB,
+        help="MongoDB database of the range and peak day (bench_*): keeps data sets of "
+        "several scales side by side",
+    )
     p.add_argument("--skip-dlt", action="store_true", help="no dlt lines")
     p.add_argument(
         "--dlt-formats",
@@ -1389,7 +1395,7 @@ def main(argv=None) -> int:
     print("data:")
     data = prepare_data(
         servers,
-        db_name=MAIN_DB,
+        db_name=args.db,
         patches=args.patches,
         days=args.days,
         start=first,
@@ -1431,7 +1437,7 @@ def main(argv=None) -> int:
         + (f", peak day {peak_patches:,}" if peak_day else "")
     )
     print(
-        f"  · warm-up read of the range: {warm_up(servers, MAIN_DB, *range_window):.1f}s (untimed)"
+        f"  · warm-up read of the range: {warm_up(servers, args.db, *range_window):.1f}s (untimed)"
     )
 
     formats = [None if f in ("", "default") else f for f in args.dlt_formats.split(",")]
@@ -1443,15 +1449,15 @@ def main(argv=None) -> int:
     phase("data")
     print("lines:")
     for label, window, patches, day1, day2 in groups:
-        group = [line_floor(servers, f"floor ({label})", MAIN_DB, window, patches)]
+        group = [line_floor(servers, f"floor ({label})", args.db, window, patches)]
         if dlt_python:
             for f in formats:
                 name = f"dlt ({label})" if f is None else f"dlt {f} ({label})"
-                group.append(line_dlt(servers, name, MAIN_DB, window, patches, dlt_python, f))
+                group.append(line_dlt(servers, name, args.db, window, patches, dlt_python, f))
         servers.drop_pg_schemas(DLT_DATASET, DLT_DATASET + "_staging", FLOOR_SCHEMA)
         kind = "ranged run" if day1 != day2 else "one partition"
         group.append(
-            line_project(servers, f"snu-assets {kind} ({label})", MAIN_DB, day1, day2, patches)
+            line_project(servers, f"snu-assets {kind} ({label})", args.db, day1, day2, patches)
         )
         for ln in group:
             add_rates(ln)
@@ -1467,7 +1473,7 @@ def main(argv=None) -> int:
         results["lines"].extend(group)
 
     phase("lines")
-    smallest = (MAIN_DB, first, last, range_patches, f"range, {range_patches:,} patches")
+    smallest = (args.db, first, last, range_patches, f"range, {range_patches:,} patches")
     if scaling:
         print("scaling:")
         for k in scaling:
@@ -1515,13 +1521,13 @@ def main(argv=None) -> int:
         days = [("mid-range day", first + dt.timedelta(days=args.days // 2))]
         if peak_day:
             days.append(("peak day", peak_day))
-        results["day_selection"] = day_selection(servers, MAIN_DB, days, args.selection_repeat)
+        results["day_selection"] = day_selection(servers, args.db, days, args.selection_repeat)
 
     phase("day selection")
     servers.drop_pg_schemas(PROJECT_SCHEMA, FLOOR_SCHEMA, DLT_DATASET, DLT_DATASET + "_staging")
     if args.drop_data:
         with servers.mongo() as client:
-            for name in [MAIN_DB, *(f"bench_scale_{k}x" for k in scaling)]:
+            for name in [args.db, *(f"bench_scale_{k}x" for k in scaling)]:
                 client.drop_database(name)
     results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
     results["bench_wall_s"] = round(time.perf_counter() - began, 1)
