@@ -753,6 +753,21 @@ def prepare_data(
     return meta | {"reused": False}
 
 
+def scale_data(servers: Servers, args, k: int, first: dt.date) -> dict:
+    """The data set of the scaling series' ``k``× line (``bench_scale_<k>x``)."""
+    return prepare_data(
+        servers,
+        db_name=f"bench_scale_{k}x",
+        patches=args.base_patches * k,
+        days=args.days,
+        start=first,
+        seed=args.seed + 10 * k,
+        peak_patches=0,
+        peak_day=None,
+        reuse=args.reuse_data,
+    )
+
+
 def warm_up(servers: Servers, db_name: str, start: dt.datetime, end: dt.datetime) -> float:
     """An untimed read of the window, so that no measured line pays a cold cache alone."""
     began = time.perf_counter()
@@ -1302,6 +1317,11 @@ def parse_args(argv=None):
     )
     p.add_argument("--skip-day-selection", action="store_true")
     p.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="seed (or check) every data set of the request, measure nothing",
+    )
+    p.add_argument(
         "--selection-repeat",
         type=int,
         default=1,
@@ -1404,6 +1424,10 @@ def main(argv=None) -> int:
         peak_day=peak_day,
         reuse=args.reuse_data,
     )
+    if args.seed_only:
+        for k in scaling:
+            scale_data(servers, args, k, first)
+        return 0
     range_window = day_window(first, last)
     range_patches = data["range_patches"]
     peak_patches = data.get("peak_patches_present", 0)
@@ -1478,17 +1502,7 @@ def main(argv=None) -> int:
         print("scaling:")
         for k in scaling:
             db_name = f"bench_scale_{k}x"
-            meta = prepare_data(
-                servers,
-                db_name=db_name,
-                patches=args.base_patches * k,
-                days=args.days,
-                start=first,
-                seed=args.seed + 10 * k,
-                peak_patches=0,
-                peak_day=None,
-                reuse=args.reuse_data,
-            )
+            meta = scale_data(servers, args, k, first)
             warm_up(servers, db_name, *range_window)
             ln = add_rates(
                 line_project(servers, f"{k}×", db_name, first, last, meta["range_patches"])

@@ -11,6 +11,8 @@ slices it depends on have streamed completely; a reordering fails loudly.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
@@ -34,6 +36,28 @@ STREAM_ORDER: dict[frozenset[str], tuple[str, ...]] = {
     # one read: the events stream while the raw rows wait in a spill file
     frozenset({RAW, EVENTS}): (EVENTS, RAW, REJECTED),
 }
+
+
+#: the cyclic garbage collector's thresholds during a load. Its rows are made of millions of
+#: short-lived containers that reference counting frees; at Python's default (a collection
+#: every 700 allocations, a full one whenever the heap grew by a quarter) the collector spent
+#: ~20 % of a load's CPU walking the same live objects (Dagster's, the window's index) again
+#: and again, more the larger the window. Cycles are still collected, less often.
+LOAD_GC_THRESHOLDS = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Objects alive before the load (definitions, instance, resources) are frozen out of
+    the collector's walks, and it runs less often; both undone afterwards."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*LOAD_GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 class DailyLoad:
@@ -118,7 +142,8 @@ class DailyLoad:
         """Stream every slice through ``replace`` (e.g. ``PostgresResource.replace_slices``);
         the rows written per table."""
         try:
-            counts = replace(self.slices(params))
+            with fewer_collections():
+                counts = replace(self.slices(params))
         finally:
             if self.spill is not None:
                 self.spill.close()
