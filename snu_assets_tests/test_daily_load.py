@@ -50,3 +50,25 @@ def test_only_the_daily_assets_can_be_loaded():
         load("enriched_events")
     with pytest.raises(ValueError):
         load()
+
+
+def test_a_load_tunes_the_garbage_collector_and_restores_it_even_when_it_fails():
+    import gc
+
+    from snu_assets.daily_load.pipeline import LOAD_GC_THRESHOLDS
+
+    before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    seen = {}
+
+    def replace(slices):
+        seen["threshold"], seen["frozen"] = gc.get_threshold(), gc.get_freeze_count()
+        raise ConnectionError("server gone")
+
+    with pytest.raises(ConnectionError):
+        load(RAW, EVENTS).run(replace, {"start": START.date(), "end": END.date()})
+    # during the load: fewer collections, what lived before frozen out of their walks
+    assert seen["threshold"] == LOAD_GC_THRESHOLDS
+    assert seen["frozen"] > frozen_before
+    # after it (a failure included): the process's own settings back
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen_before

@@ -49,15 +49,19 @@ LOAD_GC_THRESHOLDS = (100_000, 50, 100)
 @contextlib.contextmanager
 def fewer_collections() -> Iterator[None]:
     """Objects alive before the load (definitions, instance, resources) are frozen out of
-    the collector's walks, and it runs less often; both undone afterwards."""
+    the collector's walks, and it runs less often; both undone afterwards (a process that
+    froze objects itself keeps its own freeze)."""
     before = gc.get_threshold()
-    gc.freeze()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     gc.set_threshold(*LOAD_GC_THRESHOLDS)
     try:
         yield
     finally:
         gc.set_threshold(*before)
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
 
 
 class DailyLoad:
