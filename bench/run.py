@@ -753,11 +753,16 @@ def prepare_data(
     return meta | {"reused": False}
 
 
+def scale_db(k: int) -> str:
+    """The database of the scaling series' ``k``× line."""
+    return f"bench_scale_{k}x"
+
+
 def scale_data(servers: Servers, args, k: int, first: dt.date) -> dict:
-    """The data set of the scaling series' ``k``× line (``bench_scale_<k>x``)."""
+    """The data set of the scaling series' ``k``× line (:func:`scale_db`)."""
     return prepare_data(
         servers,
-        db_name=f"bench_scale_{k}x",
+        db_name=scale_db(k),
         patches=args.base_patches * k,
         days=args.days,
         start=first,
@@ -1501,7 +1506,7 @@ def main(argv=None) -> int:
     if scaling:
         print("scaling:")
         for k in scaling:
-            db_name = f"bench_scale_{k}x"
+            db_name = scale_db(k)
             meta = scale_data(servers, args, k, first)
             warm_up(servers, db_name, *range_window)
             ln = add_rates(
@@ -1541,7 +1546,7 @@ def main(argv=None) -> int:
     servers.drop_pg_schemas(PROJECT_SCHEMA, FLOOR_SCHEMA, DLT_DATASET, DLT_DATASET + "_staging")
     if args.drop_data:
         with servers.mongo() as client:
-            for name in [args.db, *(f"bench_scale_{k}x" for k in scaling)]:
+            for name in [args.db, *(scale_db(k) for k in scaling)]:
                 client.drop_database(name)
     results["finished_at"] = dt.datetime.now().isoformat(timespec="seconds")
     results["bench_wall_s"] = round(time.perf_counter() - began, 1)

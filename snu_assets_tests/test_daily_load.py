@@ -1,11 +1,12 @@
 """The daily load's streaming order is declared and enforced (no server: a slice that
 streams out of order fails before it reads anything)."""
 
+import gc
 from datetime import UTC, datetime
 
 import pytest
 
-from snu_assets.daily_load.pipeline import EVENTS, RAW, REJECTED, DailyLoad
+from snu_assets.daily_load.pipeline import EVENTS, LOAD_GC_THRESHOLDS, RAW, REJECTED, DailyLoad
 from snu_assets.daily_load.rows import EVENT_COLUMNS, RAW_COLUMNS, REJECTED_COLUMNS
 
 START, END = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC)
@@ -53,10 +54,6 @@ def test_only_the_daily_assets_can_be_loaded():
 
 
 def test_a_load_tunes_the_garbage_collector_and_restores_it_even_when_it_fails():
-    import gc
-
-    from snu_assets.daily_load.pipeline import LOAD_GC_THRESHOLDS
-
     before, frozen_before = gc.get_threshold(), gc.get_freeze_count()
     seen = {}
 
