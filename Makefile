@@ -32,7 +32,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check snu_assets snu_assets_tests bench fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/dg check defs
+	@# an empty DAGSTER_HOME: the definitions are checked without building the project's instance
+	@# (dagster.yaml's storage would start the embedded PostgreSQL and leave it running)
+	h=$$(mktemp -d) && DAGSTER_HOME=$$h $(VENV)/bin/dg check defs; rc=$$?; rm -rf $$h; exit $$rc
 
 ## Apply the linter's safe fixes and the formatter.
 format: $(STAMP)
