@@ -70,6 +70,8 @@ class Settings:
     max_rejection_rate: float = _env("SNU_MAX_REJECTION_RATE", 0.01)
     max_disagreement_rate: float = _env("SNU_MAX_DISAGREEMENT_RATE", 0.05)
     small_cell_k: int = _env("SNU_SMALL_CELL_K", 5)
+    publication_block_weeks: int = _env("SNU_PUBLICATION_BLOCK_WEEKS", 4)
+    publication_detail: str = _env("SNU_PUBLICATION_DETAIL", "cross,margins,total")
     # -- automation -----------------------------------------------------------------------
     backfill_days_per_run: int = _env("SNU_BACKFILL_DAYS_PER_RUN", 0)
     #: the default status of the schedule and sensors (``running``, or ``stopped`` for a
@@ -170,6 +172,7 @@ POSITIVE = (
     "walk_min_days",
     "records_per_batch",
     "small_cell_k",
+    "publication_block_weeks",
     "daily_max_runtime_s",
     "late_data_interval_s",
     "late_data_scan_limit",
@@ -197,6 +200,13 @@ def _check(s: Settings) -> None:
     for name, allowed in CHOICES.items():
         if getattr(s, name) not in allowed:
             fail(name, f"expected one of {', '.join(allowed)}")
+    if not re.fullmatch(r"(cross|margins|total),(cross|margins|total),(cross|margins|total)",
+                        s.publication_detail):
+        fail(
+            "publication_detail",
+            "expected the cells of each level national,region,department, each one of "
+            "cross, margins, total (e.g. cross,margins,total)",
+        )
     for name in POSITIVE:
         if getattr(s, name) <= 0:
             fail(name, "expected a positive number")

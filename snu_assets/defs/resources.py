@@ -26,6 +26,8 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from snu_assets import settings
 from snu_assets.core.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer, demo_key
+from snu_assets.core.publication.grain import LEVELS
+from snu_assets.core.publication.series import Rules
 from snu_assets.io import embedded
 from snu_assets.io.postgres import (
     SQL_DIR,
@@ -234,9 +236,10 @@ class PseudonymResource(ConfigurableResource):
 
 class PublicationRules(ConfigurableResource):
     """The rules of what the weekly views publish (statistical disclosure control), shown in
-    the UI's resources. One value for every run: a week's protection builds on the weeks
-    published before it, so it is a setting of the deployment (``SNU_SMALL_CELL_K``), not of
-    one run."""
+    the UI's Resources page and read by every asset and report that publishes. Settings of
+    the deployment (``SNU_SMALL_CELL_K``, ``SNU_PUBLICATION_BLOCK_WEEKS``,
+    ``SNU_PUBLICATION_DETAIL``), not of one run: a week's protection builds on the weeks
+    published before it with the same rule."""
 
     small_cell_k: int = Field(
         default=5,
@@ -244,11 +247,33 @@ class PublicationRules(ConfigurableResource):
         description="Counts of 1 to k-1 are hidden, and enough others that no hidden count "
         "can be narrowed to less than k by a reader of everything published (SNU_SMALL_CELL_K).",
     )
+    block_weeks: int = Field(
+        default=4,
+        ge=1,
+        description="A hidden cumulated value may be published again within a block of this "
+        "many weeks (from the cohort's first published week), never across blocks: the cost "
+        "of a week's protection is bounded by the block (SNU_PUBLICATION_BLOCK_WEEKS).",
+    )
+    detail: str = Field(
+        default="cross,margins,total",
+        description="Cells published per level national,region,department: cross (gender x "
+        "age band with margins), margins (by gender, by age band), total "
+        "(SNU_PUBLICATION_DETAIL).",
+    )
 
     @property
     def protection_width(self) -> int:
         """The narrowest feasible interval a hidden count may keep."""
         return self.small_cell_k
+
+    def rules(self) -> Rules:
+        """The rule as the pure publication reads it."""
+        return Rules(
+            k=self.small_cell_k,
+            width=self.protection_width,
+            block_weeks=self.block_weeks,
+            detail=tuple(zip(LEVELS, self.detail.split(","), strict=True)),
+        )
 
 
 def _env_or_none(name: str):
@@ -273,5 +298,9 @@ def build_resources() -> SnuResources:
             url=_env_or_none("SNU_POSTGRES_URL"), schema_name=settings.schema()
         ),
         "pseudonyms": PseudonymResource(key=_env_or_none("SNU_PSEUDONYM_KEY")),
-        "publication": PublicationRules(small_cell_k=settings.current().small_cell_k),
+        "publication": PublicationRules(
+            small_cell_k=settings.current().small_cell_k,
+            block_weeks=settings.current().publication_block_weeks,
+            detail=settings.current().publication_detail,
+        ),
     }

@@ -1,62 +1,83 @@
-"""The weekly funnel's publication: the five measures of a cohort protected together
-(:func:`protect_funnel`) and a week's rows as published (:func:`published_rows`)."""
+"""The weekly funnel's publication: the five measures of one cohort for one week, protected
+one by one (:mod:`snu_assets.core.publication.series`), as rows (pure: no I/O)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from snu_assets.core.publication.suppression import Protected, protect
-from snu_assets.core.publication.tables import CUMULATED, MEASURES, WEEKLY, Key, Series, Structure
+from snu_assets.core.publication.grain import COLUMNS, MEASURES, Grain, Key
+from snu_assets.core.publication.series import (
+    CUMULATED,
+    WEEKLY,
+    Block,
+    PublishedWeek,
+    Rules,
+    publish,
+)
 
 
-def protect_funnel(
-    structure: Structure,
-    weeks: Sequence[Mapping[Key, Sequence[int]]],
-    k: int = 5,
-    width: int | None = None,
+@dataclass
+class FunnelWeek:
+    """One cohort's week as published: exact value of every column at every key with a row,
+    and the status of each hidden value (``(column, key)``)."""
+
+    exact: dict[Key, dict[str, int]] = field(default_factory=dict)
+    hidden: dict[tuple[str, Key], str] = field(default_factory=dict)
+
+    def measure(self, measure: str) -> PublishedWeek:
+        cumulated = f"{measure}_cumulated"
+        week = PublishedWeek(
+            {k: v[measure] for k, v in self.exact.items() if v.get(measure)},
+            {k: v[cumulated] for k, v in self.exact.items() if v.get(cumulated)},
+        )
+        for (column, key), status in self.hidden.items():
+            if column == measure:
+                week.hidden[(WEEKLY, key)] = status
+            elif column == cumulated:
+                week.hidden[(CUMULATED, key)] = status
+        return week
+
+    def published(self, key: Key) -> dict[str, int | None]:
+        exact = self.exact.get(key, {})
+        return {
+            c: None if (c, key) in self.hidden else exact.get(c, 0) for c in COLUMNS
+        }
+
+    def statuses(self, key: Key) -> dict[str, str]:
+        return {c: self.hidden[(c, key)] for c in COLUMNS if (c, key) in self.hidden}
+
+
+def publish_cohort_week(
+    grain: Grain,
+    cumulated: Mapping[Key, Sequence[int]],
+    boundary: FunnelWeek | None,
+    weeks: Sequence[FunnelWeek],
+    rules: Rules,
     *,
     audit: bool = True,
-    published: Sequence[Mapping[tuple[str, Key], str]] = (),
-) -> dict[str, Protected]:
-    """All five measures of one cohort: ``weeks[t][finest key]`` = the five weekly counts
-    (:data:`MEASURES` order). Returns ``{measure: Protected}``. ``published[t]``: what was
-    already published for week ``t``, ``{(column, key): status}`` of its hidden values
-    (column: a measure or ``<measure>_cumulated``)."""
-    out = {}
+) -> tuple[FunnelWeek, Counter]:
+    """The next week of a cohort's block: ``cumulated[finest key]`` = the five counts
+    cumulated since the cohort opened (:data:`MEASURES` order), exact as of today;
+    ``boundary`` the last week of the block before (``None`` at the cohort's start) and
+    ``weeks`` the block's weeks already published."""
+    out = FunnelWeek()
+    stats: Counter = Counter()
     for m, measure in enumerate(MEASURES):
-        series = Series.from_finest(
-            structure, [{key: counts[m] for key, counts in week.items()} for week in weeks]
+        expanded = grain.expand({key: counts[m] for key, counts in cumulated.items()})
+        block = Block(
+            None if boundary is None else boundary.measure(measure),
+            [w.measure(measure) for w in weeks],
         )
-        mine = [
-            {
-                (CUMULATED if column.endswith("_cumulated") else WEEKLY, key): status
-                for (column, key), status in week.items()
-                if column in (measure, f"{measure}_cumulated")
-            }
-            for week in published
-        ]
-        out[measure] = protect(series, k, width, audit=audit, published=mine)
-    return out
-
-
-def published_rows(
-    structure: Structure, protected: Mapping[str, Protected], t: int
-) -> list[tuple[Key, dict[str, int | None], dict[str, str]]]:
-    """Week ``t`` as rows: ``(key, {column: value or None}, {column: status of hidden})``
-    for every key with a count that is not 0 or is hidden (a missing row reads as zeros)."""
-    rows = []
-    keys: set[Key] = set()
-    for p in protected.values():
-        keys |= set(p.series.cumulated[t]) | set(p.series.weekly[t])
-        keys |= {v[2] for v in p.hidden if v[0] == t}
-    for key in sorted(keys):
-        values, statuses = {}, {}
-        for measure in MEASURES:
-            p = protected[measure]
-            for column, kind in ((measure, WEEKLY), (f"{measure}_cumulated", CUMULATED)):
-                var = (t, kind, key)
-                values[column] = p.published(var)
-                if var in p.hidden:
-                    statuses[column] = p.hidden[var]
-        rows.append((key, values, statuses))
-    return rows
+        outcome = publish(grain, block, expanded, rules, audit=audit)
+        stats.update(outcome.stats)
+        week = outcome.week
+        for key in week.rows():
+            values = out.exact.setdefault(key, dict.fromkeys(COLUMNS, 0))
+            values[measure] = week.weekly.get(key, 0)
+            values[f"{measure}_cumulated"] = week.cumulated.get(key, 0)
+        for (kind, key), status in week.hidden.items():
+            column = measure if kind == WEEKLY else f"{measure}_cumulated"
+            out.hidden[(column, key)] = status
+    return out, stats

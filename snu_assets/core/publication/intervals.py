@@ -5,10 +5,20 @@ everything published can narrow it to, by linear programming over all published 
 from __future__ import annotations
 
 from collections import defaultdict
+import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
-from snu_assets.core.publication.tables import wide
+_EPS = 1e-6
+
+
+def wide(lo: float, hi: float, width: float) -> bool:
+    """Whether ``[lo, hi]`` holds integers ``width`` apart (counts are integers: an LP bound
+    of 4.5 means 4 to a reader)."""
+    if hi == float("inf"):
+        return True
+    return math.floor(hi + _EPS) - math.ceil(lo - _EPS) >= width
+
 
 # ------------------------------------------------------------------------------ LP attacker
 
@@ -21,6 +31,7 @@ def feasible_intervals(
     lower: Mapping[H, float] | None = None,
     width: float | None = None,
     check: Iterable[H] | None = None,
+    touching: Iterable[H] | None = None,
 ) -> dict[H, tuple[float, float]]:
     """The reader's best knowledge of each unknown: ``(min, max)`` of it subject to every
     equation ``Σ coef · x = rhs`` and ``x ≥ lower`` (0 by default), by LP (HiGHS).
@@ -30,7 +41,9 @@ def feasible_intervals(
     With ``width``, only what decides "narrower than ``width``" is computed: a cell whose
     values seen in LP solutions already spread ``width`` wide gets that spread (both ends
     attainable, the true interval contains it); any narrower cell gets its exact ``(min,
-    max)``. With ``check``, only those unknowns are reported (the others still constrain)."""
+    max)``. With ``check``, only those unknowns are reported (the others still constrain); with
+    ``touching``, every unknown of the components that hold one of those is reported, the
+    other components are not solved."""
     import highspy
     import numpy as np
 
@@ -66,8 +79,11 @@ def feasible_intervals(
     result: dict[H, tuple[float, float]] = {}
     inf = highspy.kHighsInf
     wanted = None if check is None else {names[x] for x in check if x in names}
+    roots = None if touching is None else {find(names[x]) for x in touching if x in names}
     for root, members in components.items():
         if wanted is not None and not wanted.intersection(members):
+            continue
+        if roots is not None and root not in roots:
             continue
         rows = rows_of.get(root, [])
         if not rows:

@@ -1,23 +1,27 @@
-"""Layer 4 — views: the weekly funnel (per
-week x cohort x region x department x gender x age band, and national), with cumulated
-counts, objectives and projections. Set-based SQL in ``sql/weekly_funnel*.sql``."""
+"""Views: the weekly funnel as published (``weekly_funnel``, protected by
+:mod:`snu_assets.core.publication`) and exact without geography (``weekly_funnel_national``),
+with cumulated counts, objectives and projections. SQL in ``sql/``; the publication's history
+read through :mod:`snu_assets.io.publication`."""
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
+    AssetDep,
     AssetExecutionContext,
+    Failure,
     MaterializeResult,
     MetadataValue,
+    TimeWindowPartitionMapping,
     asset,
 )
 
-from snu_assets.core.publication.funnel import protect_funnel, published_rows
-from snu_assets.core.publication.tables import COLUMNS, Structure
+from snu_assets.core.publication.grain import COLUMNS
+from snu_assets.core.publication.publish import PublicationOrderError, publish_week
+from snu_assets.core.publication.series import Rules
 from snu_assets.defs.freshness import WEEKLY_FRESHNESS
 from snu_assets.defs.metadata import definition_metadata, described_schema, table_metadata
 from snu_assets.defs.partitions import weekly_partitions
@@ -28,19 +32,13 @@ from snu_assets.defs.resources import (
     PublicationRules,
 )
 from snu_assets.io.postgres import Slice, scalar
+from snu_assets.io.publication import read_calendar, read_goals, read_history, read_logged
 
 SQL = Path(__file__).parent / "sql"
 
 # --------------------------------------------------------------------------- weekly funnel
 
 WEEK = "week = %(week)s"
-
-
-#: frequency rule of the published funnel by default (the PublicationRules resource sets it):
-#: a count of 1 .. k-1 is hidden (k <= 1: nothing hidden); every hidden value keeps a
-#: feasible interval at least k wide for any reader of everything published
-#: (snu_assets.core.publication.suppression)
-SMALL_CELL_K = 5
 
 KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
@@ -105,207 +103,179 @@ def _funnel_metadata(
     }
 
 
-def projection(
-    validated_cumulated: int | None, start: date | None, end: date | None, week_end: date
-) -> Decimal | None:
-    """``projection.sql`` for one published value: validated expected at the cohort's close
-    at the pace observed so far (NULL when the cumulated validated count is hidden)."""
-    if validated_cumulated is None or start is None or end is None:
-        return None
-    if week_end >= end:
-        return Decimal(validated_cumulated)
-    if week_end <= start:
-        return None
-    value = Decimal(validated_cumulated) * (end - start).days / Decimal((week_end - start).days)
-    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+# the previous week's publication: a week's protection builds on it (ordered in the graph,
+# so that a backfill publishes the weeks in order)
+PREVIOUS_WEEK = AssetDep(
+    "weekly_funnel",
+    partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+)
+
+#: what each metadata key of a weekly_funnel materialisation means (shown with it)
+LEGEND = """| clé | signification |
+|---|---|
+| semaine | lundi de la semaine publiée (la dernière, pour une plage) |
+| déjà_publiée | la semaine l'était déjà : rien n'a été réécrit (les données arrivées depuis compteront dans la semaine suivante) |
+| valeurs_publiées | valeurs d'effectif de la semaine dans weekly_funnel (10 par ligne), masquées comprises |
+| valeurs_montrées | dont montrées (non masquées) |
+| part_montrée | valeurs_montrées / valeurs_publiées |
+| masquées_primaires | masquées parce que petites (1 à k-1) |
+| masquées_secondaires | masquées pour protéger les autres |
+| national_publié | les totaux nationaux tels que publiés (s : masqué) ; chiffres exacts : weekly_funnel_national (ministère) |
+| k, largeur_de_protection, semaines_par_bloc, détail | la règle appliquée (ressource publication) |
+| par_semaine | pour une plage de semaines, les chiffres de chacune |
+"""
 
 
-def publish_week(
-    cells: list[tuple],
-    history: dict,
-    goals: dict,
-    calendar: dict,
-    week: date,
-    k: int = SMALL_CELL_K,
-    width: int = SMALL_CELL_K,
-) -> tuple[list[tuple], list[tuple], dict]:
-    """The published rows of ``week`` (``weekly_funnel``) and its hidden values
-    (``weekly_funnel_hidden``), from the exact weekly ``cells`` of every week up to it
-    (``(week, cohort, region, department, gender, age_band, created, completed, processed,
-    validated, refused)``) and the ``history`` already published (``{cohort: {week:
-    {(column, key): status}}}``). Pure: no database."""
-    by_cohort: dict[str, dict[date, dict]] = defaultdict(lambda: defaultdict(dict))
-    for w, cohort, region, department, gender, band, *counts in sorted(cells):
-        by_cohort[cohort][w][(region, department, gender, band)] = counts
-    week_end = week + timedelta(days=7)
-    published, hidden = [], []
-    stats: Counter[str] = Counter()
-    for cohort in sorted(by_cohort):
-        series = by_cohort[cohort]
-        first = min(series)
-        weeks = [first + timedelta(days=7 * i) for i in range((week - first).days // 7 + 1)]
-        done = history.get(cohort, {})
-        prefix = []
-        for w in weeks[:-1]:
-            if w not in done:
-                break
-            prefix.append(done[w])
-        structure = Structure.of([key for w in weeks for key in series.get(w, {})])
-        protected = protect_funnel(
-            structure, [series.get(w, {}) for w in weeks], k, width, published=prefix
+def _weeks(context: AssetExecutionContext) -> list[date]:
+    window = context.partition_time_window
+    week, end = window.start.date(), window.end.date()
+    out = []
+    while week < end:
+        out.append(week)
+        week += timedelta(days=7)
+    return out
+
+
+def _publish(postgres: PostgresResource, rules: Rules, week: date) -> dict:
+    """Publish ``week`` once; the week's log (read back when it was already published)."""
+    schema = postgres.schema
+    with postgres.connect() as conn:
+        logged = read_logged(conn, schema, week)
+        if logged is not None:
+            return {**logged, "already_published": True}
+        cumulated: dict[str, dict] = defaultdict(dict)
+        for cohort, region, department, gender, band, *counts in conn.execute(
+            postgres.sql(
+                SQL / "weekly_funnel_cumulated.sql", funnel_events=SQL / "funnel_events.sql"
+            ),
+            {"week_end": week + timedelta(days=7)},
+        ):
+            cumulated[cohort][(region, department, gender, band)] = counts
+        history = read_history(conn, schema, week, rules.block_weeks)
+        goals = read_goals(conn, schema)
+        calendar = read_calendar(conn, schema)
+    try:
+        publication = publish_week(cumulated, history, goals, calendar, week, rules)
+    except PublicationOrderError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    stats = publication.stats
+    log = {
+        "week": week,
+        "cohorts": len({row[1] for row in publication.published}),
+        "small_cell_k": rules.k,
+        "protection_width": rules.width,
+        "block_weeks": rules.block_weeks,
+        "detail": ",".join(d for _, d in rules.detail),
+        "values_total": stats["values"],
+        "values_shown": stats["shown"],
+        "hidden_primary": stats["primary"],
+        "hidden_secondary": stats["secondary"],
+    }
+    params = {"week": week}
+    postgres.replace_slices(
+        [
+            Slice(
+                "weekly_funnel",
+                (*KEY_COLUMNS, *COLUMNS, "objective", "projection", "suppressed"),
+                publication.published,
+                WEEK,
+                params,
+            ),
+            Slice(
+                "weekly_funnel_hidden",
+                (*KEY_COLUMNS, "measure", "suppression", "exact_value"),
+                publication.hidden,
+                WEEK,
+                params,
+            ),
+            Slice("weekly_funnel_log", tuple(log), [tuple(log.values())], WEEK, params),
+        ]
+    )
+    return {**log, "already_published": False}
+
+
+def _national_published(postgres: PostgresResource, week: date) -> MetadataValue:
+    """The national totals of ``week`` as published (``s``: hidden), per cohort."""
+    columns = ", ".join(COLUMNS)
+    with postgres.connect() as conn:
+        rows = conn.execute(
+            f"select cohort, {columns} from {postgres.table('weekly_funnel')} "
+            "where week = %(week)s and level = 'national' and gender = 'all' "
+            "and age_band = 'all' order by cohort",
+            {"week": week},
+        ).fetchall()
+    lines = ["| cohorte | " + " | ".join(COLUMNS) + " |", "|" + "---|" * (len(COLUMNS) + 1)]
+    for cohort, *values in rows:
+        lines.append(
+            f"| {cohort} | " + " | ".join("s" if v is None else str(v) for v in values) + " |"
         )
-        stats["recomputed_weeks"] += len(weeks) - len(prefix)
-        start, end = calendar.get(cohort, (None, None))
-        for key, values, statuses in published_rows(structure, protected, len(weeks) - 1):
-            region, department, gender, band = key
-            level = structure.level(key)
-            objective = goals.get(
-                (
-                    cohort,
-                    level,
-                    region if level == "region" else department if level == "department" else None,
-                )
-            )
-            published.append(
-                (
-                    week,
-                    cohort,
-                    level,
-                    region,
-                    department,
-                    gender,
-                    band,
-                    *(values[c] for c in COLUMNS),
-                    objective,
-                    projection(values["validated_cumulated"], start, end, week_end),
-                    bool(statuses),
-                )
-            )
-            for column, status in statuses.items():
-                exact = protected[column.removesuffix("_cumulated")].series.value(
-                    (len(weeks) - 1, "C" if column.endswith("_cumulated") else "W", key)
-                )
-                hidden.append(
-                    (week, cohort, level, region, department, gender, band, column, status, exact)
-                )
-                stats[status] += 1
-            stats["cells"] += len(COLUMNS)
-        stats["fallback_weeks"] += sum(p.fallbacks for p in protected.values())
-    return published, hidden, dict(stats)
-
-
-def _published_history(conn, schema: str, week: date) -> dict:
-    """What earlier weeks published: ``{cohort: {week: {(column, key): status}}}`` (a week
-    published with nothing hidden is an empty mapping)."""
-    history: dict = defaultdict(dict)
-    for cohort, w in conn.execute(
-        f'select distinct cohort, week from "{schema}".weekly_funnel where week < %s', (week,)
-    ):
-        history[cohort][w] = {}
-    for cohort, w, region, department, gender, band, column, status in conn.execute(
-        "select cohort, week, region, department, gender, age_band, measure, suppression "
-        f'from "{schema}".weekly_funnel_hidden where week < %s',
-        (week,),
-    ):
-        history[cohort].setdefault(w, {})[(column, (region, department, gender, band))] = status
-    return history
-
-
-def _goals(conn, schema: str) -> dict:
-    goals: dict = {}
-    for cohort, department, region, objective in conn.execute(
-        f'select cohort, department, region, objective from "{schema}".inscription_goals'
-    ):
-        goals[(cohort, "department", department)] = objective
-        region = region or "unknown"
-        goals[(cohort, "region", region)] = goals.get((cohort, "region", region), 0) + objective
-        goals[(cohort, "national", None)] = goals.get((cohort, "national", None), 0) + objective
-    return goals
+    return MetadataValue.md("\n".join(lines) if rows else "_aucune cohorte cette semaine_")
 
 
 @asset(
     partitions_def=weekly_partitions,
-    deps=["enriched_events", "inscription_goals", "cohorts"],
+    deps=["enriched_events", "inscription_goals", "cohorts", PREVIOUS_WEEK],
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
     metadata={
         **definition_metadata("weekly_funnel"),
-        # the table the same step writes beside it (ministry only), not an asset of its own
+        # the tables the same step writes beside it (ministry only), not assets of their own
         "weekly_funnel_hidden": MetadataValue.table_schema(
             described_schema("weekly_funnel_hidden")
         ),
+        "weekly_funnel_log": MetadataValue.table_schema(described_schema("weekly_funnel_log")),
+        "légende": MetadataValue.md(LEGEND),
     },
-    description="Published weekly funnel (what snu_public reads), per week x cohort at three "
-    "levels: national, region, department (`level`; `region`/`department` 'all' "
-    "above), each by gender and age band with their margins ('all'): created, "
-    "completed, processed, validated, refused in the week and cumulated since the "
-    "cohort opened, objective, projection. Statistical disclosure control: counts "
-    "of 1 to k-1 (SNU_SMALL_CELL_K, default 5) are hidden (NULL) and enough "
-    "others besides that no hidden value can be narrowed to less than k by any "
-    "reader of all weeks, levels, margins and columns (LP-audited). Statuses and "
-    "exact values of hidden cells: weekly_funnel_hidden (ministry only); exact "
-    "national figures: weekly_funnel_national.",
+    description="Entonnoir hebdomadaire publié (ce que lit snu_public), par semaine × cohorte à "
+    "trois niveaux : national (genre × tranche d'âge et marges), région (par genre, par "
+    "tranche d'âge), département (total) : créés, complétés, traités, validés, refusés "
+    "dans la semaine et cumulés depuis l'ouverture de la cohorte, objectif, projection. "
+    "Secret statistique : les effectifs de 1 à k-1 (SNU_SMALL_CELL_K, 5 par défaut) sont "
+    "masqués (vides), et assez d'autres pour qu'aucune valeur masquée ne puisse être "
+    "resserrée à moins de k par un lecteur de toutes les semaines publiées (contrôlé par "
+    "programmation linéaire, bloc de semaines par bloc de semaines : le coût d'une semaine "
+    "ne croît pas avec l'historique). Chaque semaine est publiée une fois, dans l'ordre "
+    "(elle dépend de la précédente) ; les données arrivées après sa publication comptent "
+    "dans la semaine suivante. Valeurs masquées et leur raison : weekly_funnel_hidden ; "
+    "chiffres nationaux exacts : weekly_funnel_national (ministère).",
 )
 def weekly_funnel(
     context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
 ) -> MaterializeResult:
-    params = _week_params(context, publication.small_cell_k)
-    schema = postgres.schema
+    postgres.ensure_schema()
+    rules = publication.rules()
+    logs = [_publish(postgres, rules, week) for week in _weeks(context)]
+    last = logs[-1]
     with postgres.connect() as conn:
-        cells = conn.execute(
-            postgres.sql(SQL / "weekly_funnel_cells.sql", funnel_events=SQL / "funnel_events.sql"),
-            params,
-        ).fetchall()
-        history = _published_history(conn, schema, params["week"])
-        goals = _goals(conn, schema)
-        calendar = {
-            c: (s, e)
-            for c, s, e in conn.execute(
-                f'select cohort, inscription_start, inscription_end from "{schema}".cohorts'
+        rows = scalar(
+            conn, f"select count(*) from {postgres.table('weekly_funnel')} where {WEEK}", last
+        )
+    metadata: dict = {
+        "dagster/row_count": rows,
+        "semaine": str(last["week"]),
+        "déjà_publiée": last["already_published"],
+        "valeurs_publiées": last["values_total"],
+        "valeurs_montrées": last["values_shown"],
+        "part_montrée": MetadataValue.float(
+            round(last["values_shown"] / last["values_total"], 4) if last["values_total"] else 1.0
+        ),
+        "masquées_primaires": last["hidden_primary"],
+        "masquées_secondaires": last["hidden_secondary"],
+        "national_publié": _national_published(postgres, last["week"]),
+        "k": rules.k,
+        "largeur_de_protection": rules.width,
+        "semaines_par_bloc": rules.block_weeks,
+        "détail": ",".join(d for _, d in rules.detail),
+    }
+    if len(logs) > 1:
+        lines = ["| semaine | déjà publiée | valeurs | montrées |", "|---|---|---|---|"]
+        for log in logs:
+            lines.append(
+                f"| {log['week']} | {'oui' if log['already_published'] else 'non'} | "
+                f"{log['values_total']} | {log['values_shown']} |"
             )
-        }
-    published, hidden, stats = publish_week(
-        cells,
-        history,
-        goals,
-        calendar,
-        params["week"],
-        k=publication.small_cell_k,
-        width=publication.protection_width,
-    )
-    columns = (*KEY_COLUMNS, *COLUMNS, "objective", "projection", "suppressed")
-    rows, _ = postgres.replace_slices(
-        [
-            Slice("weekly_funnel", columns, published, WEEK, params),
-            Slice(
-                "weekly_funnel_hidden",
-                (*KEY_COLUMNS, "measure", "suppression", "exact_value"),
-                hidden,
-                WEEK,
-                params,
-            ),
-        ]
-    )
-    metadata = _funnel_metadata(
-        postgres,
-        "weekly_funnel",
-        rows,
-        params,
-        f"{WEEK} and level = 'national' and gender = 'all' and age_band = 'all'",
-    )
-    metadata.update(
-        {
-            "suppressed_rows": sum(1 for r in published if r[-1]),
-            "small_cell_k": publication.small_cell_k,
-            "protection_width": publication.protection_width,
-            "published_cells": stats.get("cells", 0),
-            "hidden_primary": stats.get("primary", 0),
-            "hidden_secondary": stats.get("secondary", 0),
-            "weeks_protected_in_this_run": stats.get("recomputed_weeks", 0),
-            "fallback_weeks": stats.get("fallback_weeks", 0),
-        }
-    )
+        metadata["par_semaine"] = MetadataValue.md("\n".join(lines))
     return MaterializeResult(metadata=metadata)
 
 

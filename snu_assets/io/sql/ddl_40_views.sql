@@ -70,6 +70,23 @@ create table if not exists "{schema}".weekly_funnel_hidden (
     primary key (week, cohort, region, department, gender, age_band, measure)
 );
 
+-- the weeks weekly_funnel has published, once each (ministry only): a week is never
+-- published twice (late data is folded into the next week), and the next week's protection
+-- starts from it
+create table if not exists "{schema}".weekly_funnel_log (
+    week                date primary key,
+    published_at        timestamptz not null default now(),
+    cohorts             integer not null,
+    small_cell_k        integer not null,
+    protection_width    integer not null,
+    block_weeks         integer not null,
+    detail              text not null,         -- cells per level: national,region,department
+    values_total        integer not null,      -- count values of the week's rows
+    values_shown        integer not null,      -- of which published (not hidden)
+    hidden_primary      integer not null,
+    hidden_secondary    integer not null
+);
+
 create table if not exists "{schema}".weekly_funnel_national (
     week                date not null,
     cohort              text not null,

@@ -34,7 +34,8 @@ grant select on
     "{schema}".ref_departments,
     "{schema}".weekly_funnel,
     "{schema}".weekly_funnel_national,
-    "{schema}".weekly_funnel_hidden
+    "{schema}".weekly_funnel_hidden,
+    "{schema}".weekly_funnel_log
 to "{reader}";
 
 -- the public Metabase: the protected funnel and reference data only (no event, no exact

@@ -1,0 +1,1 @@
+select cohort, inscription_start, inscription_end from "{schema}".cohorts

@@ -1,0 +1,1 @@
+select cohort, department, region, objective from "{schema}".inscription_goals
