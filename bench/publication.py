@@ -210,7 +210,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--no-attack", action="store_true")
     parser.add_argument(
-        "--detail", default="cross,margins,total", help="cells published: national,region,department"
+        "--detail",
+        default="cross,margins,total",
+        help="cells published: national,region,department",
     )
     parser.add_argument("--no-reemergence", action="store_true")
     parser.add_argument("--out", type=Path)
@@ -224,7 +226,7 @@ def main() -> None:
         k=args.k,
         width=args.k,
         block_weeks=args.block,
-        detail=tuple(zip(LEVELS, args.detail.split(','), strict=True)),
+        detail=tuple(zip(LEVELS, args.detail.split(","), strict=True)),
         reemergence=not args.no_reemergence,
     )
     started = time.perf_counter()

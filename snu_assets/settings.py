@@ -200,8 +200,9 @@ def _check(s: Settings) -> None:
     for name, allowed in CHOICES.items():
         if getattr(s, name) not in allowed:
             fail(name, f"expected one of {', '.join(allowed)}")
-    if not re.fullmatch(r"(cross|margins|total),(cross|margins|total),(cross|margins|total)",
-                        s.publication_detail):
+    if not re.fullmatch(
+        r"(cross|margins|total),(cross|margins|total),(cross|margins|total)", s.publication_detail
+    ):
         fail(
             "publication_detail",
             "expected the cells of each level national,region,department, each one of "

@@ -189,11 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["start", "stop", "status"])
     p.set_defaults(func=cmd_servers)
 
-    # the demo's default size keeps its weekly views' disclosure control (whose cost grows
-    # with the weeks and cells of a cohort) to minutes; seed any size explicitly
+    # the demo shows the product at a size where every week is worth publishing
     for name, func, help_, youngs, days in (
-        ("seed", cmd_seed, "write synthetic SNU data to MongoDB", 3000, 120),
-        ("demo", cmd_demo, "seed, materialise and print a summary", 400, 42),
+        ("seed", cmd_seed, "write synthetic SNU data to MongoDB", 5000, 120),
+        ("demo", cmd_demo, "seed, materialise and print a summary", 5000, 120),
     ):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--youngs", type=int, default=youngs)

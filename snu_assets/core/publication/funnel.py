@@ -41,9 +41,7 @@ class FunnelWeek:
 
     def published(self, key: Key) -> dict[str, int | None]:
         exact = self.exact.get(key, {})
-        return {
-            c: None if (c, key) in self.hidden else exact.get(c, 0) for c in COLUMNS
-        }
+        return {c: None if (c, key) in self.hidden else exact.get(c, 0) for c in COLUMNS}
 
     def statuses(self, key: Key) -> dict[str, str]:
         return {c: self.hidden[(c, key)] for c in COLUMNS if (c, key) in self.hidden}

@@ -103,12 +103,10 @@ class Grain:
     def keys(self) -> tuple[Key, ...]:
         """Every published key, margins included, in a fixed order."""
         cube = [(g, a) for g in (ALL, *self.genders) for a in (ALL, *self.age_bands)]
-        out: list[Key] = [(ALL, ALL, g, a) for g, a in cube]
+        geo: list[tuple[str, str]] = [(ALL, ALL)]
         for region, departments in self.regions.items():
-            out += [(region, ALL, g, a) for g, a in cube]
-            out += [
-                (region, d, g, a) for d in departments for g, a in cube if self.published((region, d, g, a))
-            ]
+            geo += [(region, ALL), *((region, d) for d in departments)]
+        out = [(r, d, g, a) for r, d in geo for g, a in cube if self.published((r, d, g, a))]
         return tuple(out)
 
     def expand(self, finest: Mapping[Key, int]) -> dict[Key, int]:

@@ -4,8 +4,8 @@ everything published can narrow it to, by linear programming over all published 
 
 from __future__ import annotations
 
-from collections import defaultdict
 import math
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 

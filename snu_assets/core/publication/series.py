@@ -50,6 +50,7 @@ weekly count negative (a young deleted); ``0 < |v| < k`` is hidden like a small 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,8 +104,9 @@ class Rules:
     #: cumulated values hidden in a block may be published again (LP-checked)
     reemergence: bool = True
     margin: int = 2
-    #: rounds of the re-emergence's choice before it gives up for the week (safe)
-    rounds: int = 6
+    #: LPs the re-emergence may solve for one week and measure (then it keeps what it has:
+    #: a hidden value stays hidden, always safe)
+    max_lps: int = 20
 
 
 @dataclass
@@ -166,6 +168,10 @@ def _reemerged(block: Block, j: int, key: Key) -> bool:
     )
 
 
+def _weekly_var(j: int, key: Key) -> Var:
+    return (WEEKLY, j, key)
+
+
 class _BlockSystem:
     """The reader's equations over one block, in its hidden weekly counts."""
 
@@ -187,7 +193,7 @@ class _BlockSystem:
                         grain.relations[i],
                         week.weekly,
                         hidden,
-                        lambda key, j=j: (WEEKLY, j, key),
+                        functools.partial(_weekly_var, j),
                     )
                 )
             for key in {key for kind, key in week.hidden if kind == CUMULATED} | set(
@@ -238,7 +244,8 @@ def publish(
     of today at every published key."""
     stats: Counter = Counter()
     n = len(block.weeks)
-    keys = set(cumulated) | (set(block.week(n - 1).cumulated) if block.week(n - 1) else set())
+    before = block.week(n - 1)
+    keys = set(cumulated) | (set(before.cumulated) if before is not None else set())
     weekly = {key: cumulated.get(key, 0) - block.cumulated(n - 1, key) for key in keys}
     weekly = {key: v for key, v in weekly.items() if v}
     current = PublishedWeek(weekly, {k: v for k, v in cumulated.items() if v})
@@ -246,10 +253,15 @@ def publish(
     if rules.k <= 1:
         return Outcome(current, stats)
 
+    last = n == rules.block_weeks - 1
+
     def cost(key: Key) -> float:
         # a key whose cumulated value is already hidden costs less: hiding its weekly value
-        # hides no cumulated value more
-        return base_cost(key) * (0.5 if block.hidden_cumulated(n - 1, key) else 1.0)
+        # hides no cumulated value more; in a block's last week, hiding the weekly value of a
+        # key whose cumulated is shown hides that cumulated for the rest of the cohort
+        if block.hidden_cumulated(n - 1, key):
+            return base_cost(key) * 0.5
+        return base_cost(key) * (4.0 if last else 1.0)
 
     table = WeekTable(grain, weekly, rows, rules.k, rules.width, cost=cost, margin=rules.margin)
     if rules.reemergence:
@@ -286,23 +298,23 @@ def publish(
 
 
 def _open_chains(block: Block, weekly: Mapping[Key, int], rules: Rules) -> list[Key]:
-    """Keys whose cumulated value is hidden since exactly one hidden weekly value of the
-    block, and whose weekly value of this week would bring the chain to the protection."""
+    """Keys whose cumulated value is hidden since hidden weekly values of the block that add
+    up to less than the protection (publishing it would give their sum back), and whose
+    weekly value of this week would bring the chain to the protection."""
     n = len(block.weeks)
     if n == 0:
         return []
     out = []
     for kind, key in block.weeks[-1].hidden:
-        if kind != CUMULATED or is_small(block.cumulated(n - 1, key), rules.k):
+        if kind != CUMULATED:
             continue
         start = block.chain_start(n, key)
         if start is None:
             continue
         terms, _ = _chain(block, n - 1, key, start)
         mass = sum(abs(block.weeks[q].weekly.get(k, 0)) for _, q, k in terms)
-        if len(terms) == 1 and 0 < mass + abs(weekly.get(key, 0)) - mass and (
-            mass + abs(weekly.get(key, 0)) >= rules.width
-        ):
+        now = abs(weekly.get(key, 0))
+        if (len(terms) == 1 or mass < rules.width) and now and mass + now >= rules.width:
             out.append(key)
     return sorted(out)
 
@@ -327,9 +339,7 @@ def _reemerge(
         if start is None:
             continue
         terms, _ = _chain(trial, n, key, start)
-        hidden_mass = sum(
-            abs(trial.weeks[q].weekly.get(k, 0)) for (_, q, k) in terms
-        )
+        hidden_mass = sum(abs(trial.weeks[q].weekly.get(k, 0)) for (_, q, k) in terms)
         # one hidden weekly value since the last published cumulated: given back exactly;
         # several adding up to less than the protection: each within it
         if len(terms) < 2 or hidden_mass < rules.width:
@@ -346,37 +356,47 @@ def _reemerge(
             c[0],
         )
     )
-    chosen = candidates
-    for _ in range(rules.rounds):
-        for key, _ in chosen:
-            del current.hidden[(CUMULATED, key)]
-        system = _BlockSystem(grain, trial)
-        chains = {key: set(_chain(trial, n, key, start)[0]) for key, start in chosen}
+    accepted: list[tuple[Key, int]] = []
+    budget = [rules.max_lps]
+
+    def holds(trial_set: list[tuple[Key, int]]) -> bool:
+        """Whether publishing the accepted cumulated values and ``trial_set`` keeps every
+        hidden value of the block wide (only the pieces they touch are solved)."""
+        budget[0] -= 1
         stats["lp_rounds"] += 1
-        narrow = system.narrow(set().union(*chains.values()), rules.width)
-        if not narrow:
-            return len(chosen)
-        for key, _ in chosen:
+        for key, _ in (*accepted, *trial_set):
+            current.hidden.pop((CUMULATED, key), None)
+        system = _BlockSystem(grain, trial)
+        touching = {v for key, start in trial_set for v in _chain(trial, n, key, start)[0]}
+        ok = not system.narrow(touching, rules.width)
+        for key, _ in trial_set:
             current.hidden[(CUMULATED, key)] = SECONDARY
-        near = _neighbours(grain, system, narrow)
-        keep = [(key, start) for key, start in chosen if not near & chains[key]]
-        if len(keep) == len(chosen):
-            keep = chosen[: len(chosen) // 2]
-        chosen = keep
-        if not chosen:
-            return 0
-    return 0
+        return ok
 
-
-def _neighbours(
-    grain: Grain, system: _BlockSystem, cells: Mapping[Var, tuple[float, float]]
-) -> set[Var]:
-    """The weekly counts behind the narrow cells, and those sharing a relation with them."""
-    out: set[Var] = set()
-    for cell in cells:
-        for kind, j, key in system.chain_of(cell):
-            out.add((kind, j, key))
-            for i in grain.relations_of.get(key, ()):
-                total, parts = grain.relations[i]
-                out.update((WEEKLY, j, m) for m in (total, *parts))
-    return out
+    # all at once first; when that narrows something, the candidates whose chain holds a
+    # narrow value are dropped, then bisection in priority order: a batch that holds is
+    # kept whole, one that does not is split, until single candidates (or the week's budget
+    # of LPs) decide
+    stats["lp_rounds"] += 1
+    for key, _ in candidates:
+        current.hidden.pop((CUMULATED, key), None)
+    system = _BlockSystem(grain, trial)
+    chains = {key: set(_chain(trial, n, key, start)[0]) for key, start in candidates}
+    narrow = system.narrow(set().union(*chains.values()), rules.width)
+    if not narrow:
+        return len(candidates)
+    for key, _ in candidates:
+        current.hidden[(CUMULATED, key)] = SECONDARY
+    bad = set(narrow) | {(WEEKLY, j, key) for kind, j, key in narrow if kind == CUMULATED}
+    candidates = [(key, start) for key, start in candidates if not chains[key] & bad]
+    pending = [candidates] if candidates else []
+    while pending and budget[0] > 0:
+        batch = pending.pop(0)
+        if holds(batch):
+            accepted += batch
+        elif len(batch) > 1:
+            half = len(batch) // 2
+            pending[:0] = [batch[:half], batch[half:]]
+    for key, _ in accepted:
+        current.hidden.pop((CUMULATED, key), None)
+    return len(accepted)

@@ -136,9 +136,10 @@ class WeekTable:
             candidates = [m for m in members if not self.grain.shown_total(m)]
             if not candidates and all(self.grain.shown_total(m) for m in (total, *parts)):
                 # a relation made of shown totals only (national = sum of region totals) with
-                # too little hidden: another one must go, the smallest region total that
-                # covers the protection before the nation's (whose cells it would drag along)
-                candidates = [p for p in parts if self.eligible(p)] or members
+                # too little hidden: another one must go, the nation's before a region's (the
+                # regional dashboards read the region totals; the exact national figures are
+                # the ministry's weekly_funnel_national)
+                candidates = [total] if self.eligible(total) else members
             if not candidates:
                 return added  # left to the LP audit
             chosen = self._pick(candidates, max(deficit, 1))
