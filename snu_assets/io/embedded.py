@@ -72,7 +72,8 @@ def _terminate(pid: int, sig: int = signal.SIGTERM, timeout: float = 20.0) -> No
         time.sleep(0.05)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface (free when asked)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -119,7 +120,7 @@ def ensure_mongo(timeout: float = 60.0) -> EmbeddedMongo:
             return running
         data = state_dir() / "mongo"
         data.mkdir(exist_ok=True)
-        port = _free_port()
+        port = free_port()
         log = open(state_dir() / "secantus.log", "ab")
         cmd = [
             sys.executable,

@@ -36,6 +36,7 @@ from snu_assets import settings
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.defs.resources import MongoResource, PostgresResource
 from snu_assets.io import embedded
+from snu_assets.ops.backfill import LAUNCH_BACKFILL
 from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.e2e.dagster_dev import DagsterDev
@@ -70,16 +71,6 @@ query {
       }
     }
     ... on PythonError { message }
-  }
-}"""
-
-LAUNCH_BACKFILL = """
-mutation LaunchBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId launchedRunIds }
-    ... on PythonError { message stack }
-    ... on Error { message }
   }
 }"""
 
