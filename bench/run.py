@@ -101,9 +101,13 @@ def patch_collections() -> dict[str, str]:
 
 
 def generator_fingerprint() -> str:
-    from snu_assets.ops.demo_data import generator
+    """A hash of the generator's modules (the whole ``demo_data`` package)."""
+    from snu_assets.ops import demo_data
 
-    return hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for module in sorted(Path(demo_data.__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def mib(kib: float | None) -> float | None:

@@ -47,6 +47,20 @@ def configure_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
+def _demo_data():
+    """:mod:`snu_assets.ops.demo_data`, imported on demand: it needs the ``demo`` extra."""
+    try:
+        from snu_assets.ops import demo_data
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("faker", "tqdm"):
+            raise
+        raise SystemExit(
+            f"the synthetic data needs the 'demo' extra ({missing.name} is not installed): "
+            "pip install 'snu-assets[demo]' (make install does)"
+        ) from None
+    return demo_data
+
+
 def _mongo_db():
     from snu_assets.defs.resources import build_resources
 
@@ -70,8 +84,7 @@ def cmd_servers(args) -> int:
 
 
 def cmd_seed(args) -> int:
-    from snu_assets.ops.demo_data import seed_mongo
-
+    seed_mongo = _demo_data().seed_mongo
     configure_environment()
     started = time.perf_counter()
     result = seed_mongo(
@@ -105,8 +118,8 @@ def cmd_materialize(args) -> int:
 
 def cmd_demo(args) -> int:
     from snu_assets.ops import summary
-    from snu_assets.ops.demo_data import seed_mongo
 
+    seed_mongo = _demo_data().seed_mongo
     began = time.perf_counter()
     configure_environment()
     end = date.today() - timedelta(days=1)
