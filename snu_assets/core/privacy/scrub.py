@@ -70,13 +70,6 @@ class Rejection:
     reason: str
 
 
-@dataclass
-class ScrubStats:
-    redacted_values: int = 0
-    dropped_ops: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-
-
 # ----------------------------------------------------------------------------- pointers
 
 
