@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ DAGSTER_DB = "dagster"
 
 
 @contextlib.contextmanager
-def _lock(name: str):
+def _lock(name: str) -> Iterator[None]:
     path = state_dir() / f"{name}.lock"
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -18,6 +18,9 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import ModuleType
+
+from pymongo.database import Database
 
 from snu_assets import settings
 from snu_assets.io import embedded
@@ -47,7 +50,7 @@ def configure_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _demo_data():
+def _demo_data() -> ModuleType:
     """:mod:`snu_assets.ops.demo_data`, imported on demand: it needs the ``demo`` extra."""
     try:
         from snu_assets.ops import demo_data
@@ -61,7 +64,7 @@ def _demo_data():
     return demo_data
 
 
-def _mongo_db():
+def _mongo_db() -> Database:
     from snu_assets.defs.resources import build_resources
 
     return build_resources()["mongo"].db()
@@ -70,7 +73,7 @@ def _mongo_db():
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_servers(args) -> int:
+def cmd_servers(args: argparse.Namespace) -> int:
     if args.action == "start":
         print("mongo:", embedded.ensure_mongo().uri)
         print("postgres:", embedded.postgres_uri())
@@ -83,7 +86,7 @@ def cmd_servers(args) -> int:
     return 0
 
 
-def cmd_seed(args) -> int:
+def cmd_seed(args: argparse.Namespace) -> int:
     seed_mongo = _demo_data().seed_mongo
     configure_environment()
     started = time.perf_counter()
@@ -100,7 +103,7 @@ def cmd_seed(args) -> int:
     return 0
 
 
-def cmd_materialize(args) -> int:
+def cmd_materialize(args: argparse.Namespace) -> int:
     """``run`` and ``backfill``: Dagster asset backfills, carried out by the Dagster daemon
     (the running one, or one started for the command), shown on the UI's Backfills page."""
     from snu_assets.ops.backfill import BackfillFailed, backfill_range
@@ -116,7 +119,7 @@ def cmd_materialize(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from snu_assets.ops import summary
 
     seed_mongo = _demo_data().seed_mongo
@@ -146,7 +149,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_roles(args) -> int:
+def cmd_roles(args: argparse.Namespace) -> int:
     """Create the read-only Metabase roles (ministry, public) and the pipeline's writer role."""
     import re as _re
 
@@ -177,7 +180,7 @@ def cmd_roles(args) -> int:
     return 0
 
 
-def cmd_dev(args) -> int:
+def cmd_dev(args: argparse.Namespace) -> int:
     env = configure_environment()
     return subprocess.call(
         [

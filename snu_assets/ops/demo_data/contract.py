@@ -9,6 +9,7 @@ import functools
 import hashlib
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jsonpatch
@@ -62,7 +63,7 @@ def iso(value: dt.datetime) -> str:
     )
 
 
-def to_json(value):
+def to_json(value: Any) -> Any:
     """A value as mongoose ``toJSON`` + ``JSON.stringify`` give it (always a new object)."""
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
@@ -81,7 +82,7 @@ def to_json(value):
 _MISSING = object()
 
 
-def _resolve(document, path: str):
+def _resolve(document: Any, path: str) -> Any:
     """The value at a JSON pointer, or ``_MISSING`` (lodash ``get`` on the original)."""
     node = document
     for part in path.split("/")[1:]:
@@ -194,6 +195,8 @@ def legacy_until(start: dt.date = DEFAULT_START, days: int = 90) -> dt.datetime:
     return _paris(start + dt.timedelta(days=max(1, days // 6)))
 
 
-def young_excludes(date: dt.datetime, start: dt.date = DEFAULT_START, days: int = 90):
+def young_excludes(
+    date: dt.datetime, start: dt.date = DEFAULT_START, days: int = 90
+) -> tuple[str, ...]:
     """The young model's ``excludes`` in force at ``date``."""
     return LEGACY_YOUNG_EXCLUDES if date < legacy_until(start, days) else YOUNG_EXCLUDES

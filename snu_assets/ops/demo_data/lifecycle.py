@@ -8,6 +8,7 @@ import datetime as dt
 import heapq
 import itertools
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from bson import ObjectId
 
@@ -142,7 +143,15 @@ class _Record:
         self.jdoc = after
         return before, after
 
-    def _emit(self, at, user, ops, before, after, destroy: bool = False) -> None:
+    def _emit(
+        self,
+        at: dt.datetime,
+        user: dict | None,
+        ops: list[dict],
+        before: dict | None,
+        after: dict | None,
+        destroy: bool = False,
+    ) -> None:
         world = self.world
         skew = 0.0
         if world.rng.random() < 0.003:  # clock skew: the id's second disagrees by hours
@@ -196,7 +205,7 @@ class _YoungLife:
 
     # -- scheduling -----------------------------------------------------------------
 
-    def at(self, when: dt.datetime, action: Callable, *args) -> None:
+    def at(self, when: dt.datetime, action: Callable, *args: Any) -> None:
         """Schedule ``action(when, *args)`` (never in the past, never after the period)."""
         when = max(when, self.now)
         if when < self.world.end:
@@ -229,7 +238,7 @@ class _YoungLife:
     def referent(self) -> dict:
         return self.world.referent(self.dept)
 
-    def status_change(self, t: dt.datetime, status: str, **more) -> dict:
+    def status_change(self, t: dt.datetime, status: str, **more: Any) -> dict:
         return {"status": status, "lastStatusAt": t, **more}
 
     def soon(self, t: dt.datetime, min_s: float, max_s: float) -> dt.datetime:
@@ -329,7 +338,7 @@ class _YoungLife:
                    doc.get("schoolAddress"))  # fmt: skip
         return doc
 
-    def schooling(self, schooled: bool, age: int, dept) -> dict:
+    def schooling(self, schooled: bool, age: int, dept: Department) -> dict:
         rng, fake = self.rng, self.fake
         if not schooled:
             return {"schooled": "false", "grade": "NOT_SCOLARISE",

@@ -8,11 +8,14 @@ import datetime as dt
 import itertools
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bson import ObjectId
 from faker import Faker
 
+from snu_assets.core.reference.geography import Department
 from snu_assets.ops.demo_data.contract import _ascii, _local, _ms, _paris, _stable_hex, legacy_until
 
 # --------------------------------------------------------------------------- vocabularies
@@ -111,7 +114,9 @@ class _Cohort:
         }
 
 
-def _make_cohort(name: str, open_day: dt.date, close_day: dt.date, stay: dt.date, weight: float):
+def _make_cohort(
+    name: str, open_day: dt.date, close_day: dt.date, stay: dt.date, weight: float
+) -> _Cohort:
     start = _paris(open_day)
     snu_id = _ascii(name.replace(" - ", "_")).upper()
     return _Cohort(
@@ -153,7 +158,15 @@ def _build_cohorts(start: dt.date, days: int) -> tuple[list[_Cohort], _Cohort]:
 class _World:
     """What every life shares: RNG, Faker, calendar, cohorts, departments, referents."""
 
-    def __init__(self, seed, youngs, days, start, applications, collect_truth):
+    def __init__(
+        self,
+        seed: int,
+        youngs: int,
+        days: int,
+        start: dt.date,
+        applications: bool,
+        collect_truth: bool,
+    ) -> None:
         from snu_assets.core.reference.geography import departments
 
         if days < 1 or youngs < 0:
@@ -231,12 +244,12 @@ class _World:
         seconds = int(when.timestamp() + skew_hours * 3600)
         return ObjectId(seconds.to_bytes(4, "big") + self.rng.getrandbits(64).to_bytes(8, "big"))
 
-    def note(self, *values) -> None:
+    def note(self, *values: Any) -> None:
         """Remember personal values (for the no-leak tests)."""
         if self.sink is not None:
             self.sink.update(v for v in values if isinstance(v, str) and v)
 
-    def email(self, first: str, last: str, domains=_EMAIL_DOMAINS) -> str:
+    def email(self, first: str, last: str, domains: Sequence[str] = _EMAIL_DOMAINS) -> str:
         rng = self.rng
         local = rng.choice(
             (f"{_ascii(first)}.{_ascii(last)}", f"{_ascii(first)}{_ascii(last)}",
@@ -255,11 +268,13 @@ class _World:
         first = self.fake.first_name_female() if gender == "female" else self.fake.first_name_male()
         return first, self.fake.last_name()
 
-    def department(self):
+    def department(self) -> Department:
         i = bisect.bisect_right(self._dept_cum, self.rng.random() * self._dept_cum[-1])
         return self.departments[min(i, len(self.departments) - 1)]
 
-    def _staff(self, role: str, department=None, region: str | None = None) -> dict:
+    def _staff(
+        self, role: str, department: Department | None = None, region: str | None = None
+    ) -> dict:
         first, last = self.person()
         domain = "jeunesse-sports.gouv.fr" if role != "responsible" else "asso-benevoles.fr"
         user = {"_id": self.oid(self.start - dt.timedelta(days=self.rng.randint(30, 900))),
@@ -273,7 +288,7 @@ class _World:
         self.note(first, last, user["email"])
         return user
 
-    def referent(self, department) -> dict:
+    def referent(self, department: Department) -> dict:
         """A referent acting on a young of ``department`` (sometimes impersonated)."""
         r = self.rng.random()
         key: tuple[str, ...]
@@ -303,7 +318,7 @@ class _World:
             pool.append(self._staff("admin"))
         return dict(self.rng.choice(pool))
 
-    def mission(self, department) -> dict:
+    def mission(self, department: Department) -> dict:
         """A phase 2 mission of the department (pool created lazily)."""
         pool = self._missions.setdefault(department.name, [])
         if len(pool) < 4:
@@ -374,7 +389,7 @@ class _World:
         return docs
 
 
-def _department_weight(d) -> float:
+def _department_weight(d: Department) -> float:
     if d.code in _COLLECTIVITIES:
         return 0.03
     if d.code in _BIG_DEPARTMENTS:
