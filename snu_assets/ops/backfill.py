@@ -50,11 +50,16 @@ mutation LaunchBackfill($backfillParams: LaunchBackfillParams!) {
   }
 }"""
 
+#: a backfill as the Backfills page shows it (variables: ``{"backfillId": ...}``)
 BACKFILL = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
+query Backfill($backfillId: String!) {
+  partitionBackfillOrError(backfillId: $backfillId) {
     __typename
-    ... on PartitionBackfill { status error { message } }
+    ... on PartitionBackfill {
+      id status numPartitions partitionNames
+      assetSelection { path }
+      error { message stack }
+    }
     ... on Error { message }
   }
 }"""
@@ -159,7 +164,7 @@ def wait(api: GraphQL, backfill_id: str, ceiling_s: float | None = None) -> floa
     began = time.perf_counter()
     delay = 0.2
     while True:
-        backfill = api(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+        backfill = api(BACKFILL, {"backfillId": backfill_id})["partitionBackfillOrError"]
         if backfill["__typename"] != "PartitionBackfill":
             raise BackfillFailed(
                 f"backfill {backfill_id} vanished from the Dagster instance: "

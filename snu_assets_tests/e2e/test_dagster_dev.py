@@ -36,7 +36,7 @@ from snu_assets import settings
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.defs.resources import MongoResource, PostgresResource
 from snu_assets.io import embedded
-from snu_assets.ops.backfill import LAUNCH_BACKFILL
+from snu_assets.ops.backfill import BACKFILL, LAUNCH_BACKFILL
 from snu_assets.ops.demo_data import seed_mongo
 from snu_assets_testing.tables import DAILY_TABLES
 from snu_assets_tests.conftest import TEST_KEY
@@ -71,19 +71,6 @@ query {
       }
     }
     ... on PythonError { message }
-  }
-}"""
-
-BACKFILL = """
-query Backfill($backfillId: String!) {
-  partitionBackfillOrError(backfillId: $backfillId) {
-    __typename
-    ... on PartitionBackfill {
-      id status numPartitions partitionNames
-      assetSelection { path }
-      error { message stack }
-    }
-    ... on Error { message }
   }
 }"""
 
