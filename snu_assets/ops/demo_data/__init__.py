@@ -1,6 +1,8 @@
 """Synthetic SNU data shaped exactly as production writes it (:mod:`.generator`, pure
-generation: :mod:`.contract` the patch format, :mod:`.people` the world, :mod:`.lifecycle` a
-young's life, :mod:`.records` what comes out) and its writer into MongoDB (:mod:`.writer`).
+generation: :mod:`.contract` the patch format, :mod:`.people` the world, :mod:`.lifecycle` the
+machinery of a life and its parts in :mod:`.inscription`, :mod:`.stay`, :mod:`.missions`,
+:mod:`.side_stories`, :mod:`.young`; :mod:`.records` what comes out) and its writer into
+MongoDB (:mod:`.writer`).
 
 Demo and test data only: it needs the ``demo`` extra (``pip install 'snu-assets[demo]'``,
 Faker and tqdm) and nothing of the pipeline imports it."""

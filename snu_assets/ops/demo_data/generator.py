@@ -51,9 +51,9 @@ import datetime as dt
 from collections.abc import Iterator
 
 from snu_assets.ops.demo_data.contract import DEFAULT_START
-from snu_assets.ops.demo_data.lifecycle import _YoungLife
 from snu_assets.ops.demo_data.people import _World
 from snu_assets.ops.demo_data.records import Batch, SeedData, SeedTruth
+from snu_assets.ops.demo_data.young import _YoungLife
 
 # --------------------------------------------------------------------------- public API
 
