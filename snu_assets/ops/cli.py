@@ -107,12 +107,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     """``run`` and ``backfill``: Dagster asset backfills, carried out by the Dagster daemon
     (the running one, or one started for the command), shown on the UI's Backfills page."""
     from snu_assets.ops.backfill import BackfillFailed, backfill_range
+    from snu_assets.ops.dagster_api import DagsterUnavailable
 
     configure_environment()
     end = args.end or args.start
     try:
         timings = backfill_range(args.start, end)
-    except BackfillFailed as exc:
+    except (BackfillFailed, DagsterUnavailable) as exc:
         raise SystemExit(str(exc)) from None
     for step, seconds in timings.items():
         print(f"{step}: {seconds:.1f}s")
