@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	$(PY) -m pip install --quiet -e '.[demo,test,lint]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +28,8 @@ unit: $(STAMP)
 
 ## Lint, format check, type check and the import-layer contracts (CI runs it before the tests).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check snu_assets snu_assets_tests bench fuzz
-	$(VENV)/bin/ruff format --check snu_assets snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff check snu_assets snu_assets_testing snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff format --check snu_assets snu_assets_testing snu_assets_tests bench fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	@# an empty DAGSTER_HOME: the definitions are checked without building the project's instance
@@ -38,8 +38,8 @@ lint: $(STAMP)
 
 ## Apply the linter's safe fixes and the formatter.
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix snu_assets snu_assets_tests bench fuzz
-	$(VENV)/bin/ruff format snu_assets snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff check --fix snu_assets snu_assets_testing snu_assets_tests bench fuzz
+	$(VENV)/bin/ruff format snu_assets snu_assets_testing snu_assets_tests bench fuzz
 
 ## Dagster webserver + daemon on the embedded servers.
 dev: $(STAMP)

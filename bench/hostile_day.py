@@ -27,7 +27,7 @@ from snu_assets.defs.assets import DAILY_ASSETS
 from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
 from snu_assets.io import embedded
 from snu_assets.ops.demo_data import seed_mongo
-from snu_assets_tests.adversarial import FAMILIES, nested
+from snu_assets_testing.adversarial import FAMILIES, nested
 
 RESULTS = Path(__file__).resolve().parent / "results" / "hostile-day.md"
 DAY = dt.date(2025, 3, 12)

@@ -47,7 +47,7 @@ with atheris.instrument_imports(include=["snu_assets"]):
     from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS
     from snu_assets.core.privacy.pseudonym import Pseudonymizer
 
-from snu_assets_tests.adversarial import has_unbounded_repeat
+from snu_assets_testing.adversarial import has_unbounded_repeat
 
 IGNORE = {c.strip() for c in os.environ.get("FUZZ_IGNORE", "").split(",") if c.strip()}
 P = Pseudonymizer("fuzz-scrub-key-0123456789abcdef")

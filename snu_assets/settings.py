@@ -4,9 +4,11 @@ and passed in (the names are the data contract's: the README's settings tables l
 :func:`current` builds the :class:`Settings` of this process on first use and keeps it;
 :func:`reload` (tests, the CLI after it changed the environment) builds it again. A bad
 value fails there, naming the variable, the value and what is expected, instead of deep in
-a run. The thresholds that change results (rejection and disagreement rates, the
-small-cell k, how the logs are read) are also run config of their assets, whose defaults
-come from here: the UI's launchpad shows them and a run can override them.
+a run. The thresholds of the daily load (rejection and disagreement rates, how the logs are
+read) are also run config of its assets, whose defaults come from here: the UI's launchpad
+shows them and a run can override them. The small-cell k is not: it is the publication
+resource's (``PublicationRules``), one value for every run, since a week's protection builds
+on the weeks published before it.
 
 The module-level helpers (``timezone()``, ``state_dir()`` ...) read :func:`current`.
 """

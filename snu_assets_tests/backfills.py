@@ -1,6 +1,7 @@
-"""Materialise the graph in tests the way the UI and the CLI do: Dagster asset backfills in
-a Dagster instance, carried out by a real Dagster daemon (``snu_assets.ops.backfill``), the
-code location loaded from ``workspace.yaml`` with the test's servers in its environment."""
+"""Materialise the graph in tests the way the UI and the CLI do: Dagster asset backfills
+launched through a webserver's GraphQL API into a Dagster instance, carried out by a real
+Dagster daemon (``snu_assets.ops.backfill``), the code location loaded from
+``workspace.yaml`` with the test's servers in its environment."""
 
 from __future__ import annotations
 

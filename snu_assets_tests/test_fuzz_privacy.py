@@ -47,7 +47,7 @@ from snu_assets.core.privacy.scrub import (
     scrub_patch,
 )
 from snu_assets.core.reconstruction import Patch, reconstruct_record
-from snu_assets_tests.adversarial import has_unbounded_repeat
+from snu_assets_testing.adversarial import has_unbounded_repeat
 
 P = Pseudonymizer("fuzz-privacy-test-key-0123456789")
 YEAR = 2025

@@ -12,7 +12,7 @@ import pytest
 from bson import ObjectId
 
 from snu_assets.ops.demo_data import SeedStats, generate, generate_all
-from snu_assets.ops.demo_data.generator import (
+from snu_assets.ops.demo_data.contract import (
     APPLICATION_EXCLUDES,
     DEFAULT_START,
     STATISTICS_FIELDS,

@@ -31,7 +31,7 @@ How one record's history is rebuilt (:func:`reconstruct_record`):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +47,7 @@ _MISSING = object()
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-def _clone(state):
+def _clone(state: Any) -> Any:
     """A deep copy of a JSON state. States hold scalars only (the scrub redacts any container
     under a field), so a copy of the top level is usually all it takes; a state holding an
     object or an array is copied whole (orjson round trip: ~10x faster than copy.deepcopy)."""
@@ -261,7 +261,7 @@ def _anchor(state: dict, ops: list[dict]) -> int:
     return disagreements
 
 
-def _invert(state: dict, ops: list[dict], fallback) -> int:
+def _invert(state: dict, ops: list[dict], fallback: Callable[..., Any]) -> int:
     """Undo a patch's ops on ``state`` (last op first); returns the ops that lacked an
     ``originalValue`` and were restored from the forward replay (``fallback()``: the
     forward state before the patch, computed only when needed)."""

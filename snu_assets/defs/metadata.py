@@ -4,7 +4,14 @@ materialisation (read back from PostgreSQL with its comments, so the UI and Meta
 same thing), and a markdown preview of the first rows of the slice just written (scrubbed
 data only)."""
 
-from dagster import AssetCheckResult, MetadataValue, TableColumn, TableSchema
+import psycopg
+from dagster import (
+    AssetCheckResult,
+    MetadataValue,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
 
 from snu_assets import settings
 from snu_assets.core.privacy.audit import AuditReport
@@ -59,9 +66,7 @@ def definition_metadata(table: str) -> dict:
     }
 
 
-def _not_null():
-    from dagster import TableColumnConstraints
-
+def _not_null() -> TableColumnConstraints:
     return TableColumnConstraints(nullable=False)
 
 
@@ -113,15 +118,21 @@ def audit_metadata(report: AuditReport, produced: AuditReport | None = None) -> 
 
 
 def unique_ids_check(
-    conn, schema: str, table: str, column: str, check_name: str, where: str, params: dict
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    column: str,
+    check_name: str,
+    where: str,
+    params: dict,
 ) -> AssetCheckResult:
     """The asset check that no ``column`` value appears twice in the slice ``where`` of
     ``table``."""
-    dupes = conn.execute(
+    (dupes,) = conn.execute(
         f'select count(*) from (select {column} from "{schema}".{table} where {where} '
         f"group by {column} having count(*) > 1) d",
         params,
-    ).fetchone()[0]
+    ).fetchone() or (0,)
     return AssetCheckResult(
         asset_key=table,
         check_name=check_name,

@@ -17,7 +17,8 @@ CANCELED (its executor was interrupted too).
 import contextlib
 import functools
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -50,7 +51,7 @@ TRANSIENT = (
 INTERRUPTS = (DagsterExecutionInterruptedError, KeyboardInterrupt)
 
 
-def retry_transient_only(fn):
+def retry_transient_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap an asset function (a plain function or a generator of results)."""
 
     def failure(exc: Exception) -> Failure:
@@ -82,14 +83,14 @@ def retry_transient_only(fn):
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
-        def generator(*args, **kwargs):
+        def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
             with only_transient_errors_retried():
                 yield from fn(*args, **kwargs)
 
         return generator
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         with only_transient_errors_retried():
             return fn(*args, **kwargs)
 

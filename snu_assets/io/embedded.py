@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ DAGSTER_DB = "dagster"
 
 
 @contextlib.contextmanager
-def _lock(name: str):
+def _lock(name: str) -> Iterator[None]:
     path = state_dir() / f"{name}.lock"
     with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -72,7 +73,8 @@ def _terminate(pid: int, sig: int = signal.SIGTERM, timeout: float = 20.0) -> No
         time.sleep(0.05)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface (free when asked)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -119,7 +121,7 @@ def ensure_mongo(timeout: float = 60.0) -> EmbeddedMongo:
             return running
         data = state_dir() / "mongo"
         data.mkdir(exist_ok=True)
-        port = _free_port()
+        port = free_port()
         log = open(state_dir() / "secantus.log", "ab")
         cmd = [
             sys.executable,

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import psycopg
+from sqlalchemy.pool import PoolProxiedConnection
 
 from snu_assets import settings
 
@@ -50,10 +51,10 @@ class LazyRows:
     """Rows produced by a callable when iterated: for a slice whose rows are only known once
     an earlier slice of the same transaction has been streamed."""
 
-    def __init__(self, produce):
+    def __init__(self, produce: Callable[..., Iterable[Sequence[Any]]]) -> None:
         self.produce = produce
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.produce())
 
 
@@ -62,7 +63,7 @@ class SpilledRows:
     during another slice's ``COPY`` wait here, not in memory. Values come back JSON-typed
     (dates as ISO strings), which ``COPY``'s text format reads as it would the originals."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._file = tempfile.TemporaryFile(prefix="snu-spill-")
 
     def append(self, row: Sequence[Any]) -> None:
@@ -82,7 +83,7 @@ class ServerUnavailable(RuntimeError):
     pass
 
 
-def stop_backend(raw) -> None:
+def stop_backend(raw: PoolProxiedConnection) -> None:
     """End the session of a pooled connection whose work was interrupted.
 
     psycopg cancels a running statement on ``KeyboardInterrupt`` only; Dagster interrupts a
@@ -91,7 +92,7 @@ def stop_backend(raw) -> None:
     gone: the backend only notices a vanished client when it next talks to it). Cancel it,
     then close the connection instead of returning it to the pool: the server rolls the
     transaction back, releases its advisory locks and drops its temporary tables."""
-    conn: psycopg.Connection = raw.driver_connection
+    conn = cast(psycopg.Connection, raw.driver_connection)
     with contextlib.suppress(BaseException):
         if conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.ACTIVE:
             conn.cancel_safe(timeout=5)

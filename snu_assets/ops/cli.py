@@ -18,6 +18,9 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import ModuleType
+
+from pymongo.database import Database
 
 from snu_assets import settings
 from snu_assets.io import embedded
@@ -47,7 +50,21 @@ def configure_environment() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _mongo_db():
+def _demo_data() -> ModuleType:
+    """:mod:`snu_assets.ops.demo_data`, imported on demand: it needs the ``demo`` extra."""
+    try:
+        from snu_assets.ops import demo_data
+    except ModuleNotFoundError as missing:
+        if missing.name not in ("faker", "tqdm"):
+            raise
+        raise SystemExit(
+            f"the synthetic data needs the 'demo' extra ({missing.name} is not installed): "
+            "pip install 'snu-assets[demo]' (make install does)"
+        ) from None
+    return demo_data
+
+
+def _mongo_db() -> Database:
     from snu_assets.defs.resources import build_resources
 
     return build_resources()["mongo"].db()
@@ -56,7 +73,7 @@ def _mongo_db():
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_servers(args) -> int:
+def cmd_servers(args: argparse.Namespace) -> int:
     if args.action == "start":
         print("mongo:", embedded.ensure_mongo().uri)
         print("postgres:", embedded.postgres_uri())
@@ -69,9 +86,8 @@ def cmd_servers(args) -> int:
     return 0
 
 
-def cmd_seed(args) -> int:
-    from snu_assets.ops.demo_data import seed_mongo
-
+def cmd_seed(args: argparse.Namespace) -> int:
+    seed_mongo = _demo_data().seed_mongo
     configure_environment()
     started = time.perf_counter()
     result = seed_mongo(
@@ -87,26 +103,27 @@ def cmd_seed(args) -> int:
     return 0
 
 
-def cmd_materialize(args) -> int:
+def cmd_materialize(args: argparse.Namespace) -> int:
     """``run`` and ``backfill``: Dagster asset backfills, carried out by the Dagster daemon
     (the running one, or one started for the command), shown on the UI's Backfills page."""
     from snu_assets.ops.backfill import BackfillFailed, backfill_range
+    from snu_assets.ops.dagster_api import DagsterUnavailable
 
     configure_environment()
     end = args.end or args.start
     try:
         timings = backfill_range(args.start, end)
-    except BackfillFailed as exc:
+    except (BackfillFailed, DagsterUnavailable) as exc:
         raise SystemExit(str(exc)) from None
     for step, seconds in timings.items():
         print(f"{step}: {seconds:.1f}s")
     return 0
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from snu_assets.ops import summary
-    from snu_assets.ops.demo_data import seed_mongo
 
+    seed_mongo = _demo_data().seed_mongo
     began = time.perf_counter()
     configure_environment()
     end = date.today() - timedelta(days=1)
@@ -133,7 +150,7 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_roles(args) -> int:
+def cmd_roles(args: argparse.Namespace) -> int:
     """Create the read-only Metabase roles (ministry, public) and the pipeline's writer role."""
     import re as _re
 
@@ -164,7 +181,7 @@ def cmd_roles(args) -> int:
     return 0
 
 
-def cmd_dev(args) -> int:
+def cmd_dev(args: argparse.Namespace) -> int:
     env = configure_environment()
     return subprocess.call(
         [

@@ -6,6 +6,9 @@ the URL is ``postgres_url`` when configured, else ``SNU_DAGSTER_POSTGRES_URL``, 
 embedded PostgreSQL's ``dagster`` database (separate from the analytics database).
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from dagster import Field, StringSource
 from dagster_postgres import DagsterPostgresStorage
 
@@ -23,14 +26,16 @@ def dagster_postgres_url() -> str:
 
 class SnuPostgresStorage(DagsterPostgresStorage):
     @classmethod
-    def config_type(cls):
+    def config_type(cls) -> dict[str, Field]:
         return {
             "postgres_url": Field(StringSource, is_required=False),
             "should_autocreate_tables": Field(bool, is_required=False, default_value=True),
         }
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value):
+    def from_config_value(
+        cls, inst_data: Any, config_value: Mapping[str, Any]
+    ) -> "SnuPostgresStorage":
         return cls(
             inst_data=inst_data,
             postgres_url=config_value.get("postgres_url") or dagster_postgres_url(),

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
-from snu_assets.defs.resources import build_resources
+from snu_assets.defs.resources import PostgresResource, build_resources
 from snu_assets.io import mongo
 from snu_assets.io.postgres import scalar
 from snu_assets.settings import timezone
@@ -21,7 +21,7 @@ def _window(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def national_funnel(postgres) -> pd.DataFrame:
+def national_funnel(postgres: PostgresResource) -> pd.DataFrame:
     query = (
         "select week, cohort, sum(created) created, sum(completed) completed, "
         "sum(processed) processed, sum(validated) validated, sum(refused) refused, "

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,13 +19,9 @@ from typing import Any
 
 import requests
 
+from snu_assets_testing.servers import free_port
+
 DAGSTER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "dagster"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class DagsterDevTimeout(AssertionError):

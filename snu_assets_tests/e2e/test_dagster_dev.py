@@ -36,7 +36,9 @@ from snu_assets import settings
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.defs.resources import MongoResource, PostgresResource
 from snu_assets.io import embedded
+from snu_assets.ops.backfill import BACKFILL, LAUNCH_BACKFILL
 from snu_assets.ops.demo_data import seed_mongo
+from snu_assets_testing.tables import DAILY_TABLES
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.e2e.dagster_dev import DagsterDev
 from snu_assets_tests.truth import expected_events
@@ -46,7 +48,6 @@ pytestmark = pytest.mark.e2e
 PROJECT = Path(__file__).resolve().parents[2]
 LOCATION = "snu_assets"
 DAILY_ASSETS = ("raw_patches", "reconstructed_events", "enriched_events")
-DAILY_TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events")
 BACKFILL_DAYS = 9
 DAYS_PER_RUN = 7
 IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
@@ -70,29 +71,6 @@ query {
       }
     }
     ... on PythonError { message }
-  }
-}"""
-
-LAUNCH_BACKFILL = """
-mutation LaunchBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId launchedRunIds }
-    ... on PythonError { message stack }
-    ... on Error { message }
-  }
-}"""
-
-BACKFILL = """
-query Backfill($backfillId: String!) {
-  partitionBackfillOrError(backfillId: $backfillId) {
-    __typename
-    ... on PartitionBackfill {
-      id status numPartitions partitionNames
-      assetSelection { path }
-      error { message stack }
-    }
-    ... on Error { message }
   }
 }"""
 

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from snu_assets.defs.report.render import chromium_binary
 from snu_assets.defs.resources import MongoResource
 from snu_assets.io import embedded
 from snu_assets.ops.demo_data import seed_mongo
+from snu_assets_testing.servers import free_port
 from snu_assets_tests.backfills import backfill_through_dagster
 from snu_assets_tests.conftest import TEST_KEY, drop_schema, make_postgres
 
@@ -40,12 +40,6 @@ pytestmark = [
 
 WEBSERVER = Path(sys.executable).parent / "dagster-webserver"
 START = date(2025, 1, 6)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(what: str, probe, timeout: float):

@@ -4,13 +4,12 @@ compute by linear programming the feasible interval of every hidden value from e
 published relation (levels, gender and age-band margins, weekly and cumulated columns,
 consecutive weeks). None may be narrower than the protection (k = SNU_SMALL_CELL_K)."""
 
-import uuid
-
 import psycopg
 import pytest
 
 from snu_assets.core.publication.attack import intervals, narrower
 from snu_assets.defs.resources import build_resources
+from snu_assets_testing.roles import temporary_roles
 from snu_assets_tests.integration.test_pipeline import COUNTS, rows
 
 #: the rules the pipeline published with (the code location's PublicationRules resource)
@@ -21,22 +20,8 @@ SMALL_CELL_K, PROTECTION_WIDTH = RULES.small_cell_k, RULES.protection_width
 @pytest.fixture(scope="module")
 def public(pipeline):
     """(postgres, public role, reader role): the roles of roles.sql, dropped afterwards."""
-    suffix = uuid.uuid4().hex[:6]
-    names = {
-        "reader": f"snu_reader_{suffix}",
-        "public": f"snu_public_{suffix}",
-        "writer": f"snu_writer_{suffix}",
-    }
-    text = pipeline.sql("roles.sql")
-    for placeholder, name in names.items():
-        text = text.replace("{" + placeholder + "}", name)
-    with pipeline.connect() as conn:
-        conn.execute(text)
-    yield pipeline, names["public"], names["reader"]
-    with pipeline.connect() as conn:
-        for name in names.values():
-            conn.execute(f'drop owned by "{name}"')
-            conn.execute(f'drop role "{name}"')
+    with temporary_roles(pipeline) as names:
+        yield pipeline, names["public"], names["reader"]
 
 
 def published_as(postgres, role) -> list[dict]:

@@ -11,8 +11,8 @@ from datetime import timedelta
 from bson import ObjectId
 
 from snu_assets.core.privacy.allowlist import APPLICATION_FIELDS, YOUNG_FIELDS
-from snu_assets_tests import adversarial
-from snu_assets_tests.adversarial import nested
+from snu_assets_testing import adversarial
+from snu_assets_testing.adversarial import nested
 from snu_assets_tests.integration.test_rewrites_and_bad_input import (
     CREATED,
     DAY,

@@ -3,7 +3,6 @@ pipeline (schema ``snu`` replaced by the test schema) and checked against the ge
 truth and the tables; and run under the read-only Metabase role, which must suffice."""
 
 import re
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +11,7 @@ import psycopg
 import pytest
 
 from snu_assets.settings import PROJECT_ROOT
+from snu_assets_testing.roles import temporary_roles
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.integration.test_weekly_report import funnel_truth
 
@@ -335,18 +335,7 @@ def test_published_funnel_per_region(pipeline, truth):
 
 
 def test_each_block_runs_under_its_role(pipeline):
-    suffix = uuid.uuid4().hex[:6]
-    names = {
-        "reader": f"snu_reader_{suffix}",
-        "public": f"snu_public_{suffix}",
-        "writer": f"snu_writer_{suffix}",
-    }
-    text = pipeline.sql("roles.sql")
-    for placeholder, name in names.items():
-        text = text.replace("{" + placeholder + "}", name)
-    with pipeline.connect() as conn:
-        conn.execute(text)
-    try:
+    with temporary_roles(pipeline) as names:
         for title, sql in BLOCKS.items():
             role = names[ROLES[title].removeprefix("snu_")]
             with psycopg.connect(pipeline.resolved_url(), user=role, autocommit=True) as conn:
@@ -358,8 +347,3 @@ def test_each_block_runs_under_its_role(pipeline):
             for title in (BY_GENDER, PROGRESS):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(for_schema(BLOCKS[title], pipeline.schema))
-    finally:
-        with pipeline.connect() as conn:
-            for role in names.values():
-                conn.execute(f'drop owned by "{role}"')
-                conn.execute(f'drop role "{role}"')

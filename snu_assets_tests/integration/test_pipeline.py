@@ -14,22 +14,12 @@ from dagster_shared.serdes import serialize_value
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.values import to_utc
 from snu_assets.settings import timezone
+from snu_assets_testing.tables import TABLES
 from snu_assets_tests.backfills import backfill_through_dagster
 from snu_assets_tests.conftest import TEST_KEY
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.truth import expected_events
 
-TABLES = (
-    "raw_patches",
-    "rejected_patches",
-    "reconstructed_events",
-    "enriched_events",
-    "inscription_goals",
-    "cohorts",
-    "weekly_funnel",
-    "weekly_funnel_national",
-    "weekly_funnel_hidden",
-)
 COUNTS = (
     "created",
     "completed",

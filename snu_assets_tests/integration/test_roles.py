@@ -1,30 +1,16 @@
 """Least privilege: the Metabase roles read their tables only and write nothing (the public
 role: test_disclosure.py)."""
 
-import uuid
-
 import psycopg
 import pytest
+
+from snu_assets_testing.roles import temporary_roles
 
 
 @pytest.fixture()
 def roles(pipeline):
-    suffix = uuid.uuid4().hex[:6]
-    reader, writer = f"snu_reader_{suffix}", f"snu_writer_{suffix}"
-    public = f"snu_public_{suffix}"
-    text = (
-        pipeline.sql("roles.sql")
-        .replace("{reader}", reader)
-        .replace("{writer}", writer)
-        .replace("{public}", public)
-    )
-    with pipeline.connect() as conn:
-        conn.execute(text)
-    yield pipeline, reader, writer
-    with pipeline.connect() as conn:
-        for role in (reader, writer, public):
-            conn.execute(f'drop owned by "{role}"')
-            conn.execute(f'drop role "{role}"')
+    with temporary_roles(pipeline) as names:
+        yield pipeline, names["reader"], names["writer"]
 
 
 def connect_as(postgres, role):

@@ -29,9 +29,10 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 from snu_assets.defs.assets import DAILY_ASSETS
 from snu_assets.defs.resources import PostgresResource
 from snu_assets.settings import timezone
+from snu_assets_testing.servers import free_port
+from snu_assets_testing.tables import DAILY_TABLES
 from snu_assets_tests.conftest import TEST_KEY
 
-DAILY_TABLES = ("raw_patches", "rejected_patches", "reconstructed_events", "enriched_events")
 #: tables each daily step writes (one transaction per step), in the order the steps run
 STEP_TABLES = {
     "extract_and_reconstruct": ("raw_patches", "rejected_patches", "reconstructed_events"),
@@ -49,12 +50,6 @@ CHILD_SCRIPT = Path(__file__).with_name("run_partition.py")
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

@@ -4,11 +4,12 @@ Two halves, both applying the same allow-list and detectors as the scrubber:
 
 - :class:`RowAudit` judges every value of every row a step produces, where it produces
   it (the exact values it then writes), each distinct value once;
-- :func:`audit_table` re-reads what was written to PostgreSQL, independently of how the row
-  was produced: every row of a slice of at most ``reread_rows`` rows, else a random sample
-  of about that many rows (the plain text columns are always re-read in full: their
-  distinct values are few). Re-reading every value of a large slice used to be most of
-  PostgreSQL's work (issue #14); ``reread_rows=None`` re-reads everything.
+- :func:`snu_assets.io.audit.audit_table` re-reads what was written to PostgreSQL,
+  independently of how the row was produced, and judges it here (:class:`RowAudit`,
+  :func:`~snu_assets.core.privacy.detectors.findings`): every row of a slice of at most
+  ``reread_rows`` rows, else a random sample of about that many rows (the plain text columns
+  are always re-read in full: their distinct values are few). Re-reading every value of a
+  large slice used to be most of PostgreSQL's work (issue #14).
 
 A finding names the table, the column, the JSON pointer and the kind of data, never the
 value.
@@ -16,13 +17,11 @@ value.
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snu_assets.core.privacy.allowlist import MODELS, allowed
+from snu_assets.core.privacy.allowlist import allowed
 from snu_assets.core.privacy.detectors import (
     findings,
     is_long_number,
@@ -274,107 +273,3 @@ def audit_state(model: str, state: Any, year: int) -> list[tuple[str, str]]:
         if allowed(model, key) is None
     ]
     return problems + findings(state, year)
-
-
-def audit_rows(rows: Iterable[tuple[str, str, int, dict[str, Any]]], table: str) -> AuditReport:
-    """``rows``: ``(row id, model, reference year, {column: value})``. Plain columns are
-    scanned with the detectors; ``ops`` with :func:`audit_ops`; ``before``/``after`` with
-    :func:`audit_state`."""
-    report = AuditReport()
-    for row_id, model, year, columns in rows:
-        report.rows += 1
-        for column, value in columns.items():
-            if column == "ops":
-                problems = audit_ops(model, value, year)
-            elif column in ("before", "after"):
-                problems = audit_state(model, value, year)
-            else:
-                problems = findings(value, year)
-            for pointer, kind in problems:
-                report.add(f"{table}.{column}{pointer} (row {row_id})", kind)
-    return report
-
-
-def audit_table(
-    conn,
-    table: str,
-    where: str,
-    params: dict,
-    *,
-    id_column: str,
-    ops_column: str | None = None,
-    state_columns: Sequence[str] = (),
-    plain_columns: Sequence[str] = (),
-    state_models: Mapping[str, str] | None = None,
-    reread_rows: int | None = REREAD_ROWS,
-) -> AuditReport:
-    """Audit the rows of ``table`` (schema-qualified) matching ``where``, judging each
-    distinct value once: the ops and states are streamed from PostgreSQL and the allow-list
-    and the detectors judge each distinct ``(model, year, field, value)`` or op
-    (:class:`RowAudit`: a status value recurs in thousands of rows); PostgreSQL groups the
-    plain columns' values itself. A finding names the column, the field or op path, the kind
-    of data and one row holding it; ``problems`` counts distinct values.
-
-    With more than ``reread_rows`` rows (``None``: no limit), the ops and states are
-    re-read for a random sample of about ``reread_rows`` rows (the rows whose hash of the id,
-    salted anew at each audit, falls in one of ``rows / reread_rows`` buckets): the re-read
-    stays cheap on a large slice, whose values were all judged where produced
-    (:class:`RowAudit`). Plain columns are re-read in full."""
-    name = table.rsplit(".", 1)[-1].strip('"')
-    year = "extract(year from occurred_at)::int"
-    report = AuditReport()
-    report.rows = conn.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
-    plain_where, sampled = where, reread_rows is not None and report.rows > reread_rows
-    if sampled:
-        buckets = -(-report.rows // max(reread_rows or 1, 1))
-        params = {**params, "audit_salt": secrets.token_hex(8)}
-        where = f"({where}) and hashtext({id_column} || %(audit_salt)s)::bigint %% {buckets} = 0"
-    models: dict[str, str | None] = {}
-    for column in state_columns:
-        # a state column holds its row's model, unless ``state_models`` names the model whose
-        # allow-list judges it (an application's young_state holds a young's fields)
-        fixed = (state_models or {}).get(column)
-        if fixed is not None and fixed not in MODELS:
-            raise ValueError(f"state_models[{column!r}]: unknown model {fixed!r}")
-        models[column] = fixed
-    if ops_column or state_columns:
-        # the rows streamed (a server-side cursor: memory bounded whatever the slice), each
-        # distinct (model, year, value) judged once (:class:`RowAudit`)
-        audit = RowAudit(name)
-        selected = [ops_column] if ops_column else []
-        for column in state_columns:
-            selected += [column, f"jsonb_typeof({column})"]
-        not_objects: set[str] = set()
-        with conn.cursor(name=f"snu_audit_{secrets.token_hex(4)}") as cursor:
-            cursor.itersize = 2_000
-            cursor.execute(
-                f"select {id_column}, model, {year}, {', '.join(selected)} from {table} "
-                f"where {where}",
-                params,
-            )
-            streamed = 0
-            for row_id, model, ref_year, *values in cursor:
-                streamed += 1
-                if ops_column:
-                    audit.ops(row_id, model, ref_year, values.pop(0), ops_column)
-                for index, column in enumerate(state_columns):
-                    state, kind = values[2 * index], values[2 * index + 1]
-                    if kind == "object":
-                        audit.state(row_id, column, models[column] or model, ref_year, state)
-                    elif kind is not None and column not in not_objects:
-                        not_objects.add(column)
-                        report.add(f"{name}.{column} (row {row_id})", "state is not an object")
-        report.merge(audit.report)
-        if sampled:
-            report.rows_judged = streamed
-    if plain_columns:  # one pass over the table for all of them
-        values = ", ".join(f"('{column}', {column}::text)" for column in plain_columns)
-        for row_id, ref_year, column, value in conn.execute(
-            f"select min({id_column}), {year}, v.col, v.value from {table} "
-            f"cross join lateral (values {values}) v(col, value) "
-            f"where {plain_where} and v.value is not null group by 2, 3, 4",
-            params,
-        ):
-            for pointer, kind in findings(value, ref_year):
-                report.add(f"{name}.{column}{pointer} (row {row_id})", kind)
-    return report

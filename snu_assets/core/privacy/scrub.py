@@ -17,7 +17,7 @@ from typing import Any
 import bson
 from bson import ObjectId
 
-from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS, AUTHOR_ROLES, Rule, allowed
+from snu_assets.core.privacy.allowlist import ALLOWED_FIELDS, AUTHOR_ROLES, Field, Rule, allowed
 from snu_assets.core.privacy.detectors import (
     MAX_CATEGORY_LENGTH,
     is_long_number,
@@ -68,13 +68,6 @@ class Rejection:
     model: str
     occurred_at: datetime | None
     reason: str
-
-
-@dataclass
-class ScrubStats:
-    redacted_values: int = 0
-    dropped_ops: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- pointers
@@ -153,7 +146,7 @@ class ValueScrubber:
     def redacted(self) -> int:
         return sum(self.reasons.values())
 
-    def __call__(self, rule, value: Any) -> Any:
+    def __call__(self, rule: Field, value: Any) -> Any:
         if (
             rule.rule is Rule.KEEP
             and value.__class__ in _MEMO_TYPES
@@ -175,11 +168,11 @@ class ValueScrubber:
             return result if reason is None else self.redact(reason)
         return self._judge_and_count(rule, value)
 
-    def _judge_and_count(self, rule, value: Any) -> Any:
+    def _judge_and_count(self, rule: Field, value: Any) -> Any:
         result, reason = self._judge(rule, value)
         return result if reason is None else self.redact(reason)
 
-    def _judge(self, rule, value: Any) -> tuple[Any, str | None]:
+    def _judge(self, rule: Field, value: Any) -> tuple[Any, str | None]:
         """``(value to keep, None)`` or ``([redacted], reason)``."""
         value = _json_scalar(value)
         if value is None or isinstance(value, bool):
@@ -187,6 +180,7 @@ class ValueScrubber:
         if rule.rule is Rule.PSEUDONYM:
             ident = as_id(value)
             if ident:
+                assert rule.namespace is not None, "a pseudonym rule names its namespace"
                 return self.pseudonymize(rule.namespace, ident), None
             return REDACTED, "not an id"
         if rule.rule is Rule.MONTH:

@@ -56,7 +56,7 @@ def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
     description="Every night: yesterday's partition of the daily layers and their checks, "
     "plus any day of the last week never materialised.",
 )
-def nightly_schedule(context: ScheduleEvaluationContext):
+def nightly_schedule(context: ScheduleEvaluationContext) -> SkipReason | list[RunRequest]:
     tick = context.scheduled_execution_time
     materialized = context.instance.get_materialized_partitions(LAST_DAILY_ASSET)
     busy = {

@@ -23,7 +23,7 @@
 import importlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +32,8 @@ from dagster import (
     AssetKey,
     AssetObservation,
     DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
@@ -41,6 +43,7 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
+from pymongo.database import Database
 
 from snu_assets.core.values import patch_key, to_utc
 from snu_assets.defs.automation.jobs import daily_job, weekly_job
@@ -67,7 +70,7 @@ def _day_of(doc: dict) -> str:
 
 
 def new_patch_days(
-    db, model: str, after: str | None, limit: int
+    db: Database, model: str, after: str | None, limit: int
 ) -> tuple[dict[str, str], str | None]:
     """``{patch key: day}`` of the patches inserted after the ``_id`` cursor, and the new cursor."""
     query = {"_id": {"$gt": ObjectId(after)}} if after else {}
@@ -79,7 +82,7 @@ def new_patch_days(
     return found, last
 
 
-def latest_id(db, model: str) -> str | None:
+def latest_id(db: Database, model: str) -> str | None:
     doc = patch_log.patch_collection(db, model).find_one({}, {"_id": 1}, sort=[("_id", -1)])
     return str(doc["_id"]) if doc else None
 
@@ -105,7 +108,7 @@ def day_window(day: str) -> tuple[datetime, datetime]:
     return window.start, window.end
 
 
-def counts_disagree(db, postgres: PostgresResource, day: str) -> bool:
+def counts_disagree(db: Database, postgres: PostgresResource, day: str) -> bool:
     start, end = day_window(day)
     in_mongo = sum(
         patch_log.count_window_patches(db, m, start, end) for m in ("young", "application")
@@ -141,7 +144,7 @@ def late_patches_sensor(
     mongo: MongoResource,
     postgres: PostgresResource,
     pseudonyms: PseudonymResource,
-):
+) -> SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
     db = mongo.db()
     materialized = context.instance.get_materialized_partitions(RAW)
@@ -214,7 +217,7 @@ def weeks_to_refresh(
     description="Materialises a week's views once its seven days are materialised, and "
     "again when a day up to its end is re-materialised.",
 )
-def weekly_views_sensor(context: SensorEvaluationContext):
+def weekly_views_sensor(context: SensorEvaluationContext) -> SkipReason | list[RunRequest]:
     event = DagsterEventType.ASSET_MATERIALIZATION
     daily = context.instance.get_latest_storage_id_by_partition(LAST_DAILY, event)
     weekly = context.instance.get_latest_storage_id_by_partition(LAST_WEEKLY, event)
@@ -252,7 +255,7 @@ MAX_RUNTIME_MESSAGE = re.compile(
 )
 
 
-def exceeded_max_runtime(instance, run_id: str, message: str) -> int | None:
+def exceeded_max_runtime(instance: DagsterInstance, run_id: str, message: str) -> int | None:
     """The maximum runtime (s) a run exceeded, when run monitoring stopped it for that: read
     from the failure message, else from the run's canceling event (the failure message is
     another one when the run had to be forcibly marked failed)."""
@@ -279,7 +282,7 @@ def failed_partitions(tags: Mapping[str, str]) -> str:
     )
 
 
-def failed_assets(instance, run) -> list[AssetKey]:
+def failed_assets(instance: DagsterInstance, run: DagsterRun) -> list[AssetKey]:
     """The assets the run was to materialise: its asset selection, or for a run of a job
     (nightly schedule, late-data sensor: no asset selection) the assets it planned."""
     if run.asset_selection:
@@ -295,7 +298,7 @@ def failed_assets(instance, run) -> list[AssetKey]:
     )
 
 
-def load_notifier():
+def load_notifier() -> Callable[[FailureReport], object] | None:
     """The user's notifier (Slack, e-mail ...), ``SNU_FAILURE_NOTIFIER=module:function``."""
     target = current().failure_notifier
     if not target:
@@ -309,7 +312,7 @@ def load_notifier():
     description="Names failed partitions in the log and on the assets, and "
     "calls the SNU_FAILURE_NOTIFIER hook.",
 )
-def failed_runs_sensor(context: RunFailureSensorContext):
+def failed_runs_sensor(context: RunFailureSensorContext) -> None:
     run = context.dagster_run
     partitions = failed_partitions(run.tags)
     message = context.failure_event.message or "run failed"

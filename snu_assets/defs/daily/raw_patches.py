@@ -10,7 +10,7 @@ from dagster import (
     MaterializeResult,
 )
 
-from snu_assets.core.privacy.audit import AuditReport, audit_table
+from snu_assets.core.privacy.audit import AuditReport
 from snu_assets.daily_load.extract import Extract
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
@@ -22,6 +22,7 @@ from snu_assets.defs.metadata import (
 )
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
+from snu_assets.io.audit import audit_table
 
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
 

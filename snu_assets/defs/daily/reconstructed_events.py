@@ -13,7 +13,7 @@ from dagster import (
     MaterializeResult,
 )
 
-from snu_assets.core.privacy.audit import REREAD_ROWS, AuditReport, audit_table
+from snu_assets.core.privacy.audit import REREAD_ROWS, AuditReport
 from snu_assets.daily_load.rebuild import Reconstruction
 from snu_assets.daily_load.rows import WINDOW
 from snu_assets.defs.daily.config import DailyLoadConfig
@@ -26,6 +26,7 @@ from snu_assets.defs.metadata import (
 )
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
+from snu_assets.io.audit import audit_table
 
 # ------------------------------------------------------------------------------ checks
 

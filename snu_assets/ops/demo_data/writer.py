@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from pymongo.database import Database
 from tqdm import tqdm
 
-from snu_assets.ops.demo_data.generator import DEFAULT_START, SeedStats, SeedTruth, generate
+from snu_assets.ops.demo_data.contract import DEFAULT_START
+from snu_assets.ops.demo_data.generator import generate
+from snu_assets.ops.demo_data.records import SeedStats, SeedTruth
 
 __all__ = ["LOGICAL_COLLECTIONS", "seed_mongo"]
 
