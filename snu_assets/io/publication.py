@@ -18,7 +18,9 @@ from snu_assets.io.postgres import sql_text
 SQL = Path(__file__).parent / "sql" / "publication"
 
 
-def _query(conn: psycopg.Connection, schema: str, name: str, params: dict | None = None):
+def _query(
+    conn: psycopg.Connection, schema: str, name: str, params: dict | None = None
+) -> psycopg.Cursor:
     return conn.execute(sql_text(SQL / f"{name}.sql", schema), params or {})
 
 

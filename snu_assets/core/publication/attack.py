@@ -32,7 +32,7 @@ MEASURES = ("created", "completed", "processed", "validated", "refused")
 Cell = tuple  # (cohort, measure, kind, week, key)
 
 
-def published_cells(rows: Iterable[Mapping[str, Any]]):
+def published_cells(rows: Iterable[Mapping[str, Any]]) -> tuple[dict, dict, tuple]:
     """``{cell: value or None}``, per cohort its weeks, and the structure (regions ->
     departments, genders, age bands) over all rows."""
     cells: dict[Cell, int | None] = {}
@@ -62,7 +62,7 @@ def published_cells(rows: Iterable[Mapping[str, Any]]):
     return cells, {c: sorted(w) for c, w in weeks.items()}, (regions, genders, bands, detail)
 
 
-def _relations(cell: Cell, structure, weeks) -> list[tuple[Cell, list]]:
+def _relations(cell: Cell, structure: tuple, weeks: Mapping[str, list]) -> list[tuple[Cell, list]]:
     """(total, parts) of every relation ``cell`` is in; a part may be ``("free", ...)`` for
     an unpublished week's unknown count."""
     regions, genders, bands, detail = structure
@@ -70,11 +70,11 @@ def _relations(cell: Cell, structure, weeks) -> list[tuple[Cell, list]]:
     base = (cohort, m, kind, week)
     out = []
 
-    def published(key) -> bool:
+    def published(key: tuple) -> bool:
         level = "national" if key[0] == ALL else "region" if key[1] == ALL else "department"
         return (key[2] != ALL) + (key[3] != ALL) <= detail[level]
 
-    def rel(total_key, dim):
+    def rel(total_key: tuple, dim: str) -> None:
         tr, td, tg, ta = total_key
         if dim == "geo":
             parts = (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 _EPS = 1e-6
 
@@ -127,7 +127,7 @@ def feasible_intervals(
         high = [float("-inf")] * len(members)
         exact: dict[int, list[float]] = {}
 
-        def solve(n: int, sense, h=h, low=low, high=high) -> float:
+        def solve(n: int, sense: Any, h: Any = h, low: list = low, high: list = high) -> float:
             h.changeObjectiveSense(sense)
             h.run()
             status = h.getModelStatus()

@@ -103,7 +103,7 @@ class WeekTable:
         return key not in self.hidden and key not in self.released and self.grain.published(key)
 
     def _pick(self, candidates: list[Key], deficit: float) -> Key:
-        def order(key: Key):
+        def order(key: Key) -> tuple:
             value = abs(self.value(key))
             enough = value >= deficit
             return (self.cost(key), 0 if enough else 1, value if enough else -value, key)

@@ -98,7 +98,7 @@ def close_from_name(cohort: str) -> date | None:
     return date(int(match.group(2)), FRENCH_MONTHS[match.group(1).lower()], 1)
 
 
-def _day(value) -> date | None:
+def _day(value: object) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, str):
