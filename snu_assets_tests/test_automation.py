@@ -101,6 +101,16 @@ def test_weeks_are_refreshed_only_when_complete_and_again_after_a_late_day():
     ]
 
 
+def test_the_first_partial_week_of_a_history_is_refreshed():
+    """A history that starts on a Thursday: its first week is due with its days from that
+    Thursday (the days before it hold nothing), the next one with its seven days."""
+    daily = {f"2025-03-{d:02d}": d for d in range(6, 17)}  # Thursday 6 .. Sunday 16
+    weeks = ["2025-02-24", "2025-03-03", "2025-03-10"]
+    assert weeks_to_refresh(daily, {}, weeks) == [("2025-03-03", 9), ("2025-03-10", 16)]
+    del daily["2025-03-07"]  # a day of the first week missing: not due
+    assert weeks_to_refresh(daily, {}, weeks) == [("2025-03-10", 16)]
+
+
 def test_weekly_sensor_skips_without_complete_weeks():
     with instance_for_test() as instance:
         result = weekly_views_sensor(build_sensor_context(instance=instance))

@@ -195,17 +195,21 @@ def late_patches_sensor(
 def weeks_to_refresh(
     daily: Mapping[str, int], weekly: Mapping[str, int], weeks: Sequence[str]
 ) -> list[tuple[str, int]]:
-    """Weeks whose seven days are materialised and whose view is older than the newest day
-    materialisation up to the week's end: ``[(week, newest day storage id)]``."""
+    """Weeks whose days are materialised and whose view is older than the newest day
+    materialisation up to the week's end: ``[(week, newest day storage id)]``. The days
+    before the first day ever materialised hold nothing to wait for: the first, partial week
+    of a history (it starts on a Thursday, say) is complete with its days from that one."""
     due, newest = [], -1
+    first = min(daily) if daily else None
     for week in sorted(weeks):
         monday = datetime.fromisoformat(week).date()
         days = [(monday + timedelta(days=n)).isoformat() for n in range(7)]
         ids = [daily[d] for d in days if d in daily]
-        if not ids:
+        if not ids or first is None:
             continue
         newest = max(newest, *ids)
-        if len(ids) == 7 and weekly.get(week, -1) < newest:
+        expected = [d for d in days if d >= first]
+        if len(ids) == len(expected) and weekly.get(week, -1) < newest:
             due.append((week, newest))
     return due
 
@@ -214,8 +218,10 @@ def weeks_to_refresh(
     job=weekly_job,
     minimum_interval_seconds=WEEKLY_INTERVAL_S,
     default_status=DEFAULT_STATUS,
-    description="Materialises a week's views once its seven days are materialised, and "
-    "again when a day up to its end is re-materialised.",
+    description="Matérialise les vues d'une semaine dès que ses jours sont matérialisés (la "
+    "première semaine d'un historique, partielle, dès ses jours depuis le premier), puis de "
+    "nouveau quand un jour jusqu'à sa fin est re-matérialisé (weekly_funnel ne republie "
+    "jamais une semaine : ses corrections comptent dans la suivante).",
 )
 def weekly_views_sensor(context: SensorEvaluationContext) -> SkipReason | list[RunRequest]:
     event = DagsterEventType.ASSET_MATERIALIZATION
