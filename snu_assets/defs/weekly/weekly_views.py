@@ -142,7 +142,7 @@ def _publish(postgres: PostgresResource, rules: Rules, week: date) -> dict:
     with postgres.connect() as conn:
         logged = read_logged(conn, schema, week)
         if logged is not None:
-            return {**logged, "already_published": True}
+            return {**logged, "week": week, "already_published": True}
         cumulated: dict[str, dict] = defaultdict(dict)
         for cohort, region, department, gender, band, *counts in conn.execute(
             postgres.sql(
