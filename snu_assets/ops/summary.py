@@ -76,3 +76,18 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
     rate = (raw + rejected) / max(timings.get("daily layers", 0), 1e-9)
     print(f"{'daily layers: patches per second':<60} {rate:7.0f}")
     print(f"{'demo total':<60} {total_seconds:7.1f}s")
+    with postgres.connect() as conn:
+        published = conn.execute(
+            f'select count(*), sum(values_total), sum(values_shown) from "{schema}".weekly_funnel_log'
+        ).fetchone()
+    weeks, values, shown = published or (0, 0, 0)
+    if values:
+        print()
+        print(
+            f"published: {weeks} weeks in weekly_funnel, {shown} of {values} values shown "
+            f"({shown / values:.1%}; the others hidden by the disclosure control)"
+        )
+    from snu_assets.defs.report.render import reports_dir
+
+    print(f"weekly reports (HTML, PDF with chromium): {reports_dir()}")
+    print("next: `make dev` (Dagster UI and daemon on these servers, http://127.0.0.1:3000)")
