@@ -23,8 +23,11 @@ def _first_monday(day: str) -> str:
     return (start - timedelta(days=start.weekday())).isoformat()
 
 
+#: days start on the Monday of SNU_START_DATE's week, like the weeks: the first week of a
+#: history that starts mid-week then has all its days as partitions (Dagster refuses a
+#: weekly partition whose days do not exist), and is published like any other
 daily_partitions = DailyPartitionsDefinition(
-    start_date=settings.start_date(), timezone=settings.timezone_name()
+    start_date=_first_monday(settings.start_date()), timezone=settings.timezone_name()
 )
 
 #: weeks start on Monday (day_offset counts from Sunday); keys are the Monday's date
