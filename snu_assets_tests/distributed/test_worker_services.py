@@ -159,7 +159,8 @@ def test_step_logs_readable_through_the_webserver(lab):
         CAPTURED_LOGS, {"logKey": [run_id, "compute_logs", captured[0]["fileKey"]]}
     )["capturedLogs"]
     text = (logs["stdout"] or "") + (logs["stderr"] or "")
-    assert "enriched_events" in text and run_id[:8] in text, logs
+    files = sorted(str(p.relative_to(lab.compute_logs)) for p in lab.compute_logs.rglob("*.*"))
+    assert "enriched_events" in text and run_id[:8] in text, (logs, captured, run_id, files)
     # written by the worker to the shared folder, not under the code location's DAGSTER_HOME
     assert list((lab.compute_logs / run_id).rglob("*.err")), list(lab.compute_logs.rglob("*"))
     assert not (lab.home / "storage" / run_id).exists()

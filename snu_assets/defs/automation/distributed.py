@@ -10,9 +10,10 @@ subprocesses of the run. Unset (the default), nothing changes: the multiprocess 
 | ``SNU_CELERY_BROKER_URL`` | broker (RabbitMQ ``pyamqp://user:pw@host:5672/vhost``, or ``redis://``) | ``pyamqp://guest@localhost//`` |
 | ``SNU_CELERY_BACKEND`` | result backend | ``rpc://`` (through the broker) |
 
-Workers are started with Dagster's own command (``dagster-celery worker start``) on the
-YAML that :func:`worker_config` writes (``python -m snu_assets.defs.automation.distributed worker-config``);
-they need the same ``SNU_*`` environment as the code location (they import
+Workers are started with ``python -m snu_assets.defs.automation.distributed worker`` (it
+``exec``s Celery's worker on ``dagster_celery.app`` with the settings below, see
+:func:`celery_argv`; ``worker-config`` still prints the YAML for ``dagster-celery worker start
+-y``, which stops badly: see :func:`celery_argv`); they need the same ``SNU_*`` environment as the code location (they import
 ``snu_assets.definitions`` and open their own MongoDB and PostgreSQL connections) and a
 ``DAGSTER_HOME`` whose ``dagster.yaml`` reaches the same instance storage. Steps go to
 Dagster's ``dagster`` queue; separate environments (staging, production) sharing one
