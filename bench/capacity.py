@@ -56,7 +56,16 @@ def measured() -> dict:
     if scale.exists():
         report = json.loads(scale.read_text())
         one = next((x for x in report["lines"] if x["workers"] == 1), None)
-        if one:
+        if one and one.get("run_fixed_cost_s") is not None:
+            # measured per run from the event log: launch to end, minus the steps' time
+            costs["o"] = one["run_fixed_cost_s"]
+            costs["o_source"] = (
+                f"scale-out lab, 1 worker: mean of {one['runs']} runs (launch to end minus "
+                f"steps), load average {one['cpu']['load_mean']} on {report['cores']} cores"
+            )
+            # the workers' own CPU per patch in the lab (records mode of short ranges)
+            costs["c_w_lab"] = one["cpu"]["workers"] / report["patches"]
+        elif one:
             # one worker, one run at a time: the wall time not spent inside steps is the runs'
             # fixed cost (launch, plan, dispatch, queue)
             runs = one["runs"]
@@ -118,6 +127,11 @@ if __name__ == "__main__":
         f"patches/s per PostgreSQL core), SecantusDB {costs['c_mongo_secantus'] * 1e3:.3f} "
         f"ms/patch; o = {costs['o']:.1f} s per run ({costs['o_source']})"
     )
+    if "c_w_lab" in costs:
+        print(
+            f"(in the scale-out lab, a worker spent {costs['c_w_lab'] * 1e3:.3f} ms of CPU per "
+            "patch: records mode of short ranges, plus the worker's per-step plan)"
+        )
     print(
         "history of 730 days in ranged runs of 10 days (73 runs: below SNU_WALK_MIN_DAYS, so "
         "records mode, f = 1.5)\n"

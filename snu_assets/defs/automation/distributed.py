@@ -53,6 +53,10 @@ CELERY_SETTINGS = {
     "worker_prefetch_multiplier": 1,
     # the broker forgets a worker that stops answering within a minute
     "broker_heartbeat": 30,
+    # leave the worker's stdout/stderr as the process's file descriptors: Celery would replace
+    # them with a logging proxy that has no file descriptor, and Dagster's compute log capture
+    # (which redirects descriptors 1 and 2 into the step's log files) would capture nothing
+    "worker_redirect_stdouts": False,
 }
 
 
