@@ -10,9 +10,13 @@ On the bridge address, and nowhere else, listen:
 - a TCP relay (``relay.py``) to the machine's PostgreSQL (127.0.0.1:5432: analytics tables
   and a fresh database for Dagster's instance) and RabbitMQ (127.0.0.1:5672).
 
-Each worker is ``dagster-celery worker start`` run by ``ip netns exec`` in its namespace:
-its loopback holds nothing, so every byte it exchanges with MongoDB, PostgreSQL and the
-broker crosses the veth pair. ``dagster dev`` (webserver, daemon, code server, run
+Each worker is the project's worker command (``python -m snu_assets.defs.automation.distributed
+worker``, which exec's Celery) run by ``ip netns exec`` in its namespace: its loopback holds
+nothing, so every byte it exchanges with MongoDB, PostgreSQL and the broker crosses the veth
+pair. It also runs in a mount namespace where the code location's ``DAGSTER_HOME`` is an
+empty tmpfs (its disk is not the code location's) with a ``DAGSTER_HOME`` of its own; the
+instance's compute logs go to a folder of the lab that every "host" sees (the shared volume
+of a deployment). ``dagster dev`` (webserver, daemon, code server, run
 orchestrators) runs on the host side and reaches the same servers by the same addresses.
 
 Everything started is stopped by :meth:`Lab.close` (workers: their process groups and any

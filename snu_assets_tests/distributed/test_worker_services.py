@@ -94,6 +94,7 @@ def test_sigterm_to_worker_group_mid_step_finishes_the_step(lab):
         name for run, step, name in lab.step_executions() if run == victim_run and step == EXTRACT
     )
     victim = next(w for w in lab.workers if w.name == victim_name)
+    taken_before = sum(1 for *_, name in lab.step_executions() if name == victim_name)
     # what systemd (KillMode=control-group), `kill -- -pgid` or an init forwarding to the
     # group do: SIGTERM to every process of the worker; then a second one, as an impatient
     # operator or a supervisor would
@@ -112,8 +113,10 @@ def test_sigterm_to_worker_group_mid_step_finishes_the_step(lab):
     lab.timings["sigterm_to_exit_s"] = round(time.monotonic() - began, 1)
     assert code == 0, worker_logs(lab)
     assert _pids_in(victim.netns) == [], "processes of the stopped worker are left behind"
-    log = victim.log.read_text(errors="replace")
-    assert "Warm shutdown" in log, log[-3000:]
+    # it took no other step once signalled (its "Warm shutdown" line is not asserted: printed
+    # while the step's compute log capture holds the process's stdout, it is in that log)
+    taken_after = sum(1 for *_, name in lab.step_executions() if name == victim_name)
+    assert taken_after == taken_before, (taken_before, taken_after)
 
     backfill = wait_backfill(lab, backfill_id)
     check_backfill(lab, backfill_id, backfill)

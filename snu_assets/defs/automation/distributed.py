@@ -170,6 +170,9 @@ def worker(name: str | None = None, concurrency: int = 1) -> NoReturn:
     initialise_instance()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(CONFIG_DIR), env.get("PYTHONPATH")) if p)
+    # stdout/stderr are the process's own (worker_redirect_stdouts off): unbuffered, so that
+    # the journal or the container log gets every line, the shutdown's last ones included
+    env["PYTHONUNBUFFERED"] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, celery_argv(name, concurrency), env)
