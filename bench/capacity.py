@@ -56,18 +56,10 @@ def measured() -> dict:
     if scale.exists():
         report = json.loads(scale.read_text())
         one = next((x for x in report["lines"] if x["workers"] == 1), None)
-        if one and one.get("run_fixed_cost_s") is not None:
-            # measured per run from the event log: launch to end, minus the steps' time
-            costs["o"] = one["run_fixed_cost_s"]
-            costs["o_source"] = (
-                f"scale-out lab, 1 worker: mean of {one['runs']} runs (launch to end minus "
-                f"steps), load average {one['cpu']['load_mean']} on {report['cores']} cores"
-            )
-            # the workers' own CPU per patch in the lab (records mode of short ranges)
-            costs["c_w_lab"] = one["cpu"]["workers"] / report["patches"]
-        elif one:
+        if one:
             # one worker, one run at a time: the wall time not spent inside steps is the runs'
-            # fixed cost (launch, plan, dispatch, queue)
+            # fixed cost (the daemon's dequeue and launch, the run process's start and plan,
+            # the dispatch to a worker and its plan, the run's end)
             runs = one["runs"]
             in_steps = sum(step["seconds"] for step in one["steps"].values())
             costs["o"] = max(0.0, (one["seconds"] - in_steps) / runs)
@@ -75,6 +67,13 @@ def measured() -> dict:
                 f"scale-out lab, 1 worker: ({one['seconds']} s wall - "
                 f"{in_steps:.0f} s in steps) / {runs} runs"
             )
+            if one.get("run_fixed_cost_s") is not None:
+                # of which inside the run (launch to end, minus its steps)
+                costs["o_in_run"] = one["run_fixed_cost_s"]
+                costs["o_source"] += (
+                    f", {one['run_fixed_cost_s']} s of it inside the run; load average "
+                    f"{one['cpu']['load_mean']} on {report['cores']} cores"
+                )
     return costs
 
 
