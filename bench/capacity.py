@@ -58,7 +58,8 @@ def measured() -> dict:
         one = next((x for x in report["lines"] if x["workers"] == 1), None)
         if one:
             # one worker, one run at a time: the wall time not spent inside steps is the runs'
-            # fixed cost (launch, plan, dispatch, queue)
+            # fixed cost (the daemon's dequeue and launch, the run process's start and plan,
+            # the dispatch to a worker and its plan, the run's end)
             runs = one["runs"]
             in_steps = sum(step["seconds"] for step in one["steps"].values())
             costs["o"] = max(0.0, (one["seconds"] - in_steps) / runs)
@@ -66,6 +67,13 @@ def measured() -> dict:
                 f"scale-out lab, 1 worker: ({one['seconds']} s wall - "
                 f"{in_steps:.0f} s in steps) / {runs} runs"
             )
+            if one.get("run_fixed_cost_s") is not None:
+                # of which inside the run (launch to end, minus its steps)
+                costs["o_in_run"] = one["run_fixed_cost_s"]
+                costs["o_source"] += (
+                    f", {one['run_fixed_cost_s']} s of it inside the run; load average "
+                    f"{one['cpu']['load_mean']} on {report['cores']} cores"
+                )
     return costs
 
 
@@ -118,6 +126,11 @@ if __name__ == "__main__":
         f"patches/s per PostgreSQL core), SecantusDB {costs['c_mongo_secantus'] * 1e3:.3f} "
         f"ms/patch; o = {costs['o']:.1f} s per run ({costs['o_source']})"
     )
+    if "c_w_lab" in costs:
+        print(
+            f"(in the scale-out lab, a worker spent {costs['c_w_lab'] * 1e3:.3f} ms of CPU per "
+            "patch: records mode of short ranges, plus the worker's per-step plan)"
+        )
     print(
         "history of 730 days in ranged runs of 10 days (73 runs: below SNU_WALK_MIN_DAYS, so "
         "records mode, f = 1.5)\n"

@@ -5,8 +5,8 @@
         --workers 1,2,4
 
 Each configuration runs in the lab of the distributed tests
-(``snu_assets_tests/distributed/lab.py``): N workers, each a `dagster-celery` worker with one
-process in its own network namespace, a dedicated SecantusDB server (the same data for every
+(``snu_assets_tests/distributed/lab.py``): N workers, each the project's worker command (one
+Celery process, one step at a time) in its own network namespace, a dedicated SecantusDB server (the same data for every
 configuration: seeded once into ``--data``), the machine's PostgreSQL and RabbitMQ through
 the relay, `dagster dev` with a fresh instance. The backfill is the documented parallel
 procedure: two asset backfills of ranged runs (``--days-per-run`` days, N runs at once,
@@ -16,7 +16,9 @@ A single-process line (one ranged run, in-process executor, same servers) comes 
 Reported per line: wall seconds per pass, patches/s, the sum of step seconds (extract /
 enrich) from the event log, the longest wait of a run in the queue, and where the CPU went
 (``/proc``: the SecantusDB server, the worker namespaces, every PostgreSQL process of the
-machine, everything else: dagster dev, run orchestrators, other sessions).
+machine, everything else: dagster dev, run orchestrators, other sessions), how busy the
+machine was and its load average (start / mean / max, sampled every 5 s), and a run's fixed
+cost (launch to end, minus its steps' time).
 Results: ``bench/results/scale-out.md`` and ``.json``.
 """
 
@@ -76,10 +78,18 @@ def namespace_pids(lab) -> list[int]:
 
 
 class Meter:
-    """CPU seconds per component between start() and stop()."""
+    """CPU seconds per component between start() and stop(), and the machine's 1-minute load
+    average sampled every 5 s meanwhile (other sessions share the machine: the load says how
+    quiet it was)."""
 
     def __init__(self, lab=None, mongo_pid=None):
         self.lab, self.mongo_pid = lab, mongo_pid
+        self.loads: list[float] = []
+        self._stop = None
+
+    def _sample_load(self) -> None:
+        while not self._stop.wait(5):
+            self.loads.append(os.getloadavg()[0])
 
     def sample(self) -> dict:
         # no lab: the steps run in this process (the single-process line)
@@ -94,13 +104,24 @@ class Meter:
         }
 
     def start(self):
+        import threading
+
+        self.loads = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        threading.Thread(target=self._sample_load, daemon=True).start()
         self.began, self.t0 = self.sample(), time.monotonic()
 
     def stop(self) -> dict:
+        self._stop.set()
+        self.loads.append(os.getloadavg()[0])
         end = self.sample()
         cpu = {k: round(end[k] - self.began[k], 1) for k in end}
         cpu["other"] = round(cpu["machine"] - cpu["mongo"] - cpu["workers"] - cpu["postgres"], 1)
         cpu["wall"] = round(time.monotonic() - self.t0, 1)
+        cpu["busy_pct"] = round(100 * cpu["machine"] / (cpu["wall"] * (os.cpu_count() or 1)))
+        cpu["load_start"] = round(self.loads[0], 2)
+        cpu["load_mean"] = round(sum(self.loads) / len(self.loads), 2)
+        cpu["load_max"] = round(max(self.loads), 2)
         return cpu
 
 
@@ -196,6 +217,23 @@ def distributed(lab, days: list[str]) -> dict:
         "min(timestamp) ts from event_logs where dagster_event_type = 'PIPELINE_START' "
         "group by 1) s using (run_id)"
     )[0][0]
+    # a run's fixed cost: launch to end of the run, minus the time its steps ran
+    # (run process start, plan, dispatch to a worker, the worker's plan, events, run end)
+    spans = lab.events(
+        "select run_id, extract(epoch from min(timestamp) filter (where dagster_event_type = "
+        "'PIPELINE_STARTING')), extract(epoch from max(timestamp) filter (where "
+        "dagster_event_type = 'PIPELINE_SUCCESS')) from event_logs group by 1"
+    )
+    step_time: dict[str, float] = {}
+    for step in ("extract_and_reconstruct", "enriched_events"):
+        for run_id, began, ended in lab.step_intervals(step):
+            if run_id in run_ids and ended is not None:
+                step_time[run_id] = step_time.get(run_id, 0.0) + ended - began
+    overheads = [
+        float(end) - float(start) - step_time.get(run_id, 0.0)
+        for run_id, start, end in spans
+        if run_id in run_ids and start is not None and end is not None
+    ]
     takers = {}
     for _, _, name in lab.step_executions():
         takers[name] = takers.get(name, 0) + 1
@@ -206,6 +244,8 @@ def distributed(lab, days: list[str]) -> dict:
         "runs": len(run_ids),
         "max_queue_wait_s": round(queue_wait.total_seconds(), 1) if queue_wait else None,
         "steps_per_worker": sorted(takers.values()),
+        "run_fixed_cost_s": round(sum(overheads) / len(overheads), 1) if overheads else None,
+        "run_fixed_cost_max_s": round(max(overheads), 1) if overheads else None,
     }
 
 
@@ -289,8 +329,9 @@ def markdown(report: dict) -> str:
     rows = [
         "| line | seconds | patches/s | vs single process | vs 1 worker | passes s "
         "(extract / enrich) | step s extract / enrich | MongoDB steps at once | "
-        "CPU s: SecantusDB / workers / PostgreSQL / other |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU s: SecantusDB / workers / PostgreSQL / other | machine busy | load avg "
+        "start / mean / max | fixed cost per run s (mean / max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for line in report["lines"]:
         cpu = line["cpu"]
@@ -303,7 +344,11 @@ def markdown(report: dict) -> str:
             f"{' / '.join(str(p) for p in line.get('passes_s', [])) or '-'} | "
             f"{extract.get('seconds', '-')} / {enrich.get('seconds', '-')} | "
             f"{extract.get('max_at_once', '-')} | "
-            f"{cpu['mongo']} / {cpu['workers']} / {cpu['postgres']} / {cpu['other']} |"
+            f"{cpu['mongo']} / {cpu['workers']} / {cpu['postgres']} / {cpu['other']} | "
+            f"{cpu.get('busy_pct', '-')} % | "
+            f"{cpu.get('load_start', '-')} / {cpu.get('load_mean', '-')} / "
+            f"{cpu.get('load_max', '-')} | "
+            f"{line.get('run_fixed_cost_s', '-')} / {line.get('run_fixed_cost_max_s', '-')} |"
         )
     return (
         f"# Scale-out: 1, 2, 4 Celery workers\n\n{report['when']} — {report['cores']} cores, "

@@ -1,7 +1,7 @@
 """The cluster of the distributed tests (``lab.py``), its data and the single-process
 reference the distributed runs are compared with.
 
-One lab serves the module: 2 Celery workers in 2 network namespaces, a dedicated SecantusDB
+One lab serves the session (every module of this folder): 2 Celery workers in 2 network namespaces, a dedicated SecantusDB
 server and a relay to PostgreSQL and RabbitMQ on the bridge address, `dagster dev` with an
 isolated instance (fresh PostgreSQL database), a fresh analytics schema. Skipped, with the
 reason, where namespaces, RabbitMQ, the system PostgreSQL or dagster-celery are missing.
@@ -42,7 +42,7 @@ def snapshot(postgres: PostgresResource) -> dict[str, list[str]]:
         }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab(tmp_path_factory):
     reason = prerequisites()
     if reason:

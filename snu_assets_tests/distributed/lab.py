@@ -10,9 +10,13 @@ On the bridge address, and nowhere else, listen:
 - a TCP relay (``relay.py``) to the machine's PostgreSQL (127.0.0.1:5432: analytics tables
   and a fresh database for Dagster's instance) and RabbitMQ (127.0.0.1:5672).
 
-Each worker is ``dagster-celery worker start`` run by ``ip netns exec`` in its namespace:
-its loopback holds nothing, so every byte it exchanges with MongoDB, PostgreSQL and the
-broker crosses the veth pair. ``dagster dev`` (webserver, daemon, code server, run
+Each worker is the project's worker command (``python -m snu_assets.defs.automation.distributed
+worker``, which exec's Celery) run by ``ip netns exec`` in its namespace: its loopback holds
+nothing, so every byte it exchanges with MongoDB, PostgreSQL and the broker crosses the veth
+pair. It also runs in a mount namespace where the code location's ``DAGSTER_HOME`` is an
+empty tmpfs (its disk is not the code location's) with a ``DAGSTER_HOME`` of its own; the
+instance's compute logs go to a folder of the lab that every "host" sees (the shared volume
+of a deployment). ``dagster dev`` (webserver, daemon, code server, run
 orchestrators) runs on the host side and reaches the same servers by the same addresses.
 
 Everything started is stopped by :meth:`Lab.close` (workers: their process groups and any
@@ -65,6 +69,11 @@ concurrency:
         limit: {backfill_runs}
   pools:
     default_limit: {mongodb_pool}
+compute_logs:
+  module: dagster._core.storage.local_compute_log_manager
+  class: LocalComputeLogManager
+  config:
+    base_dir: {compute_logs}
 telemetry:
   enabled: false
 """
@@ -328,19 +337,21 @@ class Lab:
                 max_runs=self.max_runs,
                 backfill_runs=self.backfill_runs,
                 mongodb_pool=self.mongodb_pool,
+                compute_logs=self.compute_logs,
             )
         )
-        env = self.env()
-        self.worker_yaml = self.root / "celery-worker.yaml"
-        self.worker_yaml.write_text(
-            subprocess.run(
-                [sys.executable, "-m", "snu_assets.defs.automation.distributed", "worker-config"],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
+
+    @property
+    def compute_logs(self) -> Path:
+        """The compute logs' shared volume: outside every DAGSTER_HOME, seen by all hosts."""
+        return self.root / "shared-compute-logs"
+
+    def worker_home(self, worker: Worker) -> Path:
+        """A worker host's own DAGSTER_HOME: the same instance storage, another disk."""
+        home = self.root / f"worker{worker.index}_home"
+        home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").write_text((self.home / "dagster.yaml").read_text())
+        return home
 
     def env(self) -> dict[str, str]:
         """The environment of the code location, its run orchestrators and the workers."""
@@ -374,20 +385,34 @@ class Lab:
         return env
 
     # ----------------------------------------------------------------- workers
-    def start_worker(self, worker: Worker) -> None:
-        cmd = [
-            "ip",
-            "netns",
-            "exec",
-            worker.netns,
-            *[
-                str(BIN / c) if i == 0 else c
-                for i, c in enumerate(
-                    distributed.worker_command(worker.name, self.concurrency, str(self.worker_yaml))
-                )
-            ],
+    def worker_argv(self, worker: Worker, pid_namespace: bool = False) -> list[str]:
+        """The worker's command on its "host": its network namespace, a mount namespace in
+        which the code location's DAGSTER_HOME is an empty tmpfs (the worker's disk is not the
+        code location's: what a step writes under that path is lost, as on another machine),
+        its own DAGSTER_HOME, and optionally a PID namespace whose PID 1 is the worker command
+        itself (as in a container without an init)."""
+        command = [
+            str(BIN / c) if i == 0 else c
+            for i, c in enumerate(distributed.worker_command(worker.name, self.concurrency))
         ]
-        worker.proc = self._spawn(f"worker{worker.index}", cmd, env=self.env(), log=worker.log)
+        pid = ["--pid", "--fork", "--mount-proc"] if pid_namespace else []
+        hide = f'mount -t tmpfs -o size=64m snu-other-disk "{self.home}" && exec "$@"'
+        return [
+            "ip", "netns", "exec", worker.netns,
+            "unshare", "--mount", "--propagation", "private", *pid,
+            "sh", "-c", hide, "worker", *command,
+        ]  # fmt: skip
+
+    def worker_env(self, worker: Worker) -> dict[str, str]:
+        return {**self.env(), "DAGSTER_HOME": str(self.worker_home(worker))}
+
+    def start_worker(self, worker: Worker) -> None:
+        worker.proc = self._spawn(
+            f"worker{worker.index}",
+            self.worker_argv(worker),
+            env=self.worker_env(worker),
+            log=worker.log,
+        )
         worker.started_at = worker.log.stat().st_size
 
     def wait_worker_ready(self, worker: Worker, timeout: float = 120) -> None:

@@ -7,8 +7,10 @@ What they check:
   config schemas, and ``runK8sConfig`` parsed into the Kubernetes models the launcher builds
   (the chart → dagster.yaml mapping is re-stated from the chart's ``_run-launcher.tpl``);
 - every manifest in ``deploy/k8s/`` is valid Kubernetes (``kubernetes-validate``, strict);
-- the Celery worker config of the K8s manifest loads as ``dagster-celery worker start -y``
-  loads it, with the settings of ``snu_assets.defs.automation.distributed``;
+- the Celery app the worker command runs has the settings of
+  ``snu_assets.defs.automation.distributed``; the worker Deployment runs that command under
+  the image's init with a grace period covering the longest step; the compute logs' folder is
+  the same shared claim in the webserver, the run pods and the workers;
 - the Dockerfile, the values, the manifests and the package agree (module, port, extras,
   ConfigMap/Secret names, variables);
 - optionally (``SNU_DAGSTER_CHART_DIR`` = a checkout of the chart's ``helm/dagster``), the
@@ -108,6 +110,9 @@ def rendered_instance(v: dict) -> dict:
         }
 
     pg = v["postgresql"]
+    logs = v["computeLogManager"]
+    assert logs["type"] == "CustomComputeLogManager"
+    custom = logs["config"]["customComputeLogManager"]
     monitoring = v["dagsterDaemon"]["runMonitoring"]
     retries = v["dagsterDaemon"]["runRetries"]
     return {
@@ -122,6 +127,11 @@ def rendered_instance(v: dict) -> dict:
                     "params": pg.get("postgresqlParams", {}),
                 }
             }
+        },
+        "compute_logs": {
+            "module": custom["module"],
+            "class": custom["class"],
+            "config": custom["config"],
         },
         "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": launcher},
         "run_coordinator": {
@@ -160,6 +170,14 @@ def test_the_rendered_instance_loads_in_dagster(tmp_path):
     queued = config["run_coordinator"]["config"]
     assert {"key": "dagster/backfill", "limit": 4} in queued["tag_concurrency_limits"]
     assert queued["max_concurrent_runs"] > 4
+    from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+
+    assert config["compute_logs"]["class"] == "LocalComputeLogManager"
+    _validate(
+        LocalComputeLogManager.config_type(),
+        instance["compute_logs"]["config"],
+        "LocalComputeLogManager config",
+    )
 
     launcher = _validate(
         K8sRunLauncher.config_type(), instance["run_launcher"]["config"], "K8sRunLauncher config"
@@ -195,31 +213,79 @@ def test_manifests_are_valid_kubernetes():
     import kubernetes_validate
 
     docs = manifests()
-    assert {d["kind"] for d in docs} == {"ConfigMap", "Secret", "Deployment"}
+    assert {d["kind"] for d in docs} == {
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "PersistentVolumeClaim",
+    }
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
-def test_celery_worker_config_loads_as_dagster_celery_loads_it(tmp_path, monkeypatch):
-    from dagster_celery.cli import get_validated_config
+def test_worker_app_takes_the_project_celery_settings(tmp_path):
+    """The worker command puts ``celery_config/`` on the path: ``dagster_celery.app`` (the
+    app the worker runs) then has the broker of SNU_CELERY_BROKER_URL and the settings of the
+    code location's executor."""
+    import subprocess
+    import sys
 
     from snu_assets.defs.automation import distributed
 
-    worker_map = next(
-        d
-        for d in manifests()
-        if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "snu-assets-celery-worker"
+    keys = sorted(distributed.CELERY_SETTINGS)
+    probe = (
+        "import json; from dagster_celery.app import app; c = app.conf; "
+        "print(json.dumps({'broker': c.broker_url, 'backend': c.result_backend, "
+        f"**{{k: c[k] for k in {keys!r}}}}}))"
     )
-    path = tmp_path / "celery-worker.yaml"
-    path.write_text(worker_map["data"]["celery-worker.yaml"])
-    monkeypatch.setenv("SNU_CELERY_BROKER_URL", "pyamqp://snu:pw@rabbitmq.internal:5672/snu")
-    config = get_validated_config(str(path))
-    assert config["broker"] == "pyamqp://snu:pw@rabbitmq.internal:5672/snu"
-    assert config["config_source"] == distributed.CELERY_SETTINGS
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(distributed.CONFIG_DIR), str(PROJECT)]),
+        "SNU_CELERY_BROKER_URL": "pyamqp://snu:pw@rabbitmq.internal:5672/snu",
+        "SNU_EXECUTOR": "celery",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    conf = json.loads(out.stdout.strip().splitlines()[-1])
+    assert conf["broker"] == "pyamqp://snu:pw@rabbitmq.internal:5672/snu"
+    assert conf["backend"] == "rpc://"
+    assert {k: conf[k] for k in distributed.CELERY_SETTINGS} == distributed.CELERY_SETTINGS
+    argv = distributed.celery_argv("w1", 1)
+    assert argv[1:6] == ["-m", "celery", "-A", "dagster_celery.app", "worker"]
+    assert "--pool=threads" in argv and argv[argv.index("-Q") + 1] == "dagster"
+
+
+def test_worker_deployment_stops_gracefully_and_shares_its_logs():
+    from snu_assets.defs.automation import distributed
+
     deployment = next(d for d in manifests() if d["kind"] == "Deployment")
-    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[:5] == distributed.worker_command()[:5]
-    assert "dagster_celery.app" in command and "dagster" == command[command.index("-q") + 1]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    # the image's ENTRYPOINT (tini) stays PID 1: no `command`, the worker command as args
+    assert "command" not in container
+    assert container["args"] == distributed.worker_command(concurrency=1)
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--"]' in (DEPLOY / "Dockerfile").read_text()
+    # the grace period covers the longest step a worker can hold
+    assert pod["terminationGracePeriodSeconds"] == distributed.GRACE_PERIOD_S
+    assert distributed.GRACE_PERIOD_S > distributed.LONGEST_STEP_S
+    # one compute-log folder for every pod that writes or reads step logs, on one claim
+    v = values()
+    base_dir = v["computeLogManager"]["config"]["customComputeLogManager"]["config"]["base_dir"]
+    claim = next(d for d in manifests() if d["kind"] == "PersistentVolumeClaim")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    k8s = v["runLauncher"]["config"]["k8sRunLauncher"]
+    for where, volumes, mounts in (
+        ("webserver", v["dagsterWebserver"]["volumes"], v["dagsterWebserver"]["volumeMounts"]),
+        ("run pods", k8s["volumes"], k8s["volumeMounts"]),
+        ("celery workers", pod["volumes"], container["volumeMounts"]),
+    ):
+        mount = next(m for m in mounts if m["mountPath"] == base_dir)
+        volume = next(x for x in volumes if x["name"] == mount["name"])
+        assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"], where
+    # schema migrations on upgrade
+    assert v["migrate"]["enabled"] is True
 
 
 def test_dockerfile_values_and_manifests_agree():
