@@ -46,6 +46,9 @@ class Settings:
     dagster_postgres_url: str | None = _env("SNU_DAGSTER_POSTGRES_URL", secret=True)
     timezone: str = _env("SNU_TIMEZONE", "Europe/Paris")
     pseudonym_key: str | None = _env("SNU_PSEUDONYM_KEY", secret=True)
+    #: the only way to mix a real server with an embedded one (one of SNU_MONGO_URI /
+    #: SNU_POSTGRES_URL set, the other not): a deployment is explicit
+    embedded: bool = _env("SNU_EMBEDDED", False)
     state_dir: str | None = _env("SNU_STATE_DIR")
     reports_dir: str | None = _env("SNU_REPORTS_DIR")
     report_language: str = _env("SNU_REPORT_LANGUAGE", "fr")
@@ -207,6 +210,26 @@ def _check(s: Settings) -> None:
         fail("backfill_days_per_run", "expected 0 (one run per backfill) or a number of days")
     if s.failure_notifier and ":" not in s.failure_notifier:
         fail("failure_notifier", "expected module:function")
+    _check_explicit_deployment(s)
+
+
+def _check_explicit_deployment(s: Settings) -> None:
+    """A real server never meets an embedded one unless asked (``SNU_EMBEDDED=1``): a
+    forgotten ``SNU_MONGO_URI`` would otherwise read the empty embedded SecantusDB and
+    replace real days with nothing."""
+    if bool(s.mongo_uri) == bool(s.postgres_url) or s.embedded:
+        return
+    given, missing, server = (
+        ("SNU_POSTGRES_URL", "SNU_MONGO_URI", "SecantusDB (an empty source)")
+        if s.postgres_url
+        else ("SNU_MONGO_URI", "SNU_POSTGRES_URL", "PostgreSQL")
+    )
+    raise SettingsError(
+        f"{missing} is not set while {given} is: this deployment would silently use the "
+        f"embedded {server} in its place. Set {missing} (check the secret or ConfigMap that "
+        f"should provide it), or set SNU_EMBEDDED=1 if mixing a real server with an embedded "
+        "one is intended (a demo, a test)."
+    )
 
 
 @functools.lru_cache(maxsize=8)
