@@ -73,6 +73,10 @@ class Settings:
     max_rejection_rate: float = _env("SNU_MAX_REJECTION_RATE", 0.01)
     max_disagreement_rate: float = _env("SNU_MAX_DISAGREEMENT_RATE", 0.05)
     small_cell_k: int = _env("SNU_SMALL_CELL_K", 5)
+    #: a daily run refuses to replace a partition by far fewer rows: more than this share of
+    #: them gone, and more than ``shrink_tolerance_rows`` (a GDPR deletion removes a few)
+    max_shrink_rate: float = _env("SNU_MAX_SHRINK_RATE", 0.5)
+    shrink_tolerance_rows: int = _env("SNU_SHRINK_TOLERANCE_ROWS", 5)
     # -- automation -----------------------------------------------------------------------
     backfill_days_per_run: int = _env("SNU_BACKFILL_DAYS_PER_RUN", 0)
     #: the default status of the schedule and sensors (``running``, or ``stopped`` for a
@@ -203,9 +207,11 @@ def _check(s: Settings) -> None:
     for name in POSITIVE:
         if getattr(s, name) <= 0:
             fail(name, "expected a positive number")
-    for name in ("max_rejection_rate", "max_disagreement_rate"):
+    for name in ("max_rejection_rate", "max_disagreement_rate", "max_shrink_rate"):
         if not 0 <= getattr(s, name) <= 1:
             fail(name, "expected a rate between 0 and 1")
+    if s.shrink_tolerance_rows < 0:
+        fail("shrink_tolerance_rows", "expected a number of rows, 0 or more")
     if s.backfill_days_per_run < 0:
         fail("backfill_days_per_run", "expected 0 (one run per backfill) or a number of days")
     if s.failure_notifier and ":" not in s.failure_notifier:

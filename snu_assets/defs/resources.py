@@ -29,6 +29,7 @@ from snu_assets.core.privacy.pseudonym import MissingPseudonymKey, Pseudonymizer
 from snu_assets.io import embedded
 from snu_assets.io.postgres import (
     SQL_DIR,
+    BeforeSwap,
     ServerUnavailable,
     Slice,
     ddl_version,
@@ -192,10 +193,13 @@ class PostgresResource(ConfigurableResource):
             0
         ]
 
-    def replace_slices(self, slices: Sequence[Slice]) -> list[int]:
-        """Atomically replace a slice of one or more tables (:func:`io.postgres.replace_slices`)."""
+    def replace_slices(
+        self, slices: Sequence[Slice], before_swap: BeforeSwap | None = None
+    ) -> list[int]:
+        """Atomically replace a slice of one or more tables (:func:`io.postgres.replace_slices`;
+        ``before_swap`` may refuse, nothing written)."""
         with self.connect() as conn:
-            return replace_slices(conn, self.schema, slices)
+            return replace_slices(conn, self.schema, slices, before_swap)
 
     def table(self, name: str) -> str:
         return qualified(self.schema, name)

@@ -4,6 +4,7 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,21 @@ def patches_in_record_order(db: Database, model: str) -> Iterator[dict]:
     the whole log, for windows covering much of it."""
     cursor = patch_collection(db, model).find({}, batch_size=BATCH_SIZE, allow_disk_use=True)
     yield from cursor.sort("ref", 1)
+
+
+def source_fingerprint(db: Database) -> str:
+    """A stable fingerprint of the source: a digest of the UUID MongoDB gave the young patch
+    collection when it was created (it survives renames of the server, changes of URI and
+    GDPR rewrites of patches; a dropped and re-created collection, a restore without
+    ``--preserveUUID`` or another database gets another one). ``empty`` when the collection
+    does not exist (an empty source)."""
+    name = MODELS["young"][1]
+    found = list(db.list_collections(filter={"name": name}))
+    if not found:
+        return "empty"
+    uuid = (found[0].get("info") or {}).get("uuid")
+    token = uuid.hex() if isinstance(uuid, bytes) else "no-uuid"
+    return hashlib.sha256(f"{db.name}/{name}:{token}".encode()).hexdigest()[:16]
 
 
 def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:
