@@ -85,6 +85,8 @@ class Settings:
     #: how long ``snu-assets run|backfill|demo`` wait for a backfill (it goes on in the daemon)
     cli_backfill_timeout_s: int = _env("SNU_CLI_BACKFILL_TIMEOUT_S", 6 * 3600)
     nightly_cron: str = _env("SNU_NIGHTLY_CRON", "0 2 * * *")
+    #: the whole history's reconciliation (MongoDB vs raw + rejected, per day)
+    reconciliation_cron: str = _env("SNU_RECONCILIATION_CRON", "0 6 * * *")
     catch_up_days: int = _env("SNU_CATCH_UP_DAYS", 7)
     daily_max_runtime_s: int = _env("SNU_DAILY_MAX_RUNTIME_S", 4 * 3600)
     late_data_interval_s: int = _env("SNU_LATE_DATA_INTERVAL_S", 300)

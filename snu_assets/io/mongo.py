@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -15,6 +16,7 @@ from typing import TypeVar
 from bson import ObjectId
 from pymongo.database import Database
 
+from snu_assets.core.values import patch_day
 from snu_assets.settings import MODELS, current
 
 BATCH_SIZE = 5_000
@@ -100,6 +102,18 @@ def source_fingerprint(db: Database) -> str:
     uuid = (found[0].get("info") or {}).get("uuid")
     token = uuid.hex() if isinstance(uuid, bytes) else "no-uuid"
     return hashlib.sha256(f"{db.name}/{name}:{token}".encode()).hexdigest()[:16]
+
+
+def patches_per_day(db: Database, model: str) -> Counter[str]:
+    """Every patch of ``model`` counted by the day it belongs to (``YYYY-MM-DD`` in
+    ``SNU_TIMEZONE``: its BSON ``date``, else its ObjectId ``_id``; ``""`` without either):
+    one read of ``_id`` and ``date`` over the whole collection, for the reconciliation."""
+    days: Counter[str] = Counter()
+    cursor = patch_collection(db, model).find({}, {"date": 1}, batch_size=BATCH_SIZE)
+    for doc in cursor:
+        day = patch_day(doc)
+        days[day.isoformat() if day else ""] += 1
+    return days
 
 
 def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:
