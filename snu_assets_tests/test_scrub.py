@@ -329,10 +329,12 @@ def test_pseudonym_key_is_required_outside_the_embedded_demo(tmp_path, monkeypat
     with pytest.raises(MissingPseudonymKey, match="SNU_PSEUDONYM_KEY"):
         PseudonymResource(key=None).pseudonymizer(real)
     monkeypatch.setenv("SNU_STATE_DIR", str(tmp_path))
-    demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None))
-    assert demo("young", REF) == PseudonymResource(key=None).pseudonymizer(PostgresResource())(
-        "young", REF
-    )
+    # (verify=False: which key, not whether the schema agrees; the integration tests do that)
+    demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None), verify=False)
+    again = PseudonymResource(key=None).pseudonymizer(PostgresResource(), verify=False)
+    assert demo("young", REF) == again("young", REF)
+    assert demo.fingerprint == again.fingerprint
+    assert demo.fingerprint != Pseudonymizer("another-key-0123456789").fingerprint
     assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
 
 
