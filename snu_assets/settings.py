@@ -46,6 +46,8 @@ class Settings:
     dagster_postgres_url: str | None = _env("SNU_DAGSTER_POSTGRES_URL", secret=True)
     timezone: str = _env("SNU_TIMEZONE", "Europe/Paris")
     pseudonym_key: str | None = _env("SNU_PSEUDONYM_KEY", secret=True)
+    #: the key ``snu-assets rotate-key`` rebuilds every table under (docs/operations.md)
+    new_pseudonym_key: str | None = _env("SNU_NEW_PSEUDONYM_KEY", secret=True)
     #: the only way to mix a real server with an embedded one (one of SNU_MONGO_URI /
     #: SNU_POSTGRES_URL set, the other not): a deployment is explicit
     embedded: bool = _env("SNU_EMBEDDED", False)
