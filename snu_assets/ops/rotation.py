@@ -43,7 +43,7 @@ from snu_assets import settings
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.defs.resources import PostgresResource, PseudonymResource
 from snu_assets.io.postgres import SQL_DIR, qualified, scalar, sql_text
-from snu_assets.ops.backfill import backfill_range
+from snu_assets.ops.backfill import backfill_range, daemon_running
 
 ROTATION_SQL = SQL_DIR / "rotation"
 SHADOW_SUFFIX = "_rotation"
@@ -125,6 +125,12 @@ def rotate_key(
         raise RotationFailed(
             "runs are queued or in progress: stop the schedules and sensors (or wait) before "
             "rotating, so that no run writes with the old key meanwhile"
+        )
+    if rebuild is backfill_range and daemon_running(instance):
+        raise RotationFailed(
+            "a Dagster daemon is running for this instance: its code location would carry out "
+            "the rebuild with the current schema and key. Stop the deployment's daemon for the "
+            "rotation (the command runs its own, with the shadow schema and the new key)"
         )
     with postgres.connect() as conn:
         conn.execute(f'drop schema if exists "{shadow}" cascade')  # a rotation stopped before
