@@ -48,6 +48,11 @@ class Settings:
     dagster_postgres_url: str | None = _env("SNU_DAGSTER_POSTGRES_URL", secret=True)
     timezone: str = _env("SNU_TIMEZONE", "Europe/Paris")
     pseudonym_key: str | None = _env("SNU_PSEUDONYM_KEY", secret=True)
+    #: the key ``snu-assets rotate-key`` rebuilds every table under (docs/operations.md)
+    new_pseudonym_key: str | None = _env("SNU_NEW_PSEUDONYM_KEY", secret=True)
+    #: the only way to mix a real server with an embedded one (one of SNU_MONGO_URI /
+    #: SNU_POSTGRES_URL set, the other not): a deployment is explicit
+    embedded: bool = _env("SNU_EMBEDDED", False)
     state_dir: str | None = _env("SNU_STATE_DIR")
     reports_dir: str | None = _env("SNU_REPORTS_DIR")
     report_language: str = _env("SNU_REPORT_LANGUAGE", "fr")
@@ -74,6 +79,10 @@ class Settings:
     small_cell_k: int = _env("SNU_SMALL_CELL_K", 5)
     publication_block_weeks: int = _env("SNU_PUBLICATION_BLOCK_WEEKS", 4)
     publication_detail: str = _env("SNU_PUBLICATION_DETAIL", "cross,margins,total")
+    #: a daily run refuses to replace a partition by far fewer rows: more than this share of
+    #: them gone, and more than ``shrink_tolerance_rows`` (a GDPR deletion removes a few)
+    max_shrink_rate: float = _env("SNU_MAX_SHRINK_RATE", 0.5)
+    shrink_tolerance_rows: int = _env("SNU_SHRINK_TOLERANCE_ROWS", 5)
     # -- automation -----------------------------------------------------------------------
     backfill_days_per_run: int = _env("SNU_BACKFILL_DAYS_PER_RUN", 0)
     #: the default status of the schedule and sensors (``running``, or ``stopped`` for a
@@ -82,6 +91,8 @@ class Settings:
     #: how long ``snu-assets run|backfill|demo`` wait for a backfill (it goes on in the daemon)
     cli_backfill_timeout_s: int = _env("SNU_CLI_BACKFILL_TIMEOUT_S", 6 * 3600)
     nightly_cron: str = _env("SNU_NIGHTLY_CRON", "0 2 * * *")
+    #: the whole history's reconciliation (MongoDB vs raw + rejected, per day)
+    reconciliation_cron: str = _env("SNU_RECONCILIATION_CRON", "0 6 * * *")
     catch_up_days: int = _env("SNU_CATCH_UP_DAYS", 7)
     daily_max_runtime_s: int = _env("SNU_DAILY_MAX_RUNTIME_S", 4 * 3600)
     late_data_interval_s: int = _env("SNU_LATE_DATA_INTERVAL_S", 300)
@@ -213,13 +224,35 @@ def _check(s: Settings) -> None:
     for name in POSITIVE:
         if getattr(s, name) <= 0:
             fail(name, "expected a positive number")
-    for name in ("max_rejection_rate", "max_disagreement_rate"):
+    for name in ("max_rejection_rate", "max_disagreement_rate", "max_shrink_rate"):
         if not 0 <= getattr(s, name) <= 1:
             fail(name, "expected a rate between 0 and 1")
+    if s.shrink_tolerance_rows < 0:
+        fail("shrink_tolerance_rows", "expected a number of rows, 0 or more")
     if s.backfill_days_per_run < 0:
         fail("backfill_days_per_run", "expected 0 (one run per backfill) or a number of days")
     if s.failure_notifier and ":" not in s.failure_notifier:
         fail("failure_notifier", "expected module:function")
+    _check_explicit_deployment(s)
+
+
+def _check_explicit_deployment(s: Settings) -> None:
+    """A real server never meets an embedded one unless asked (``SNU_EMBEDDED=1``): a
+    forgotten ``SNU_MONGO_URI`` would otherwise read the empty embedded SecantusDB and
+    replace real days with nothing."""
+    if bool(s.mongo_uri) == bool(s.postgres_url) or s.embedded:
+        return
+    given, missing, server = (
+        ("SNU_POSTGRES_URL", "SNU_MONGO_URI", "SecantusDB (an empty source)")
+        if s.postgres_url
+        else ("SNU_MONGO_URI", "SNU_POSTGRES_URL", "PostgreSQL")
+    )
+    raise SettingsError(
+        f"{missing} is not set while {given} is: this deployment would silently use the "
+        f"embedded {server} in its place. Set {missing} (check the secret or ConfigMap that "
+        f"should provide it), or set SNU_EMBEDDED=1 if mixing a real server with an embedded "
+        "one is intended (a demo, a test)."
+    )
 
 
 @functools.lru_cache(maxsize=8)

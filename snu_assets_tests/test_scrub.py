@@ -164,7 +164,7 @@ def test_rejections_have_reasons_without_values(patch, reason):
     assert reason in result.reason
 
 
-def test_string_dates_are_used_and_harmless_ops_kept_or_dropped():
+def test_harmless_ops_kept_or_dropped():
     result = scrub_patch(
         doc(
             [
@@ -172,14 +172,32 @@ def test_string_dates_are_used_and_harmless_ops_kept_or_dropped():
                 {"op": "move", "from": "/firstName", "path": "/lastName"},
                 {"op": "destroy", "path": "/", "value": "deleted"},
             ],
-            date="2025-03-01T10:00:00.000Z",
         ),
         "young",
         P,
     )
     assert isinstance(result, ScrubbedPatch)
     assert result.ops == [{"op": "destroy", "path": "/"}]
-    assert result.occurred_at == datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+def test_a_date_that_is_not_a_bson_date_is_rejected_naming_its_type_only():
+    """Issue #21: an ISO string a script wrote, null, a number, no date: quarantined on the
+    day of the patch's _id, the reason naming the kind of value, never the value."""
+    for date, reason in [
+        ("2025-03-01T10:00:00.000Z", "date is a string, not a BSON date"),
+        (None, "date is null"),
+        (1741770000000, "date is a number, not a BSON date"),
+        ({"$date": "x"}, "date is a document, not a BSON date"),
+    ]:
+        result = scrub_patch(doc([], date=date), "young", P)
+        assert isinstance(result, Rejection)
+        assert result.reason == f"{reason}: placed on the day of its _id"
+        assert result.occurred_at is None
+    missing = doc([])
+    del missing["date"]
+    result = scrub_patch(missing, "young", P)
+    assert isinstance(result, Rejection)
+    assert result.reason == "date is missing: placed on the day of its _id"
 
 
 def test_author_keeps_only_a_role():
@@ -311,10 +329,12 @@ def test_pseudonym_key_is_required_outside_the_embedded_demo(tmp_path, monkeypat
     with pytest.raises(MissingPseudonymKey, match="SNU_PSEUDONYM_KEY"):
         PseudonymResource(key=None).pseudonymizer(real)
     monkeypatch.setenv("SNU_STATE_DIR", str(tmp_path))
-    demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None))
-    assert demo("young", REF) == PseudonymResource(key=None).pseudonymizer(PostgresResource())(
-        "young", REF
-    )
+    # (verify=False: which key, not whether the schema agrees; the integration tests do that)
+    demo = PseudonymResource(key=None).pseudonymizer(PostgresResource(url=None), verify=False)
+    again = PseudonymResource(key=None).pseudonymizer(PostgresResource(), verify=False)
+    assert demo("young", REF) == again("young", REF)
+    assert demo.fingerprint == again.fingerprint
+    assert demo.fingerprint != Pseudonymizer("another-key-0123456789").fingerprint
     assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
 
 

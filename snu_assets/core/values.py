@@ -31,6 +31,48 @@ def to_utc(value: Any) -> datetime | None:
     return None
 
 
+def bson_date(doc: dict) -> datetime | None:
+    """A patch's ``date`` when it is a BSON date (as aware UTC), else None: an ISO string a
+    script wrote, ``null`` or no ``date`` at all are not dates (issue #21: such patches are
+    quarantined on the day of their ``_id``)."""
+    value = doc.get("date")
+    return utc(value) if isinstance(value, datetime) else None
+
+
+def date_problem(doc: dict) -> str | None:
+    """Why a patch's ``date`` is not a BSON date (the type only, never the value), or None."""
+    if "date" not in doc:
+        return "date is missing"
+    value = doc["date"]
+    if isinstance(value, datetime):
+        return None
+    if value is None:
+        return "date is null"
+    kind = next(
+        (name for kind, name in _DATE_KINDS if isinstance(value, kind)),
+        f"a {type(value).__name__}",
+    )
+    return f"date is {kind}, not a BSON date"
+
+
+#: how a ``date`` that is not a date is named (bool before int: a bool is an int)
+_DATE_KINDS: tuple[tuple[type, str], ...] = (
+    (str, "a string"),
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a number"),
+    (dict, "a document"),
+    (list, "an array"),
+)
+
+
+def patch_day(doc: dict, zone: tzinfo | None = None) -> date | None:
+    """The day a patch belongs to in ``SNU_TIMEZONE``: the day of its ``date`` when that is
+    a BSON date, else the day its ObjectId ``_id`` was generated (None without either)."""
+    moment = bson_date(doc) or getattr(doc.get("_id"), "generation_time", None)
+    return local_day(moment, zone) if moment is not None else None
+
+
 def utc(value: datetime) -> datetime:
     """``value`` as an aware UTC datetime (naive values are UTC, as pymongo returns them)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

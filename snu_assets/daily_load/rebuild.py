@@ -15,7 +15,7 @@ from datetime import date, datetime
 from snu_assets.core.privacy.audit import RowAudit
 from snu_assets.core.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
 from snu_assets.core.reconstruction import Patch, PatchStates, events_of, reconstruct_record
-from snu_assets.core.values import calendar_day, local_day, patch_key, to_utc
+from snu_assets.core.values import bson_date, calendar_day, local_day, patch_key
 from snu_assets.daily_load.extract import MODELS_IN_ORDER, Extract, Outcome, outcome, young_ref_of
 from snu_assets.daily_load.rows import json_text, partition_day
 from snu_assets.io import mongo
@@ -113,9 +113,7 @@ class Reconstruction:
                 mode=self.mode,
                 records_per_batch=self.records_per_batch,
                 track_pending=self.extract is not None,
-                day_of=lambda doc: partition_day(
-                    doc, to_utc(doc.get("date")), self.start, self.end
-                ),
+                day_of=lambda doc: partition_day(doc, bson_date(doc), self.start, self.end),
             )
             done = 0
             for batch in mongo.in_background(reader.batches()):

@@ -9,7 +9,7 @@ from datetime import datetime
 import orjson
 
 from snu_assets.core.privacy.scrub import ScrubbedPatch
-from snu_assets.core.values import local_day
+from snu_assets.core.values import bson_date, local_day
 
 RAW_COLUMNS = (
     "patch_id",
@@ -42,9 +42,9 @@ EVENT_COLUMNS = (
 
 
 def partition_day(doc: dict, occurred_at: datetime | None, start, end):
-    """The Paris day of the patch; a patch selected by its ``_id`` (no usable ``date``, or a
-    date outside the window) stays in the day of its ``_id``."""
-    if occurred_at is not None and start <= occurred_at < end:
+    """The Paris day of the patch; a patch selected by its ``_id`` (its ``date`` not a BSON
+    date, or a date outside the window) stays in the day of its ``_id``."""
+    if occurred_at is not None and bson_date(doc) is not None and start <= occurred_at < end:
         return local_day(occurred_at)
     created = getattr(doc.get("_id"), "generation_time", None)
     return local_day(created or start)

@@ -19,7 +19,7 @@ import orjson
 import psycopg
 import pymongo
 import sqlalchemy as sa
-from dagster import ConfigurableResource, EnvVar
+from dagster import ConfigurableResource, EnvVar, Failure
 from psycopg.types.json import set_json_loads
 from pydantic import Field, PrivateAttr
 from pymongo.errors import OperationFailure, PyMongoError
@@ -31,6 +31,7 @@ from snu_assets.core.publication.series import Rules
 from snu_assets.io import embedded
 from snu_assets.io.postgres import (
     SQL_DIR,
+    BeforeSwap,
     ServerUnavailable,
     Slice,
     ddl_version,
@@ -39,6 +40,7 @@ from snu_assets.io.postgres import (
     redact_url,
     replace_slices,
     replace_with_sql,
+    scalar,
     sql_text,
     stop_backend,
 )
@@ -194,10 +196,13 @@ class PostgresResource(ConfigurableResource):
             0
         ]
 
-    def replace_slices(self, slices: Sequence[Slice]) -> list[int]:
-        """Atomically replace a slice of one or more tables (:func:`io.postgres.replace_slices`)."""
+    def replace_slices(
+        self, slices: Sequence[Slice], before_swap: BeforeSwap | None = None
+    ) -> list[int]:
+        """Atomically replace a slice of one or more tables (:func:`io.postgres.replace_slices`;
+        ``before_swap`` may refuse, nothing written)."""
         with self.connect() as conn:
-            return replace_slices(conn, self.schema, slices)
+            return replace_slices(conn, self.schema, slices, before_swap)
 
     def table(self, name: str) -> str:
         return qualified(self.schema, name)
@@ -222,16 +227,47 @@ class PseudonymResource(ConfigurableResource):
 
     key: str | None = None
 
-    def pseudonymizer(self, postgres: PostgresResource) -> Pseudonymizer:
+    def pseudonymizer(self, postgres: PostgresResource, verify: bool = True) -> Pseudonymizer:
+        """The pseudonymizer of this key; with ``verify`` (every caller that writes or compares
+        pseudonyms), refused unless it is the key that wrote ``postgres``' schema (its
+        fingerprint recorded there by the first run: :meth:`verify_key`)."""
         if self.key:
-            return Pseudonymizer(self.key)
-        if not postgres.is_embedded:
+            pseudonymizer = Pseudonymizer(self.key)
+        elif not postgres.is_embedded:
             raise MissingPseudonymKey(
                 "SNU_PSEUDONYM_KEY is not set: it is required when SNU_POSTGRES_URL points at a "
                 "real PostgreSQL. Set it to a long random secret kept outside the database "
                 "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)."
             )
-        return Pseudonymizer(demo_key(settings.state_dir()))
+        else:
+            pseudonymizer = Pseudonymizer(demo_key(settings.state_dir()))
+        if verify:
+            self.verify_key(pseudonymizer, postgres)
+        return pseudonymizer
+
+    @staticmethod
+    def verify_key(pseudonymizer: Pseudonymizer, postgres: PostgresResource) -> None:
+        """Record the key's fingerprint when the schema is first written; refuse another key
+        (pseudonyms that would join with nothing), naming both fingerprints."""
+        postgres.ensure_schema()
+        with postgres.connect() as conn:
+            recorded = scalar(
+                conn,
+                postgres.sql("pseudonym_key_record.sql"),
+                {"fingerprint": pseudonymizer.fingerprint},
+            )
+        if recorded != pseudonymizer.fingerprint:
+            raise Failure(
+                description=f"Refused: SNU_PSEUDONYM_KEY is not the key that wrote schema "
+                f"'{postgres.schema}'. This run's key has fingerprint {pseudonymizer.fingerprint}; "
+                f"the schema's pseudonyms were written with the key of fingerprint {recorded} "
+                f"(table {postgres.schema}.pseudonym_key). Nothing was written: its ids would join "
+                "with none of the rows in place. Set the key that wrote the schema (check the "
+                "secret providing SNU_PSEUDONYM_KEY: a staging key, a re-generated one); to "
+                "replace the key, rebuild every table under the new one (docs/operations.md, "
+                "'Rotating the pseudonym key').",
+                allow_retries=False,
+            )
 
 
 class PublicationRules(ConfigurableResource):

@@ -4,7 +4,9 @@ current documents. Bounded batches and projections; nothing here writes to Mongo
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -15,6 +17,7 @@ from bson import ObjectId
 from pymongo.collection import Collection
 from pymongo.database import Database
 
+from snu_assets.core.values import patch_day
 from snu_assets.settings import MODELS, current
 
 BATCH_SIZE = 5_000
@@ -85,6 +88,33 @@ def patches_in_record_order(db: Database, model: str) -> Iterator[dict]:
     the whole log, for windows covering much of it."""
     cursor = patch_collection(db, model).find({}, batch_size=BATCH_SIZE, allow_disk_use=True)
     yield from cursor.sort("ref", 1)
+
+
+def source_fingerprint(db: Database) -> str:
+    """A stable fingerprint of the source: a digest of the UUID MongoDB gave the young patch
+    collection when it was created (it survives renames of the server, changes of URI and
+    GDPR rewrites of patches; a dropped and re-created collection, a restore without
+    ``--preserveUUID`` or another database gets another one). ``empty`` when the collection
+    does not exist (an empty source)."""
+    name = MODELS["young"][1]
+    found = list(db.list_collections(filter={"name": name}))
+    if not found:
+        return "empty"
+    uuid = (found[0].get("info") or {}).get("uuid")
+    token = uuid.hex() if isinstance(uuid, bytes) else "no-uuid"
+    return hashlib.sha256(f"{db.name}/{name}:{token}".encode()).hexdigest()[:16]
+
+
+def patches_per_day(db: Database, model: str) -> Counter[str]:
+    """Every patch of ``model`` counted by the day it belongs to (``YYYY-MM-DD`` in
+    ``SNU_TIMEZONE``: its BSON ``date``, else its ObjectId ``_id``; ``""`` without either):
+    one read of ``_id`` and ``date`` over the whole collection, for the reconciliation."""
+    days: Counter[str] = Counter()
+    cursor = patch_collection(db, model).find({}, {"date": 1}, batch_size=BATCH_SIZE)
+    for doc in cursor:
+        day = patch_day(doc)
+        days[day.isoformat() if day else ""] += 1
+    return days
 
 
 def count_window_patches(db: Database, model: str, start: datetime, end: datetime) -> int:

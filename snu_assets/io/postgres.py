@@ -252,12 +252,23 @@ def ensure_schema(connect: Connect, schema: str, language: str | None = None) ->
         conn.execute(f"insert into {marker} values (%s)", (version,))
 
 
-def replace_slices(conn: psycopg.Connection, schema: str, slices: Sequence[Slice]) -> list[int]:
+#: called before the swap, under the tables' locks: ``(conn, [(slice, staging table)])``; an
+#: exception it raises rolls the whole replacement back (nothing written)
+BeforeSwap = Callable[[psycopg.Connection, list[tuple[Slice, str]]], None]
+
+
+def replace_slices(
+    conn: psycopg.Connection,
+    schema: str,
+    slices: Sequence[Slice],
+    before_swap: BeforeSwap | None = None,
+) -> list[int]:
     """Atomically replace a slice of one or more tables (all or nothing).
 
     Rows are streamed through ``COPY`` into temporary staging tables first (``rows`` may
     be a generator: nothing is held in memory); then, in the same transaction and under
-    per-table advisory locks (two runs of the same slice cannot interleave), each slice
+    per-table advisory locks (two runs of the same slice cannot interleave), ``before_swap``
+    compares what is staged with what the tables hold (and may refuse), and each slice
     is deleted and its staging rows inserted (tables in name order). Readers see the
     old slices or the new ones, never a mix. Returns the rows written per slice.
     """
@@ -277,10 +288,15 @@ def replace_slices(conn: psycopg.Connection, schema: str, slices: Sequence[Slice
             counts.append(count)
         # tables are locked in name order, whatever order their rows were streamed in:
         # runs swapping several tables cannot deadlock on each other's locks
-        for index, piece in sorted(enumerate(slices), key=lambda item: item[1].table):
+        in_order = sorted(enumerate(slices), key=lambda item: item[1].table)
+        for _, piece in in_order:
+            table = qualified(schema, piece.table)
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+        if before_swap is not None:
+            before_swap(conn, [(piece, f"_stage{index}") for index, piece in enumerate(slices)])
+        for index, piece in in_order:
             table = qualified(schema, piece.table)
             cols = ", ".join(f'"{c}"' for c in piece.columns)
-            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
             conn.execute(f"delete from {table} where {piece.delete_where}", piece.params)
             conflict = ""
             if piece.upsert_key:

@@ -196,6 +196,44 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_rotate_key(args) -> int:
+    """Rebuild every table under SNU_NEW_PSEUDONYM_KEY, verify, swap (docs/operations.md)."""
+    from dagster import DagsterInstance
+
+    from snu_assets.defs.partitions import daily_partitions
+    from snu_assets.defs.resources import build_resources
+    from snu_assets.ops.rotation import RotationFailed, rotate_key
+
+    configure_environment()
+    current = settings.current()
+    if not current.new_pseudonym_key:
+        raise SystemExit("set SNU_NEW_PSEUDONYM_KEY to the new key (never on the command line)")
+    resources = build_resources()
+    pseudonyms, postgres = resources["pseudonyms"], resources["postgres"]
+    old = pseudonyms.key or current.pseudonym_key
+    if not old:  # the embedded demo's key
+        from snu_assets.core.privacy.pseudonym import demo_key
+
+        old = demo_key(settings.state_dir())
+    end = args.end or daily_partitions.get_last_partition_key() or current.start_date
+    try:
+        report = rotate_key(
+            postgres,
+            old,
+            current.new_pseudonym_key,
+            args.start or current.start_date,
+            end,
+            DagsterInstance.get(),
+        )
+    except RotationFailed as exc:
+        raise SystemExit(f"rotation stopped before the swap, nothing changed: {exc}") from None
+    print(
+        f"rebuild {report.rebuild_s:.0f}s, verification {report.verify_s:.0f}s, "
+        f"swap {report.swap_s:.2f}s; published rows {report.published_rows}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="snu-assets", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -238,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--writer", default="snu_writer")
     p.add_argument("--print", action="store_true", help="print the SQL instead of running it")
     p.set_defaults(func=cmd_roles)
+
+    p = sub.add_parser(
+        "rotate-key",
+        help="rebuild every table under SNU_NEW_PSEUDONYM_KEY, verify, swap atomically",
+    )
+    p.add_argument("--start", metavar="YYYY-MM-DD", help="first day (SNU_START_DATE)")
+    p.add_argument("--end", metavar="YYYY-MM-DD", help="last day (yesterday)")
+    p.set_defaults(func=cmd_rotate_key)
 
     p = sub.add_parser("dev", help="dagster dev on the embedded servers")
     p.add_argument("--port", type=int, default=3000)

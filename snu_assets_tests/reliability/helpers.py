@@ -197,9 +197,9 @@ def fault_while_copying(
     fired: list[float] = []
     original = PostgresResource.replace_slices
 
-    def replace_slices(self, slices):
+    def replace_slices(self, slices, before_swap=None):
         if schema is not None and self.schema != schema:
-            return original(self, slices)
+            return original(self, slices, before_swap)
 
         def watched(rows):
             for count, row in enumerate(rows, 1):
@@ -217,6 +217,7 @@ def fault_while_copying(
                     else piece
                     for piece in slices
                 ],
+                before_swap,
             )
         except BaseException as exc:
             if on_failure is not None and len(fired) == 1:

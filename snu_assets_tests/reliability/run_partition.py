@@ -103,7 +103,7 @@ def install_hooks(args, barriers: dict) -> None:
                 if count == args.hold_after:
                     hold("copy")
 
-        def replace_slices(self, slices):
+        def replace_slices(self, slices, before_swap=None):
             return original_replace(
                 self,
                 [
@@ -112,6 +112,7 @@ def install_hooks(args, barriers: dict) -> None:
                     else piece
                     for piece in slices
                 ],
+                before_swap,
             )
 
         PostgresResource.replace_slices = replace_slices

@@ -24,12 +24,29 @@ class MissingPseudonymKey(RuntimeError):
     pass
 
 
+#: the constant whose keyed hash identifies a key (issue #21): stored in PostgreSQL, it tells
+#: which key wrote the pseudonyms without revealing it
+FINGERPRINT_CONSTANT = b"snu-assets pseudonym key fingerprint v1"
+FINGERPRINT_HEX_LENGTH = 16
+
+
+def key_fingerprint(key: str | bytes) -> str:
+    """``HMAC-SHA256(key, constant)``, truncated: the same key always gives the same
+    fingerprint, another key another one, and the key cannot be recovered from it."""
+    if isinstance(key, str):
+        key = key.encode()
+    digest = hmac.new(key, FINGERPRINT_CONSTANT, hashlib.sha256).hexdigest()
+    return digest[:FINGERPRINT_HEX_LENGTH]
+
+
 class Pseudonymizer:
     def __init__(self, key: str | bytes):
         if isinstance(key, str):
             key = key.encode()
         if len(key) < 16:
             raise MissingPseudonymKey("SNU_PSEUDONYM_KEY must hold at least 16 characters")
+        #: which key this is (never the key): compared with the schema's (issue #21)
+        self.fingerprint = key_fingerprint(key)
         # keyed once; each pseudonym copies this state instead of re-keying
         self._keyed = hmac.new(key, digestmod=hashlib.sha256)
         #: a record's id recurs in each of its patches: pseudonyms already computed

@@ -24,7 +24,15 @@ from snu_assets.core.privacy.detectors import (
     kinds_of_personal_data,
 )
 from snu_assets.core.privacy.pseudonym import Pseudonymizer
-from snu_assets.core.values import as_id, calendar_day, patch_key, to_utc, utc
+from snu_assets.core.values import (
+    as_id,
+    bson_date,
+    calendar_day,
+    date_problem,
+    patch_key,
+    to_utc,
+    utc,
+)
 
 REDACTED = "[redacted]"
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -323,7 +331,7 @@ def scrub_patch(
     :func:`~snu_assets.core.values.patch_key` when the caller has it already.
     """
     patch_id = pseudonymize("patch", patch_key(doc) if key is None else key)
-    occurred_at = to_utc(doc.get("date"))
+    occurred_at = bson_date(doc)
     try:
         if model not in ("young", "application"):
             raise Rejected(f"unknown model '{model}'")
@@ -338,7 +346,7 @@ def scrub_patch(
                 "patch has no ref" if doc.get("ref") is None else "ref is not an ObjectId"
             )
         if occurred_at is None:
-            raise Rejected("date is missing or not a date")
+            raise Rejected(f"{date_problem(doc)}: placed on the day of its _id")
         values = ValueScrubber(pseudonymize, occurred_at.year)
         ops, dropped = scrub_ops(model, doc.get("ops"), values)
     except Rejected as exc:

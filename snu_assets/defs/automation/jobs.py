@@ -7,10 +7,11 @@ its pool slot, and the failure sensor names it. Weekly runs and asset backfills 
 ceiling unless given the tag (e.g. in the backfill dialog).
 """
 
-from dagster import AssetSelection, define_asset_job
+from dagster import AssetSelection, define_asset_job, job
 
 from snu_assets import settings
 from snu_assets.defs.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
+from snu_assets.defs.daily.reconciliation import reconcile_patches
 from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 
 #: Dagster's run tag read by run monitoring (``dagster._core.storage.tags.MAX_RUNTIME_SECONDS_TAG``)
@@ -42,3 +43,12 @@ weekly_job = define_asset_job(
     description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
     "weekly report for one week.",
 )
+
+
+@job(
+    name="reconciliation",
+    description="Every patch accounted for over the whole history: MongoDB's patches per day "
+    "against raw_patches + rejected_patches; fails naming each day that differs.",
+)
+def reconciliation_job():
+    reconcile_patches()

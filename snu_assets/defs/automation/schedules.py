@@ -14,12 +14,13 @@ from dagster import (
     DefaultScheduleStatus,
     RunRequest,
     RunsFilter,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     schedule,
 )
 
-from snu_assets.defs.automation.jobs import daily_job
+from snu_assets.defs.automation.jobs import daily_job, reconciliation_job
 from snu_assets.defs.partitions import daily_partitions
 from snu_assets.settings import current, timezone, timezone_name
 
@@ -75,3 +76,15 @@ def nightly_schedule(context: ScheduleEvaluationContext) -> SkipReason | list[Ru
         )
         for key in keys
     ]
+
+
+#: the reconciliation of the whole history, after the night's loads (SNU_RECONCILIATION_CRON)
+reconciliation_schedule = ScheduleDefinition(
+    name="reconciliation_schedule",
+    job=reconciliation_job,
+    cron_schedule=current().reconciliation_cron,
+    execution_timezone=timezone_name(),
+    default_status=DEFAULT_STATUS,
+    description="Runs the reconciliation job: every patch of MongoDB accounted for in "
+    "raw_patches + rejected_patches, day by day, over the whole history.",
+)

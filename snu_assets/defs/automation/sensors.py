@@ -45,7 +45,7 @@ from dagster import (
 )
 from pymongo.database import Database
 
-from snu_assets.core.values import patch_key, to_utc
+from snu_assets.core.values import patch_day, patch_key
 from snu_assets.defs.automation.jobs import daily_job, weekly_job
 from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
@@ -65,8 +65,11 @@ LAST_WEEKLY = AssetKey("weekly_funnel_national")
 
 
 def _day_of(doc: dict) -> str:
-    moment = to_utc(doc.get("date")) or doc["_id"].generation_time
-    return moment.astimezone(timezone()).date().isoformat()
+    """The partition a patch lands in: the day of its BSON ``date``, else of its ``_id`` (a
+    string date is not read: the window queries place such a patch on its ``_id``'s day)."""
+    day = patch_day(doc, timezone())
+    assert day is not None  # the cursor walks ObjectId ``_id`` s
+    return day.isoformat()
 
 
 def new_patch_days(

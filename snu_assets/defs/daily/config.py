@@ -38,6 +38,29 @@ class DailyLoadConfig(Config):
         description="Records whose whole logs are held in memory at once (SNU_RECORDS_PER_BATCH).",
     )
 
+    max_shrink_rate: float = Field(
+        default=_DEFAULTS.max_shrink_rate,
+        description="A partition that would lose more than this share of its rows (and more "
+        "than shrink_tolerance_rows), or all of them, is not replaced: the run fails naming "
+        "the day and both counts, nothing written (SNU_MAX_SHRINK_RATE).",
+    )
+    shrink_tolerance_rows: int = Field(
+        default=_DEFAULTS.shrink_tolerance_rows,
+        description="Rows a partition may lose whatever its size (a GDPR deletion removes a "
+        "young's emptied patches) before max_shrink_rate applies (SNU_SHRINK_TOLERANCE_ROWS).",
+    )
+    confirm_shrink: bool = Field(
+        default=False,
+        description="Confirm a real purge: let this run replace partitions by far fewer rows, "
+        "or none (after the source really lost them). Leave false otherwise.",
+    )
+    confirm_source_change: bool = Field(
+        default=False,
+        description="Confirm that the source changed on purpose (a restore, a new cluster): "
+        "let this run replace rows another MongoDB source (database, collection identity) "
+        "wrote. Leave false otherwise.",
+    )
+
     def read_mode(self, start: datetime, end: datetime) -> str:
         """``records`` or ``walk`` for the window ``[start, end)``."""
         if self.log_read in ("records", "walk"):

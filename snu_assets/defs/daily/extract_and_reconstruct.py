@@ -16,10 +16,12 @@ together, ``raw_patches``, ``rejected_patches`` and ``reconstructed_events`` are
 one transaction.
 """
 
+import functools
 import time
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, multi_asset
 
+from snu_assets.daily_load.guard import PartitionGuard, PartitionRefused, ShrinkRule, Source
 from snu_assets.daily_load.pipeline import DailyLoad
 from snu_assets.defs.daily import raw_patches, reconstructed_events
 from snu_assets.defs.daily.config import DailyLoadConfig
@@ -28,6 +30,8 @@ from snu_assets.defs.daily.reconstructed_events import reconstruction_result
 from snu_assets.defs.partitions import daily_backfill_policy, daily_partitions
 from snu_assets.defs.policies import MONGO_POOL, MONGO_RETRY, retry_transient_only
 from snu_assets.defs.resources import MongoResource, PostgresResource, PseudonymResource
+from snu_assets.io.mongo import source_fingerprint
+from snu_assets.io.postgres import redact_url
 
 
 @multi_asset(
@@ -58,6 +62,7 @@ def extract_and_reconstruct(
     pseudonymize = pseudonyms.pseudonymizer(postgres)
     postgres.ensure_schema()
     window = context.partition_time_window
+    guard = partition_guard(context, config, mongo, postgres)
     started = time.perf_counter()
     load = DailyLoad(
         mongo.db(),
@@ -69,7 +74,17 @@ def extract_and_reconstruct(
         records_per_batch=config.records_per_batch,
         log=context.log.info,
     )
-    counts = load.run(postgres.replace_slices, window_params(context))
+    try:
+        with postgres.connect() as conn:
+            guard.check_source(conn)  # before reading MongoDB: fail fast
+        counts = load.run(
+            functools.partial(postgres.replace_slices, before_swap=guard), window_params(context)
+        )
+    except PartitionRefused as refused:
+        raise Failure(description=str(refused), allow_retries=False) from None
+    for group, days in guard.compared.items():
+        before, after = (sum(pair[i] for pair in days.values()) for i in (0, 1))
+        context.log.info(f"{group}: {before} rows replaced by {after} over {len(days)} day(s)")
     elapsed = time.perf_counter() - started
     if load.extract is not None:
         # ``complete`` compares the rows landed with the window's patches MongoDB returned
@@ -83,6 +98,27 @@ def extract_and_reconstruct(
             context,
             reconstruction_result(context, config, postgres, load.reconstruction, events, elapsed),
         )
+
+
+def partition_guard(
+    context: AssetExecutionContext,
+    config: DailyLoadConfig,
+    mongo: MongoResource,
+    postgres: PostgresResource,
+) -> PartitionGuard:
+    """The checks before the swap: same source as the rows in place, no partition shrunk by
+    accident (thresholds and confirmations from the run config)."""
+    db = mongo.db()
+    params = window_params(context)
+    return PartitionGuard(
+        postgres.schema,
+        Source(db.name, source_fingerprint(db), redact_url(mongo.resolved_uri())),
+        ShrinkRule(config.max_shrink_rate, config.shrink_tolerance_rows),
+        params["start"],
+        params["end"],
+        confirm_shrink=config.confirm_shrink,
+        confirm_source_change=config.confirm_source_change,
+    )
 
 
 def selected_checks_only(
