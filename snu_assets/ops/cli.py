@@ -196,7 +196,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_rotate_key(args) -> int:
+def cmd_rotate_key(args: argparse.Namespace) -> int:
     """Rebuild every table under SNU_NEW_PSEUDONYM_KEY, verify, swap (docs/operations.md)."""
     from dagster import DagsterInstance
 

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m snu_assets.ops.instance_storage init", file=sys.stderr)
         return 2
     storage = SnuPostgresStorage.from_config_value(None, {})
-    storage.dispose()
+    for part in (storage.run_storage, storage.event_log_storage, storage.schedule_storage):
+        part.dispose()
     print("Dagster instance tables ready")
     return 0
 

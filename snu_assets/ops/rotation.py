@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import psycopg
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckSeverity,
@@ -44,6 +45,7 @@ from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.defs.resources import PostgresResource, PseudonymResource
 from snu_assets.io.postgres import SQL_DIR, qualified, scalar, sql_text
 from snu_assets.ops.backfill import backfill_range, daemon_running
+from snu_assets.ops.dagster_api import webserver
 
 ROTATION_SQL = SQL_DIR / "rotation"
 SHADOW_SUFFIX = "_rotation"
@@ -126,7 +128,7 @@ def rotate_key(
             "runs are queued or in progress: stop the schedules and sensors (or wait) before "
             "rotating, so that no run writes with the old key meanwhile"
         )
-    if rebuild is backfill_range and daemon_running(instance):
+    if rebuild is backfill_range and _daemon_running():
         raise RotationFailed(
             "a Dagster daemon is running for this instance: its code location would carry out "
             "the rebuild with the current schema and key. Stop the deployment's daemon for the "
@@ -242,7 +244,14 @@ def _verify_published(postgres: PostgresResource, shadow: str, report: RotationR
             )
 
 
-def _old_pseudonyms_in_schema(conn, shadow: str) -> dict[str, int]:
+def _daemon_running() -> bool:
+    """Whether a Dagster daemon beats for the instance of ``DAGSTER_HOME`` (asked through a
+    webserver's GraphQL API, as the backfills do)."""
+    with webserver() as api:
+        return daemon_running(api)
+
+
+def _old_pseudonyms_in_schema(conn: psycopg.Connection, shadow: str) -> dict[str, int]:
     found = {}
     for table, column, kind in conn.execute(
         (ROTATION_SQL / "columns.sql").read_text(), {"schema": shadow}

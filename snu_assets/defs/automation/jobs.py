@@ -50,5 +50,5 @@ weekly_job = define_asset_job(
     description="Every patch accounted for over the whole history: MongoDB's patches per day "
     "against raw_patches + rejected_patches; fails naming each day that differs.",
 )
-def reconciliation_job():
+def reconciliation_job() -> None:
     reconcile_patches()
