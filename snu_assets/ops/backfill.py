@@ -26,7 +26,6 @@ from dagster import AssetKey, AssetsDefinition, DagsterEventType, DagsterInstanc
 
 from snu_assets import settings
 from snu_assets.defs.assets import DAILY_ASSETS, REFERENCE_ASSETS, WEEKLY_ASSETS
-from snu_assets.defs.automation.jobs import WEEKLY_SERIAL_TAG
 from snu_assets.defs.automation.sensors import LAST_DAILY, LAST_WEEKLY, weeks_to_refresh
 from snu_assets.defs.partitions import daily_partitions, weekly_partitions
 from snu_assets.ops.dagster_api import GraphQL, daemon, stop_on_sigterm, webserver
@@ -229,8 +228,9 @@ def backfill_range(
         if weeks:
             selection |= _selection(WEEKLY_ASSETS, [(week, week) for week in weeks])
         title = f"snu-assets weeks {weeks[0]}..{weeks[-1]}" if weeks else "snu-assets references"
-        # one week at a time under dagster.yaml's queue (the weekly job's tag)
-        views = launch(api, selection, title, {WEEKLY_SERIAL_TAG: "1"})
+        # the weeks in order through the graph (weekly_funnel depends on its previous week):
+        # the daemon runs the other weekly assets of a week beside it
+        views = launch(api, selection, title)
         timings["weekly views"] = wait(api, views)
     return timings
 
