@@ -368,7 +368,9 @@ def test_backfill_lands_the_truth_in_ranged_runs(e2e):
 
     window = (e2e.start, e2e.start + timedelta(days=BACKFILL_DAYS))
     truth_days = {d: n for d, n in _truth_by_day(e2e.truth).items() if window[0] <= d < window[1]}
-    assert len(truth_days) == BACKFILL_DAYS and all(truth_days.values())
+    # the synthetic data has patches on (nearly) every day of the window: a quiet day of a
+    # small seed is possible, and lands as an empty day
+    assert len(truth_days) >= BACKFILL_DAYS - 2 and all(truth_days.values()), truth_days
     landed = dict(
         e2e.rows(
             "select partition_date, count(*) from {s}.raw_patches "
