@@ -223,14 +223,6 @@ class _BlockSystem:
         )
         return {v: iv for v, iv in found.items() if not wide(*iv, width)}
 
-    def chain_of(self, var: Var) -> set[Var]:
-        """The hidden weekly counts a hidden cumulated value adds up (itself for a weekly)."""
-        kind, j, key = var
-        if kind == WEEKLY:
-            return {var}
-        start = self.block.chain_start(j, key)
-        return set() if start is None else set(_chain(self.block, j, key, start)[0])
-
 
 def publish(
     grain: Grain,
@@ -359,40 +351,37 @@ def _reemerge(
     accepted: list[tuple[Key, int]] = []
     budget = [rules.max_lps]
 
-    def holds(trial_set: list[tuple[Key, int]]) -> bool:
-        """Whether publishing the accepted cumulated values and ``trial_set`` keeps every
-        hidden value of the block wide (only the pieces they touch are solved)."""
-        budget[0] -= 1
+    def narrow_with(trial_set: list[tuple[Key, int]]) -> dict[Var, tuple[float, float]]:
+        """The hidden values of the block left narrower than the protection by publishing
+        the accepted cumulated values and ``trial_set`` (only the pieces they touch are
+        solved); ``trial_set`` stays hidden."""
         stats["lp_rounds"] += 1
         for key, _ in (*accepted, *trial_set):
             current.hidden.pop((CUMULATED, key), None)
         system = _BlockSystem(grain, trial)
         touching = {v for key, start in trial_set for v in _chain(trial, n, key, start)[0]}
-        ok = not system.narrow(touching, rules.width)
+        narrow = system.narrow(touching, rules.width)
         for key, _ in trial_set:
             current.hidden[(CUMULATED, key)] = SECONDARY
-        return ok
+        return narrow
 
     # all at once first; when that narrows something, the candidates whose chain holds a
     # narrow value are dropped, then bisection in priority order: a batch that holds is
     # kept whole, one that does not is split, until single candidates (or the week's budget
     # of LPs) decide
-    stats["lp_rounds"] += 1
-    for key, _ in candidates:
-        current.hidden.pop((CUMULATED, key), None)
-    system = _BlockSystem(grain, trial)
-    chains = {key: set(_chain(trial, n, key, start)[0]) for key, start in candidates}
-    narrow = system.narrow(set().union(*chains.values()), rules.width)
+    narrow = narrow_with(candidates)
     if not narrow:
-        return len(candidates)
-    for key, _ in candidates:
-        current.hidden[(CUMULATED, key)] = SECONDARY
+        accepted = candidates
+        candidates = []
     bad = set(narrow) | {(WEEKLY, j, key) for kind, j, key in narrow if kind == CUMULATED}
-    candidates = [(key, start) for key, start in candidates if not chains[key] & bad]
+    candidates = [
+        (key, start) for key, start in candidates if not set(_chain(trial, n, key, start)[0]) & bad
+    ]
     pending = [candidates] if candidates else []
     while pending and budget[0] > 0:
         batch = pending.pop(0)
-        if holds(batch):
+        budget[0] -= 1
+        if not narrow_with(batch):
             accepted += batch
         elif len(batch) > 1:
             half = len(batch) // 2
