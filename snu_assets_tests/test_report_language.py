@@ -7,14 +7,15 @@ import re
 import string
 import warnings
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 import pytest
 
 from snu_assets import settings
 from snu_assets.defs.report.charts import cumulated_validated_chart
-from snu_assets.defs.report.i18n import LANGUAGES, MESSAGES, Formatter
-from snu_assets.defs.report.weekly_report import count_cell, projection_cell, ratio_cell
+from snu_assets.defs.report.editions import PUBLIC, RESTRICTED, Cells
+from snu_assets.defs.report.i18n import LANGUAGES, MESSAGES, Formatter, collation_key
 from snu_assets.io.postgres import column_docs, comments_sql, ddl_version, table_docs
 
 NNBSP, NBSP = "\u202f", "\u00a0"
@@ -69,14 +70,40 @@ def test_english_kept_as_an_option():
 
 def test_cells_in_each_language():
     fr, en = Formatter("fr"), Formatter("en")
-    assert count_cell("created", 1234, fmt=fr).text == f"1{NNBSP}234"
-    assert count_cell("created", 1234, True, fr).text == f"≥{NNBSP}1{NNBSP}234"
-    assert count_cell("created", 1234, True, en).text == f"≥{NNBSP}1,234"
-    assert "secret statistique" in count_cell("created", 3, True, fr).title
-    assert "disclosure control" in count_cell("created", 3, True, en).title
-    assert ratio_cell("progress", 0.1234, fmt=fr).text == f"12,3{NBSP}%"
-    assert ratio_cell("progress", 0.1234, fmt=en).text == "12.3%"
-    assert projection_cell(1234.5, fmt=fr).text == f"1{NNBSP}234"
+    public_fr, public_en = Cells(fr, PUBLIC), Cells(en, PUBLIC)
+    assert public_fr.count("created", 1234, False).text == f"1{NNBSP}234"
+    assert public_en.count("created", 1234, False).text == "1,234"
+    hidden = public_fr.count("created", None, True)
+    assert (hidden.text, hidden.raw, hidden.hidden) == ("s", "", True)
+    assert "secret statistique" in (hidden.title or "")
+    assert "disclosure control" in (public_en.count("created", None, True).title or "")
+    # the restricted edition prints the exact figure and says it is hidden in the public one
+    marked = Cells(fr, RESTRICTED).count("created", 3, True)
+    assert (marked.text, marked.raw, marked.hidden) == ("3", "3", True)
+    assert "édition publique" in (marked.title or "")
+    assert public_fr.percent("progress", Decimal("0.1234")).text == f"12,3{NBSP}%"
+    assert public_en.percent("progress", Decimal("0.1234")).text == "12.3%"
+    assert public_fr.percent("progress", Decimal("0.5"), True).text == "s"
+    assert public_fr.whole("projection", 1234).text == f"1{NNBSP}234"
+
+
+def test_french_typography_of_the_report():
+    fr = Formatter("fr")
+    # the first of the month is "1er"; rounding half up, as French statistics do
+    assert fr.date_long(date(2026, 11, 1)) == "1er novembre 2026"
+    assert fr.day_short(date(2026, 11, 1)) == "dim. 1er nov."
+    assert fr.date_long(date(2026, 11, 2)) == "2 novembre 2026"
+    assert Formatter("en").date_long(date(2026, 11, 1)) == "1 November 2026"
+    assert fr.percent(Decimal(5) / Decimal(16)) == f"31,3{NBSP}%"
+    assert fr.percent(Decimal("0.00125")) == f"0,1{NBSP}%"
+    regions = ["Wallis-et-Futuna", "Île-de-France", "Occitanie", "Hauts-de-France", "Corse"]
+    assert sorted(regions, key=collation_key) == [
+        "Corse",
+        "Hauts-de-France",
+        "Île-de-France",
+        "Occitanie",
+        "Wallis-et-Futuna",
+    ]
 
 
 def test_every_message_exists_in_both_languages_with_the_same_placeholders():

@@ -1,6 +1,8 @@
-"""The weekly report (asset ``weekly_report``) on the seeded pipeline: one HTML page (and a PDF
-when Chromium is installed) per complete week, whose figures are the tables' and the
-generator truth's, self-contained, without any personal value."""
+"""The weekly report's two editions on the seeded pipeline: per week a public page (published
+figures only, audited with the repository's LP attacker against the published table) and a
+restricted one (exact figures, marked "Diffusion restreinte" on every page), their figures
+the tables' and the generator truth's, self-contained, in French, without any personal value;
+rendered by headless Chromium when it is installed."""
 
 import base64
 import importlib
@@ -11,36 +13,48 @@ from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
-import pandas as pd
 import pytest
 from dagster import materialize
 from dagster_shared.serdes import serialize_value
 
-from snu_assets.defs.report.charts import cumulated_validated_chart
-from snu_assets.defs.report.i18n import Formatter
+from snu_assets.core.publication import attack
+from snu_assets.core.reference.geography import overseas_collectivities
+from snu_assets.defs.report.editions import PUBLIC, RESTRICTED
+from snu_assets.defs.report.i18n import Formatter, collation_key
 from snu_assets.defs.report.progress import progress_chart_metadata
 from snu_assets.defs.report.render import chromium_binary, render_with_chromium
-from snu_assets.defs.report.weekly_report import count_cell, ratio_cell, weekly_report
+from snu_assets.defs.report.weekly_report import weekly_report_public, weekly_report_restricted
+from snu_assets.defs.resources import PublicationRules
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.truth import expected_events
 
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
+COUNTS = (*FUNNEL, "validated_cumulated")
 PNG = b"\x89PNG\r\n\x1a\n"
+K = 5
+REPORTS = [weekly_report_public, weekly_report_restricted]
+NAMES = {PUBLIC: "weekly_report_public", RESTRICTED: "weekly_report_restricted"}
 
 
 # ------------------------------------------------------------------------------ helpers
 
 
-def complete_weeks(window) -> list[date]:
-    """Mondays whose seven days all lie in the seeded window."""
+def report_weeks(window) -> list[date]:
+    """Mondays of the weeks holding seeded days (the first one may be partial)."""
     first, last = window
-    monday = first + timedelta(days=(7 - first.weekday()) % 7)
+    monday = first - timedelta(days=first.weekday())
     weeks = []
-    while monday + timedelta(days=6) <= last:
+    while monday <= last:
         weeks.append(monday)
         monday += timedelta(days=7)
     return weeks
+
+
+def complete_weeks(window) -> list[date]:
+    """Mondays whose seven days all lie in the seeded window."""
+    first, last = window
+    return [w for w in report_weeks(window) if w >= first and w + timedelta(days=6) <= last]
 
 
 def funnel_truth(truth):
@@ -64,39 +78,58 @@ def funnel_truth(truth):
                     yield day, "processed", patch
 
 
-class Cells(HTMLParser):
-    """Every ``<td data-table=...>`` of a report: {(table, key, col): (value, suppressed, text)}."""
+class Page(HTMLParser):
+    """A report's figures: every ``<td data-table=...>`` as {(table, key, col): (value,
+    suppressed, text)}, its KPIs, its grouped inactive regions and its visible text."""
 
     def __init__(self):
         super().__init__()
-        self.cells, self.kpis, self._open, self._text = {}, set(), None, []
+        self.cells, self.kpis, self.inactive = {}, {}, {}
+        self.text: list[str] = []
+        self._open, self._kpi, self._buffer = None, None, []
+        self._skip = 0
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag in ("style", "title"):
+            self._skip += 1
         if tag == "td" and "data-table" in attrs:
-            self._open, self._text = attrs, []
+            self._open, self._buffer = attrs, []
         if "data-kpi" in attrs:
-            self.kpis.add(attrs["data-kpi"])
+            self._kpi = attrs["data-kpi"]
+        if "data-inactive" in attrs:
+            self.inactive[len(self.inactive)] = attrs["data-inactive"].split("|")
+        if self._kpi and attrs.get("class") == "value":
+            self._buffer = []
 
     def handle_data(self, data):
-        if self._open is not None:
-            self._text.append(data)
+        if not self._skip:
+            self.text.append(data)
+        self._buffer.append(data)
 
     def handle_endtag(self, tag):
+        if tag in ("style", "title"):
+            self._skip -= 1
         if tag == "td" and self._open is not None:
             a = self._open
             key = (a["data-table"], a["data-key"], a["data-col"])
             assert key not in self.cells, f"cell {key} twice"
-            self.cells[key] = (a["data-value"], a.get("data-suppressed"), "".join(self._text))
+            self.cells[key] = (a["data-value"], a.get("data-suppressed"), "".join(self._buffer))
             self._open = None
+        if tag == "div" and self._kpi and self._buffer and self._kpi not in self.kpis:
+            self.kpis[self._kpi] = "".join(self._buffer).strip()
+            self._kpi = None
 
     def table(self, name) -> dict:
-        """{key: {col: value}} of one table; values as ints, Decimals or None."""
+        """{key: {col: value}} of one table; values as ints, Decimals or None (not printed)."""
         out = defaultdict(dict)
         for (table, key, col), (value, _, _) in self.cells.items():
             if table == name:
                 out[key][col] = _number(value)
         return dict(out)
+
+    def visible(self) -> str:
+        return " ".join("".join(self.text).split())
 
 
 def _number(text: str):
@@ -105,10 +138,10 @@ def _number(text: str):
     return int(text) if re.fullmatch(r"-?\d+", text) else Decimal(text)
 
 
-def parse(html: str) -> Cells:
-    parser = Cells()
-    parser.feed(html)
-    return parser
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    return page
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -116,19 +149,17 @@ def parse(html: str) -> Cells:
 
 @pytest.fixture(scope="module")
 def reports(pipeline, window, instance, tmp_path_factory):
-    """``weekly_report`` materialised for every complete seeded week, into a temporary
-    reports dir (SNU_REPORTS_DIR, read at run time)."""
+    """Both editions materialised for every seeded week, into a temporary reports dir
+    (SNU_REPORTS_DIR, read at run time)."""
     folder = tmp_path_factory.mktemp("reports")
-    weeks = complete_weeks(window)
-    assert len(weeks) >= 5
     results = {}
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SNU_REPORTS_DIR", str(folder))
-        for week in weeks:
+        for week in report_weeks(window):
             result = materialize(
-                [weekly_report],
+                REPORTS,
                 partition_key=week.isoformat(),
-                resources={"postgres": pipeline},
+                resources={"postgres": pipeline, "publication": PublicationRules()},
                 instance=instance,
             )
             assert result.success, week
@@ -136,101 +167,244 @@ def reports(pipeline, window, instance, tmp_path_factory):
     return folder, results
 
 
-def _html(folder, week) -> str:
-    return (folder / f"weekly_report_{week.isoformat()}.html").read_text(encoding="utf-8")
+def _html(folder, week, edition) -> str:
+    return (folder / edition.file_name(week, "html")).read_text(encoding="utf-8")
 
 
-def _metadata(result) -> dict:
-    [materialization] = result.asset_materializations_for_node("weekly_report")
+def _metadata(result, edition) -> dict:
+    [materialization] = result.asset_materializations_for_node(NAMES[edition])
     return materialization.metadata
 
 
-# ------------------------------------------------------------------------------ chart
-
-
-def test_chart_is_a_png_per_cohort_and_deterministic():
-    weeks = [date(2025, 1, 6) + timedelta(days=7 * i) for i in range(5)]
-    frame = pd.DataFrame(
-        [
-            (w, cohort, 10 * i * (j + 1), 100 + 50 * j, 30.0 * i * (j + 1) if i else None)
-            for i, w in enumerate(weeks)
-            for j, cohort in enumerate(("Mars 2025 - A", "Mai 2025"))
-        ],
-        columns=["week", "cohort", "validated_cumulated", "objective", "projection"],
+def published_rows(postgres, last_week) -> list[dict]:
+    """Every published row of weekly_funnel up to ``last_week``: what snu_public reads."""
+    columns = ["week", "cohort", "region", "department", "gender", "age_band"] + [
+        f"{m}{s}" for s in ("", "_cumulated") for m in FUNNEL
+    ]
+    found = rows(
+        postgres,
+        f"select {', '.join(columns)} from {{s}}.weekly_funnel where week <= %s",
+        (last_week,),
     )
-    png = cumulated_validated_chart(frame)
-    assert png.startswith(PNG) and len(png) > 10_000
-    assert png == cumulated_validated_chart(frame)  # no timestamp in the file
-    assert png != cumulated_validated_chart(frame.iloc[:-2])  # the data shows
-    empty = cumulated_validated_chart(frame.iloc[0:0])
-    assert empty.startswith(PNG)
-    with pytest.raises(ValueError, match="objective"):
-        cumulated_validated_chart(frame.drop(columns=["objective"]))
+    return [dict(zip(columns, r)) for r in found]
 
 
-def test_hidden_cells_read_as_lower_bounds():
-    nnbsp = "\u202f"
-    assert count_cell("created", 0, True).text == "s"  # nothing published
-    bound = count_cell("created", 1234, True)  # published part only
-    assert (bound.text, bound.raw, bound.hidden) == (f"≥{nnbsp}1{nnbsp}234", "1234", True)
-    assert count_cell("created", 12, False).text == "12"
-    assert count_cell("created", 12).hidden is None  # exact tables: no flag
-    # French by default (SNU_REPORT_LANGUAGE): no-break space before the percent sign
-    assert ratio_cell("progress", 0.1234).text == "12,3\u00a0%"
-    assert ratio_cell("progress", 0.1234, True).text == f"≥{nnbsp}12,3\u00a0%"
-    assert count_cell("objective", None).text == "–"
-    html = render_html_cell(bound)
-    assert 'data-suppressed="true"' in html and "<sup>s</sup>" in html
-    assert "<sup>" not in render_html_cell(count_cell("created", 0, True))
+# ------------------------------------------------------------------------------ both editions
 
 
-def render_html_cell(cell) -> str:
-    import jinja2
-
-    from snu_assets.defs.report.weekly_report import TEMPLATE
-
-    macros = TEMPLATE.read_text(encoding="utf-8").split("<html", 1)[0]
-    template = jinja2.Environment(autoescape=True).from_string(
-        macros + '{{ cell("regional", "k", c) }}'
-    )
-    return template.render(c=cell)
-
-
-# ------------------------------------------------------------------------------ report
-
-
-def test_a_report_for_every_complete_week(reports, pipeline, window):
+def test_two_editions_for_every_week_with_data(reports, pipeline, window):
     folder, results = reports
-    weeks = complete_weeks(window)
+    weeks = report_weeks(window)
+    assert weeks[0] < window[0], "the seed starts mid-week: its first week is partial"
     assert sorted(results) == weeks
-    # the pipeline materialised exactly these weeks' national view
-    assert [
-        w
-        for (w,) in rows(
-            pipeline, "select distinct week from {s}.weekly_funnel_national order by 1"
-        )
-    ] == weeks
     for week in weeks:
-        path = folder / f"weekly_report_{week.isoformat()}.html"
-        assert path.exists() and path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-        metadata = _metadata(results[week])
-        assert metadata["path"].value == str(path)
-        assert metadata["week"].value == week.isoformat()
-        pdf = path.with_suffix(".pdf")
-        if chromium_binary():
-            assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 10_000
-            assert metadata["pdf"].value == str(pdf)
-        else:
-            assert not pdf.exists()
-            assert metadata["pdf_status"].value.startswith("skipped")
+        for edition in (PUBLIC, RESTRICTED):
+            path = folder / edition.file_name(week, "html")
+            html = path.read_text(encoding="utf-8")
+            assert html.startswith("<!DOCTYPE html>")
+            metadata = _metadata(results[week], edition)
+            assert metadata["fichier_html"].value == str(path)
+            assert metadata["semaine"].value == week.isoformat()
+            assert metadata["édition"].value == edition.label_fr
+            pdf = path.with_suffix(".pdf")
+            if chromium_binary():
+                assert pdf.read_bytes().startswith(b"%PDF-")
+                assert metadata["fichier_pdf"].value == str(pdf)
+            else:
+                assert not pdf.exists() and metadata["pdf"].value.startswith("non produit")
+        assert "diffusion_restreinte" in RESTRICTED.file_name(week, "pdf")
     assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
 
 
-def test_daily_figures_equal_the_events_and_the_truth(reports, pipeline, truth, window):
+def test_every_metadata_key_is_explained(reports):
+    _, results = reports
+    for result in results.values():
+        for edition in (PUBLIC, RESTRICTED):
+            metadata = _metadata(result, edition)
+            legend = metadata["légende"].value
+            for key in metadata:
+                if key in ("légende", "octets_html"):
+                    continue
+                assert key in legend, key
+
+
+def test_reports_are_self_contained_and_carry_the_chart(reports, pipeline, window):
+    folder, results = reports
+    for week in complete_weeks(window):
+        for edition in (PUBLIC, RESTRICTED):
+            html = _html(folder, week, edition)
+            assert not re.search(r"<(script|link|iframe)\b", html, re.I)
+            assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html, re.I)
+            assert "url(" not in html and "@import" not in html
+            [chart] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+            assert base64.b64decode(chart).startswith(PNG)
+            shown = re.fullmatch(
+                r"!\[chart\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)",
+                _metadata(results[week], edition)["graphique"].value,
+            )
+            assert shown and shown.group(1) == chart
+    # the restricted chart is the exact one weekly_funnel_national's metadata shows
+    week = complete_weeks(window)[-1]
+    [chart] = re.findall(r'base64,([A-Za-z0-9+/=]+)"', _html(folder, week, RESTRICTED))
+    assert chart in progress_chart_metadata(pipeline, week)["progress_chart"].value
+
+
+def test_no_personal_value_in_reports_nor_their_runs(reports, truth, instance):
+    folder, results = reports
+    telling = {v for v in truth.personal_values if any(ch.isdigit() or ch == "@" for ch in v)}
+    assert len(telling) > 100
+    mongo_ids = {p.patch_id for p in truth.patches} | {p.ref for p in truth.patches}
+    for path in folder.glob("rapport_hebdomadaire_*.html"):
+        html = path.read_text(encoding="utf-8")
+        assert not [v for v in telling if v in html], path.name
+        assert not [i for i in mongo_ids if i in html], path.name
+    for result in results.values():
+        blob = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id))
+        assert not [v for v in telling if v in blob]
+
+
+def test_rerendering_a_week_gives_the_same_pages(reports, pipeline, instance, monkeypatch):
+    folder, results = reports
+    week = min(results)
+    before = {e: _html(folder, week, e) for e in (PUBLIC, RESTRICTED)}
+    monkeypatch.setenv("SNU_REPORTS_DIR", str(folder))
+    assert materialize(
+        REPORTS,
+        partition_key=week.isoformat(),
+        resources={"postgres": pipeline, "publication": PublicationRules()},
+        instance=instance,
+    ).success
+    assert {e: _html(folder, week, e) for e in (PUBLIC, RESTRICTED)} == before
+
+
+def test_without_chromium_the_pdf_is_skipped_and_said_so(
+    pipeline, window, instance, monkeypatch, tmp_path
+):
+    module = importlib.import_module("snu_assets.defs.report.weekly_report")
+    week = complete_weeks(window)[0]
+    stale = tmp_path / RESTRICTED.file_name(week, "pdf")
+    stale.write_bytes(b"%PDF- of an older page")
+    monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setattr(module, "chromium_binary", lambda: None)
+    result = materialize(
+        [weekly_report_restricted],
+        partition_key=week.isoformat(),
+        resources={"postgres": pipeline, "publication": PublicationRules()},
+        instance=instance,
+    )
+    assert result.success
+    metadata = _metadata(result, RESTRICTED)
+    assert metadata["pdf"].value.startswith("non produit : aucun moteur PDF")
+    assert "fichier_pdf" not in metadata and not stale.exists()
+    assert (tmp_path / RESTRICTED.file_name(week, "html")).exists()
+
+
+# ------------------------------------------------------------------------------ public edition
+
+
+def test_the_public_edition_prints_published_values_only(reports, pipeline, window):
+    folder, results = reports
+    hidden_seen = 0
+    for week in report_weeks(window):
+        page = parse(_html(folder, week, PUBLIC))
+        assert not page.table("daily"), "daily figures are not published"
+        published = {
+            (r[0], r[1]): dict(zip(COUNTS, r[2:]))
+            for r in rows(
+                pipeline,
+                "select cohort, region, created, completed, processed, validated, refused, "
+                "validated_cumulated from {s}.weekly_funnel where week = %s "
+                "and level in ('national', 'region') and gender = 'all' and age_band = 'all'",
+                (week,),
+            )
+        }
+        for (table, key, col), (raw, suppressed, text) in page.cells.items():
+            if col not in COUNTS:
+                continue
+            if key == "total":
+                terms = [v[col] for (c, r), v in published.items() if r == "all"]
+                expected = None if None in terms else sum(terms)
+            else:
+                cohort, _, region = key.partition("|")
+                expected = published.get((cohort, region or "all"), {col: 0})[col]
+            assert _number(raw) == expected, (week, table, key, col)
+            if expected is None:
+                assert (text, suppressed) == ("s", "true"), (week, key, col, text)
+                hidden_seen += 1
+            else:
+                assert text.replace("\u202f", "") == str(expected)
+        metadata = _metadata(results[week], PUBLIC)
+        assert metadata["chiffres_masqués"].value == sum(
+            1 for _, s, _ in page.cells.values() if s == "true"
+        )
+        evaluations = {c.check_name: c.passed for c in results[week].get_asset_check_evaluations()}
+        assert evaluations["prints_only_published_figures"] is True
+    assert hidden_seen > 0, "the seed has small cells: some must print as hidden"
+
+
+def _printed_as_rows(page: Page, week: date) -> list[dict]:
+    """The public page's national and regional figures as rows of the published grain."""
+    out: dict = {}
+    for (table, key, col), (raw, _, _) in page.cells.items():
+        if table not in ("national", "regional") or key == "total" or col not in COUNTS:
+            continue
+        cohort, _, region = key.partition("|")
+        row = out.setdefault(
+            key,
+            {
+                "week": week,
+                "cohort": cohort,
+                "region": region or "all",
+                "department": "all",
+                "gender": "all",
+                "age_band": "all",
+            },
+        )
+        row[col] = _number(raw)
+    return list(out.values())
+
+
+def test_no_hidden_value_is_recoverable_from_the_public_edition(reports, pipeline, window):
+    """The repository's LP attacker, given every number the public edition prints over all
+    weeks (parsed from its HTML) and the whole published table, narrows no hidden value to
+    less than k."""
+    folder, _ = reports
+    weeks = report_weeks(window)
+    table = published_rows(pipeline, weeks[-1])
+    by_key = {
+        (r["week"], r["cohort"], r["region"], r["department"], r["gender"], r["age_band"]): r
+        for r in table
+    }
+    printed_values = 0
+    for week in weeks:
+        page = parse(_html(folder, week, PUBLIC))
+        for printed in _printed_as_rows(page, week):
+            key = (week, printed["cohort"], printed["region"], "all", "all", "all")
+            row = by_key.get(key)
+            if row is None:  # a region without events: the page prints zeros, as read
+                assert all(printed.get(c) in (0, None) for c in COUNTS)
+                continue
+            for col in COUNTS:
+                if col in printed and printed[col] is not None:
+                    printed_values += 1
+                    # a printed number the table hides would be a leak: it becomes known
+                    if row[col] is None:
+                        row[col] = printed[col]
+    assert printed_values > 50
+    leaks = attack.too_narrow(table, K)
+    assert not leaks, list(leaks.items())[:5]
+    hidden = sum(1 for r in table for c in r if r[c] is None)
+    assert hidden > 0
+
+
+# ------------------------------------------------------------------------------ restricted edition
+
+
+def test_daily_figures_equal_the_events_and_the_truth(reports, truth, window):
     folder, _ = reports
     expected = Counter((day, category) for day, category, _ in funnel_truth(truth))
     for week in complete_weeks(window):
-        daily = parse(_html(folder, week)).table("daily")
+        daily = parse(_html(folder, week, RESTRICTED)).table("daily")
         days = [week + timedelta(days=i) for i in range(7)]
         assert set(daily) == {d.isoformat() for d in days} | {"total"}
         for day in days:
@@ -239,11 +413,11 @@ def test_daily_figures_equal_the_events_and_the_truth(reports, pipeline, truth, 
     assert sum(expected[(d, "validated")] for d, _ in expected) > 10
 
 
-def test_national_figures_equal_weekly_funnel_national(reports, pipeline, window):
+def test_restricted_national_figures_equal_weekly_funnel_national(reports, pipeline, window):
     folder, results = reports
     for week in complete_weeks(window):
-        cells = parse(_html(folder, week))
-        national = cells.table("national")
+        page = parse(_html(folder, week, RESTRICTED))
+        national = page.table("national")
         found = rows(
             pipeline,
             "select cohort, sum(created), sum(completed), sum(processed), "
@@ -253,253 +427,195 @@ def test_national_figures_equal_weekly_funnel_national(reports, pipeline, window
             (week,),
         )
         assert set(national) == {r[0] for r in found} | {"total"}
-        goals = dict(
-            rows(
-                pipeline, "select cohort, sum(objective) from {s}.inscription_goals group by cohort"
-            )
-        )
         for cohort, *counts, validated_cum, objective, projection in found:
             row = national[cohort]
             assert [row[c] for c in FUNNEL] == counts, (week, cohort)
             assert row["validated_cumulated"] == validated_cum
-            assert row["objective"] == objective == goals.get(cohort)
-            assert row["projection"] == projection
-            if objective:
-                assert float(row["progress"]) == pytest.approx(validated_cum / objective, abs=1e-6)
+            assert row["objective"] == objective
+            shown = None if projection is None else int(Decimal(projection) + Decimal("0.5"))
+            assert row["projection"] == shown
+            if objective and shown is not None:  # the percentage of the figures shown
+                assert row["projected_progress"] == Decimal(shown) / Decimal(objective)
         total = national["total"]
         assert [total[c] for c in FUNNEL] == [sum(r[1 + i] for r in found) for i in range(5)]
-        assert total["validated_cumulated"] == sum(r[6] for r in found)
-        # the daily table and the national one tell the same week
-        assert [total[c] for c in FUNNEL] == [cells.table("daily")["total"][c] for c in FUNNEL]
-        # so do the figures of the asset's metadata and its check
-        metadata = _metadata(results[week])
-        assert [metadata[c].value for c in FUNNEL] == [total[c] for c in FUNNEL]
-        assert metadata["validated_cumulated"].value == total["validated_cumulated"]
-        checks = results[week].get_asset_check_evaluations()
-        assert [(c.check_name, c.passed) for c in checks] == [
-            ("daily_sums_equal_national_view", True)
-        ]
-        assert cells.kpis >= set(FUNNEL) | {"progress"}
+        assert [total[c] for c in FUNNEL] == [page.table("daily")["total"][c] for c in FUNNEL]
+        evaluations = {c.check_name: c.passed for c in results[week].get_asset_check_evaluations()}
+        assert evaluations["daily_sums_equal_national_view"] is True
+        markdown = _metadata(results[week], RESTRICTED)["national"].value
+        assert all(str(total[c]) in markdown for c in FUNNEL)
 
 
-def test_regional_figures_are_the_published_ones(reports, pipeline, window):
+def test_restricted_regional_figures_are_exact_and_mark_the_hidden(reports, pipeline, window):
     folder, _ = reports
-    shown_hidden = 0
+    marked = 0
     for week in complete_weeks(window):
-        cells = parse(_html(folder, week))
-        regional = cells.table("regional")
-        found = rows(
-            pipeline,
-            "select cohort, region, created, validated, validated_cumulated "
-            "from {s}.weekly_funnel where week = %s and level = 'region' "
-            "and gender = 'all' and age_band = 'all'",
-            (week,),
+        page = parse(_html(folder, week, RESTRICTED))
+        events = dict(
+            ((c, r), n)
+            for c, r, n in rows(
+                pipeline,
+                "select cohort, coalesce(region, 'unknown'), count(*) from {s}.enriched_events "
+                "where model = 'young' and event_name = 'young.created' "
+                "and event_day >= %s and event_day < %s group by 1, 2",
+                (week, week + timedelta(days=7)),
+            )
         )
-        assert found
-        for cohort, region, created, validated, cum in found:
+        regional = page.table("regional")
+        for (cohort, region), n in events.items():
             key = f"{cohort}|{region}"
-            row = regional[key]
-            assert (row["created"], row["validated"], row["validated_cumulated"]) == (
-                created,
-                validated,
-                cum,
-            ), key
-            for col, value in (
-                ("created", created),
-                ("validated", validated),
-                ("validated_cumulated", cum),
-            ):
-                raw, suppressed, text = cells.cells[("regional", key, col)]
-                hidden = value is None
-                assert suppressed == ("true" if hidden else "false"), (key, col)
-                if hidden:  # the region total is hidden: "s", no figure
-                    assert text == "s" and raw == "", (key, col, text)
-                    shown_hidden += 1
-                else:
-                    assert text.replace("\u202f", "") == str(int(value))
-        # every region with an objective for a reported cohort is listed
-        goals = rows(
-            pipeline,
-            "select cohort, region, sum(objective) from {s}.inscription_goals "
-            "where cohort in (select cohort from {s}.weekly_funnel_national "
-            "where week = %s) group by 1, 2",
-            (week,),
-        )
-        for cohort, region, objective in goals:
-            assert regional[f"{cohort}|{region}"]["objective"] == objective
-    assert shown_hidden > 0, "the seed has small cells: some must show as hidden"
+            assert regional[key]["created"] == n, key
+            raw, suppressed, text = page.cells[("regional", key, "created")]
+            assert text.startswith(str(n)), text
+            if suppressed == "true":
+                assert "<sup>" not in text and text.endswith("s")
+                marked += 1
+    assert marked > 0, "some exact figures are hidden in the public edition: marked"
 
 
-def test_reports_are_self_contained_and_carry_the_chart(reports, pipeline, window):
-    folder, results = reports
-    for week in complete_weeks(window):
-        html = _html(folder, week)
-        assert not re.search(r"<(script|link|iframe)\b", html, re.I)
-        assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html, re.I)
-        assert "url(" not in html and "@import" not in html
-        [chart] = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-        assert base64.b64decode(chart).startswith(PNG)
-        metadata = _metadata(results[week])
-        shown = re.fullmatch(
-            r"!\[chart\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)",
-            metadata["progress_chart"].value,
-        )
-        assert shown and base64.b64decode(shown.group(1)) == base64.b64decode(chart)
-        # the helper weekly_funnel_national's metadata can use gives the same chart
-        assert (
-            progress_chart_metadata(pipeline, week)["progress_chart"].value
-            == metadata["progress_chart"].value
-        )
-        assert metadata["national"].value.startswith("| cohort | created |")
+# ------------------------------------------------------------------------------ French reader
 
 
-def test_no_personal_value_in_reports_nor_their_runs(reports, truth, instance):
-    folder, results = reports
-    telling = {v for v in truth.personal_values if any(ch.isdigit() or ch == "@" for ch in v)}
-    assert len(telling) > 100
-    mongo_ids = {p.patch_id for p in truth.patches} | {p.ref for p in truth.patches}
-    for path in folder.glob("weekly_report_*.html"):
-        html = path.read_text(encoding="utf-8")
-        assert not [v for v in telling if v in html], path.name
-        assert not [i for i in mongo_ids if i in html], path.name
-    for result in results.values():
-        blob = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id))
-        assert not [v for v in telling if v in blob]
-
-
-def test_rerendering_a_week_gives_the_same_page(reports, pipeline, instance, monkeypatch):
-    folder, results = reports
-    week = min(results)
-    before = _html(folder, week)
-    monkeypatch.setenv("SNU_REPORTS_DIR", str(folder))
-    assert materialize(
-        [weekly_report],
-        partition_key=week.isoformat(),
-        resources={"postgres": pipeline},
-        instance=instance,
-    ).success
-    assert _html(folder, week) == before
-
-
-def test_without_chromium_the_pdf_is_skipped_and_said_so(
-    pipeline, window, instance, monkeypatch, tmp_path
-):
-    # the module, not the asset of the same name that snu_assets.defs.assets exports
-    module = importlib.import_module("snu_assets.defs.report.weekly_report")
-    week = complete_weeks(window)[0]
-    stale = tmp_path / f"weekly_report_{week.isoformat()}.pdf"
-    stale.write_bytes(b"%PDF- of an older page")
-    monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
-    monkeypatch.setattr(module, "chromium_binary", lambda: None)
-    result = materialize(
-        [weekly_report],
-        partition_key=week.isoformat(),
-        resources={"postgres": pipeline},
-        instance=instance,
-    )
-    assert result.success
-    metadata = _metadata(result)
-    assert metadata["pdf_status"].value.startswith("skipped: no PDF renderer")
-    assert "pdf" not in metadata and not stale.exists()
-    assert (tmp_path / f"weekly_report_{week.isoformat()}.html").exists()
-
-
-@pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed")
-def test_screenshot_of_a_report_is_not_blank(reports, window, tmp_path):
-    from PIL import Image, ImageStat
-
-    folder, _ = reports
-    week = complete_weeks(window)[-1]
-    shot = render_with_chromium(
-        folder / f"weekly_report_{week.isoformat()}.html",
-        screenshot=tmp_path / "report.png",
-        window_size=(1200, 1600),
-    )
-    image = Image.open(io.BytesIO(shot.read_bytes())).convert("RGB")
-    assert image.size == (1200, 1600)
-    stats = ImageStat.Stat(image)
-    assert max(stats.stddev) > 20, "the screenshot is (nearly) uniform"
-    # the page's accent colour (header rule, table heads) is drawn
-    colours = image.getcolors(maxcolors=1_000_000)
-    assert sum(n for n, rgb in colours if rgb[2] > 120 and rgb[0] < 40 and rgb[1] < 40) > 1_000
-
-
-# ------------------------------------------------------------------------------ languages
-
-
-def _cells_text(html: str) -> dict:
-    return {key: text for key, (_, _, text) in parse(html).cells.items()}
-
-
-def test_the_report_is_in_french_by_default(reports, pipeline, window):
-    """The page, its numbers, percentages and dates in French, on the seeded figures."""
+def test_the_pages_speak_french_to_a_french_reader(reports, pipeline, window):
     folder, results = reports
     fr = Formatter("fr")
+    for week in report_weeks(window):
+        for edition in (PUBLIC, RESTRICTED):
+            html = _html(folder, week, edition)
+            page = parse(html)
+            text = page.visible()
+            assert '<html lang="fr">' in html
+            assert f"Rapport hebdomadaire, semaine du {fr.date_long(week)}" in text
+            # no table name, no English status code, no English word
+            assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), re.findall(r"\b[a-z]+_\w+", text)
+            assert not re.search(r"\b[A-Z]{3,}_[A-Z_]+\b", text)
+            for english in ("Weekly", "Validated", "Definitions", "funnel", " the "):
+                assert english not in text, english
+            assert "Glossaire" in text and "Pourquoi les validés peuvent dépasser" in text
+            assert _metadata(results[week], edition)["langue"].value == "fr"
+            for (_, key, col), (raw, _, shown) in page.cells.items():
+                if raw == "":
+                    assert shown in ("s", "–"), (key, col, shown)
+                    continue
+                value = Decimal(raw)
+                if col in ("progress", "projected_progress"):
+                    assert shown.startswith(fr.percent(value)), (key, col, shown)
+                else:
+                    assert shown.startswith(fr.integer(value)), (key, col, shown)
+            # regions in French order, the overseas collectivities after them
+            for cohort in {k.split("|")[0] for (t, k, _) in page.cells if t == "regional"}:
+                labels = [
+                    k.split("|")[1]
+                    for (t, k, c) in page.cells
+                    if t == "regional" and c == "created" and k.startswith(cohort + "|")
+                ]
+                metro = [r for r in labels if r not in overseas_collectivities()]
+                known = [r for r in metro if r != "unknown"]
+                assert known == sorted(known, key=collation_key), labels
+                first_com = next(
+                    (i for i, r in enumerate(labels) if r in overseas_collectivities()), None
+                )
+                if first_com is not None:
+                    assert all(r in overseas_collectivities() for r in labels[first_com:])
+        if edition is RESTRICTED:
+            day = week + timedelta(days=2)
+            assert f">{fr.day_short(day)}</th>" in html
+
+
+def test_inactive_regions_are_grouped_on_one_line(reports, pipeline, window):
+    folder, _ = reports
+    grouped = 0
     for week in complete_weeks(window):
-        html = _html(folder, week)
-        assert '<html lang="fr">' in html
-        assert f"Rapport hebdomadaire, semaine du {fr.date_long(week)}" in html
-        assert re.search(r"\d{1,2} (janvier|février|mars) 2025", html)
-        assert f"Du lundi {fr.date_long(week)} au dimanche" in html
-        for english in ("Weekly report", "Daily national funnel", "Validated", "Definitions"):
-            assert english not in html, english
-        assert "Entonnoir régional" in html and "Toutes cohortes" in html
-        assert _metadata(results[week])["language"].value == "fr"
-        cells = parse(html)
-        for (_, key, col), (raw, suppressed, text) in cells.cells.items():
-            if raw == "" or suppressed == "true":
-                continue
-            value = Decimal(raw)
-            if col in ("progress", "projected_progress"):
-                assert text == fr.percent(float(value)), (key, col, text)
-                assert "," in text or text == "–"
-            elif col == "projection":
-                assert text == fr.rounded(value)
-            else:
-                assert text == fr.integer(value)
-        # a figure of a thousand or more reads 1 234 (narrow no-break space; the seeded
-        # figures stay under a thousand: test_report_language checks it on its own)
-        for (_, _, col), (raw, _, text) in cells.cells.items():
-            if raw and col not in ("progress", "projected_progress") and Decimal(raw) >= 1000:
-                assert re.fullmatch(r"(≥\u202f)?\d{1,3}(\u202f\d{3})+", text), text
-        day = week + timedelta(days=2)
-        assert f">{fr.day_short(day)}</th>" in html  # "mer. 15 janv."
+        for edition in (PUBLIC, RESTRICTED):
+            page = parse(_html(folder, week, edition))
+            listed = {k.split("|")[1] for (t, k, _) in page.cells if t == "regional"}
+            for names in page.inactive.values():
+                grouped += len(names)
+                assert not set(names) & listed
+                assert names == sorted(names, key=collation_key)
+    assert grouped > 10, "150 youngs over 24 regions: most regions are inactive each week"
 
 
 def test_the_report_in_english_on_request(
     reports, pipeline, window, instance, tmp_path, monkeypatch
 ):
-    """``language: en`` (run config; default SNU_REPORT_LANGUAGE) gives the same page in
-    English: same figures, English words and formats."""
     folder, _ = reports
     week = complete_weeks(window)[-1]
     monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
+    config = {"config": {"language": "en"}}
     result = materialize(
-        [weekly_report],
+        REPORTS,
         partition_key=week.isoformat(),
-        resources={"postgres": pipeline},
+        resources={"postgres": pipeline, "publication": PublicationRules()},
         instance=instance,
-        run_config={"ops": {"weekly_report": {"config": {"language": "en"}}}},
+        run_config={"ops": {"weekly_report_public": config, "weekly_report_restricted": config}},
     )
-    assert result.success and _metadata(result)["language"].value == "en"
-    english, french = _html(tmp_path, week), _html(folder, week)
-    assert '<html lang="en">' in english
-    assert f"Weekly report, week of {Formatter('en').date_long(week)}" in english
-    assert "Rapport hebdomadaire" not in english and "Entonnoir" not in english
-    en_cells, fr_cells = parse(english), parse(french)
-    # the same figures, formatted the English way
-    assert {k: v[:2] for k, v in en_cells.cells.items()} == {
-        k: v[:2] for k, v in fr_cells.cells.items()
-    }
-    en = Formatter("en")
-    for (_, _, col), (raw, suppressed, text) in en_cells.cells.items():
-        if raw and suppressed != "true" and col in ("progress", "projected_progress"):
-            assert text == en.percent(float(raw)) and text.endswith("%") and "," not in text
+    assert result.success and _metadata(result, PUBLIC)["langue"].value == "en"
+    for edition in (PUBLIC, RESTRICTED):
+        english, french = _html(tmp_path, week, edition), _html(folder, week, edition)
+        assert '<html lang="en">' in english
+        assert f"Weekly report, week of {Formatter('en').date_long(week)}" in english
+        assert "Rapport hebdomadaire" not in english and "Entonnoir" not in english
+        en_cells, fr_cells = parse(english), parse(french)
+        assert {k: v[:2] for k, v in en_cells.cells.items()} == {
+            k: v[:2] for k, v in fr_cells.cells.items()
+        }
+    assert "Restricted distribution" in _html(tmp_path, week, RESTRICTED)
     with pytest.raises(Exception, match="de"):
         materialize(
-            [weekly_report],
+            [weekly_report_public],
             partition_key=week.isoformat(),
-            resources={"postgres": pipeline},
+            resources={"postgres": pipeline, "publication": PublicationRules()},
             instance=instance,
-            run_config={"ops": {"weekly_report": {"config": {"language": "de"}}}},
+            run_config={"ops": {"weekly_report_public": {"config": {"language": "de"}}}},
         )
+
+
+# ------------------------------------------------------------------------------ Chromium
+
+
+needs_chromium = pytest.mark.skipif(chromium_binary() is None, reason="chromium is not installed")
+
+
+@needs_chromium
+def test_the_restricted_marking_is_on_every_pdf_page(reports, window):
+    from pypdf import PdfReader
+
+    folder, _ = reports
+    pages_seen = 0
+    for week in complete_weeks(window):
+        restricted = PdfReader(folder / RESTRICTED.file_name(week, "pdf"))
+        assert len(restricted.pages) >= 2
+        for pdf_page in restricted.pages:  # A4: 595 x 842 points
+            assert (round(pdf_page.mediabox.width), round(pdf_page.mediabox.height)) == (595, 842)
+        for number, pdf_page in enumerate(restricted.pages, 1):
+            text = " ".join(pdf_page.extract_text().split())
+            assert "diffusion restreinte" in text.casefold(), (week, number)
+            pages_seen += 1
+        assert "Diffusion restreinte" in (restricted.metadata.title or "")
+        public = PdfReader(folder / PUBLIC.file_name(week, "pdf"))
+        for pdf_page in public.pages:
+            assert "restreinte" not in pdf_page.extract_text().casefold()
+    assert pages_seen > 5
+
+
+@needs_chromium
+def test_the_pages_fit_their_paper_in_chromium(reports, window, tmp_path):
+    """Each edition laid out by headless Chromium at the printable width of A4: no element
+    sticks out of the page, and the screenshot is not blank."""
+    from PIL import Image, ImageStat
+
+    folder, _ = reports
+    week = complete_weeks(window)[-1]
+    for edition in (PUBLIC, RESTRICTED):
+        source = folder / edition.file_name(week, "html")
+        # A4 minus the 12 mm margins, at 96 px per inch
+        shot = render_with_chromium(
+            source, screenshot=tmp_path / f"{edition.name}.png", window_size=(703, 2400)
+        )
+        image = Image.open(io.BytesIO(shot.read_bytes())).convert("RGB")
+        assert max(ImageStat.Stat(image).stddev) > 20, "the screenshot is (nearly) uniform"
+        # the right-most 6 px column is page background: nothing overflows to the edge
+        strip = image.crop((image.width - 6, 0, image.width, image.height))
+        colours = strip.getcolors(maxcolors=1_000_000) or []
+        ink = sum(n for n, rgb in colours if max(rgb) < 200)
+        assert ink < 0.01 * strip.width * strip.height, f"{edition.name}: content at the edge"

@@ -39,8 +39,12 @@ __all__ = [
     "csv_path",
     "department_by_name",
     "departments",
+    "overseas_collectivities",
     "regions",
 ]
+
+#: INSEE codes of the overseas collectivities (COM and New Caledonia): not regions
+_COLLECTIVITY_CODES = frozenset({"975", "977", "978", "986", "987", "988"})
 
 _CSV_NAME = "geography.csv"
 _COLUMNS = ("department_code", "department", "region", "academy")
@@ -130,3 +134,11 @@ def regions() -> tuple[str, ...]:
 def academies() -> tuple[str, ...]:
     """Distinct académie names, sorted."""
     return tuple(sorted({d.academy for d in departments()}))
+
+
+@functools.cache
+def overseas_collectivities() -> frozenset[str]:
+    """The "regions" that are overseas collectivities (Saint-Pierre-et-Miquelon,
+    Saint-Barthélemy, Saint-Martin, Wallis-et-Futuna, French Polynesia, New Caledonia): a
+    report lists them after the 18 regions."""
+    return frozenset(d.region for d in departments() if d.code in _COLLECTIVITY_CODES)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -32,6 +33,7 @@ LABELS = {
     "validated": "validated, cumulated",
     "objective": "annual objective",
     "projection": "projection at close",
+    "objective_label": "objective {cohort}: {value}",
 }
 
 
@@ -96,6 +98,7 @@ def cumulated_validated_chart(
     else:
         weeks = sorted(data["week"].unique())
         cohort_handles: list[Line2D] = []
+        objectives: dict[float, list[tuple[str, str]]] = {}
         for index, (cohort, rows) in enumerate(data.groupby("cohort", sort=True)):
             colour = PALETTE[index % len(PALETTE)]
             axes.plot(
@@ -109,13 +112,7 @@ def cumulated_validated_chart(
             cohort_handles.append(Line2D([], [], color=colour, linewidth=6, label=str(cohort)))
             objective = rows["objective"].dropna()
             if not objective.empty:
-                axes.axhline(
-                    float(objective.iloc[-1]),
-                    color=colour,
-                    linestyle="--",
-                    linewidth=1.2,
-                    alpha=0.8,
-                )
+                objectives.setdefault(float(objective.iloc[-1]), []).append((str(cohort), colour))
             projection = rows.dropna(subset=["projection"])
             if not projection.empty:
                 axes.plot(
@@ -127,6 +124,7 @@ def cumulated_validated_chart(
                     marker="^",
                     markersize=3,
                 )
+        _objective_lines(axes, objectives, words, number)
         axes.set_xticks(weeks)
         axes.set_xticklabels(
             [
@@ -189,3 +187,35 @@ def cumulated_validated_chart(
     # no "Software"/date chunk: identical data gives identical bytes
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _objective_lines(
+    axes: Axes,
+    objectives: Mapping[float, list[tuple[str, str]]],
+    words: Mapping[str, str],
+    number: Callable[[float], str] | None,
+) -> None:
+    """One dashed line per cohort's objective, named at its right end. Cohorts sharing a
+    value share the line: their dashes alternate (each colour shows) and the label names
+    them all."""
+    dash = 6.0
+    for value, cohorts in objectives.items():
+        n = len(cohorts)
+        for i, (_, colour) in enumerate(cohorts):
+            pattern = (dash, dash * (n - 1)) if n > 1 else (dash, dash * 0.6)
+            axes.axhline(
+                value, color=colour, linewidth=1.4, alpha=0.9, linestyle=(i * dash, pattern)
+            )
+        shown = number(value) if number else f"{value:,.0f}"
+        names = ", ".join(name for name, _ in cohorts)
+        axes.annotate(
+            words["objective_label"].format(cohort=names, value=shown),
+            xy=(1.0, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7.5,
+            color=cohorts[0][1] if n == 1 else "#333333",
+        )

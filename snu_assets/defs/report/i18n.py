@@ -14,10 +14,12 @@ text comes from here, so one template serves both languages.
 from __future__ import annotations
 
 import functools
+import string
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.dates import format_date
@@ -47,10 +49,38 @@ MESSAGES: dict[str, dict[str, str]] = {
     "kpi_progress": {"fr": "Validés / objectif", "en": "Validated / objective"},
     "kpi_week": {"fr": "cette semaine, national", "en": "this week, national"},
     "kpi_of": {"fr": "{part} sur {whole}, toutes cohortes", "en": "{part} of {whole}, all cohorts"},
+    "kpi_hidden": {
+        "fr": "non publié (une cohorte au moins est masquée)",
+        "en": "not published (at least one cohort is hidden)",
+    },
+    # -- the two editions ---------------------------------------------------------------
+    "marking": {"fr": "Diffusion restreinte", "en": "Restricted distribution"},
+    "marking_note": {
+        "fr": "Diffusion restreinte{N}: chiffres exacts, réservés aux services du ministère. "
+        "Ne pas transmettre hors du ministère{N}; pour une diffusion, utiliser l’édition "
+        "publique.",
+        "en": "Restricted distribution: exact figures, for the ministry's services only. Do "
+        "not pass on outside the ministry; for distribution, use the public edition.",
+    },
+    "public_mark": {"fr": "Édition publique", "en": "Public edition"},
+    "public_note": {
+        "fr": "Édition publique{N}: chiffres publiés, protégés par le secret statistique. Un "
+        "effectif de 1 à {k_1} est masqué, ainsi que d’autres, pour qu’aucun chiffre masqué ne "
+        "puisse être déduit de ceux qui sont montrés{N}; un chiffre masqué s’affiche "
+        "<b>s</b>. Ce document peut être diffusé.",
+        "en": "Public edition: published figures, protected by statistical disclosure "
+        "control. A count of 1 to {k_1} is hidden, and so are others, so that no hidden "
+        "figure can be worked out from the ones shown; a hidden figure shows as <b>s</b>. "
+        "This document may be distributed.",
+    },
     # -- page -------------------------------------------------------------------------
     "title": {
         "fr": "Rapport hebdomadaire SNU, semaine du {week}",
         "en": "SNU weekly report, week of {week}",
+    },
+    "title_restricted": {
+        "fr": "Diffusion restreinte – Rapport hebdomadaire SNU, semaine du {week}",
+        "en": "Restricted distribution – SNU weekly report, week of {week}",
     },
     "over": {
         "fr": "Service national universel &middot; inscriptions",
@@ -61,51 +91,55 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Weekly report, week of {week}",
     },
     "lead": {
-        "fr": f"Du lundi {{first}} au dimanche {{last}}, jours comptés dans le fuseau "
-        f"{{timezone}}. Les chiffres nationaux sont exacts{N}; les chiffres régionaux sont "
-        "ceux publiés (petits effectifs masqués).",
-        "en": "Monday {first} to Sunday {last}, days counted in {timezone}. National figures "
-        "are exact; regional figures are the published ones (small cells hidden).",
+        "fr": "Du lundi {first} au dimanche {last}, jours comptés à l’heure de Paris.",
+        "en": "Monday {first} to Sunday {last}, days counted in Paris time.",
     },
     "daily_heading": {
-        "fr": "1. Entonnoir national, jour par jour",
-        "en": "1. Daily national funnel",
+        "fr": "Entonnoir national, jour par jour",
+        "en": "Daily national funnel",
     },
     "daily_note": {
-        "fr": "Événements des jeunes de chaque jour de la semaine, toutes cohortes, d’après "
-        "<code>enriched_events</code> (chiffres exacts).",
-        "en": "Young events of each day of the week, all cohorts, from "
-        "<code>enriched_events</code> (exact).",
+        "fr": "Les inscriptions de chaque jour de la semaine, toutes cohortes (chiffres exacts).",
+        "en": "The inscriptions of each day of the week, all cohorts (exact).",
     },
     "day": {"fr": "Jour", "en": "Day"},
     "week": {"fr": "Semaine", "en": "Week"},
     "national_heading": {
-        "fr": "2. Entonnoir national par cohorte",
-        "en": "2. National funnel per cohort",
+        "fr": "Entonnoir national par cohorte",
+        "en": "National funnel per cohort",
     },
-    "national_note": {
+    "national_note_restricted": {
         "fr": "Les chiffres de la semaine et l’avancement de chaque cohorte depuis son "
-        "ouverture, d’après <code>weekly_funnel_national</code> (chiffres exacts). "
-        "Avancement = validés en cumul / objectif annuel{N}; projection = validés attendus à "
-        "la clôture des inscriptions de la cohorte, au rythme observé jusqu’ici.",
-        "en": "The week's counts and the progress of each cohort since it opened, from "
-        "<code>weekly_funnel_national</code> (exact). Progress = validated cumulated / annual "
-        "objective; projection = validated expected when the cohort's inscriptions close, at "
-        "the pace so far.",
+        "ouverture (chiffres exacts). Avancement = validés en cumul / objectif annuel{N}; "
+        "projection = validés attendus à la clôture des inscriptions de la cohorte, au rythme "
+        "observé jusqu’ici.",
+        "en": "The week's counts and the progress of each cohort since it opened (exact). "
+        "Progress = validated cumulated / annual objective; projection = validated expected "
+        "when the cohort's inscriptions close, at the pace so far.",
+    },
+    "national_note_public": {
+        "fr": "Les chiffres publiés de la semaine et l’avancement de chaque cohorte depuis son "
+        "ouverture. Avancement = validés en cumul / objectif annuel{N}; projection = validés "
+        "attendus à la clôture des inscriptions de la cohorte, au rythme observé jusqu’ici. "
+        "Une somme n’est montrée que si tous ses termes le sont.",
+        "en": "The week's published counts and the progress of each cohort since it opened. "
+        "Progress = validated cumulated / annual objective; projection = validated expected "
+        "when the cohort's inscriptions close, at the pace so far. A sum is shown only when "
+        "all its terms are.",
     },
     "cohort": {"fr": "Cohorte", "en": "Cohort"},
     "all_cohorts": {"fr": "Toutes cohortes", "en": "All cohorts"},
     "no_national": {
-        "fr": "Aucun événement de jeune, dans aucune cohorte, jusqu’à cette semaine.",
-        "en": "No young event in any cohort up to this week.",
+        "fr": "Aucune inscription, dans aucune cohorte, jusqu’à cette semaine.",
+        "en": "No inscription in any cohort up to this week.",
     },
     "with_goal_only": {
         "fr": "cohortes ayant un objectif seulement",
         "en": "cohorts with an objective only",
     },
     "progress_heading": {
-        "fr": "3. Avancement par rapport aux objectifs annuels",
-        "en": "3. Progress against the annual objectives",
+        "fr": "Avancement par rapport aux objectifs annuels",
+        "en": "Progress against the annual objectives",
     },
     "chart_alt": {
         "fr": "Dossiers validés en cumul par semaine et par cohorte, avec l’objectif et la "
@@ -115,66 +149,124 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "chart_caption": {
         "fr": "Jeunes validés en cumul depuis l’ouverture de chaque cohorte (trait plein), son "
-        "objectif annuel (tirets) et la projection à la clôture de ses inscriptions "
-        "(pointillés), semaine après semaine jusqu’à celle-ci.",
+        "objectif annuel (tirets, nommé à droite) et la projection à la clôture de ses "
+        "inscriptions (pointillés), semaine après semaine jusqu’à celle-ci.",
         "en": "Validated youngs cumulated since each cohort opened (solid), its annual "
-        "objective (dashed) and the projection at the close of its inscriptions (dotted), "
-        "week by week up to this one.",
+        "objective (dashed, named on the right) and the projection at the close of its "
+        "inscriptions (dotted), week by week up to this one.",
     },
-    "regional_heading": {"fr": "4. Entonnoir régional", "en": "4. Regional funnel"},
-    "regional_note": {
-        "fr": "D’après <code>weekly_funnel</code>, la vue publiée (totaux régionaux){N}: un "
-        "effectif de 1 à {k_1} y est masqué pour que personne ne puisse être isolé, ainsi que "
-        "quelques autres, pour qu’aucun effectif masqué ne puisse être déduit des chiffres "
-        "publiés (secret statistique). Un chiffre masqué s’affiche <b>s</b>. L’objectif de la "
-        "région est la somme de ceux de ses départements.",
-        "en": "From <code>weekly_funnel</code>, the published view (region totals): a count of "
-        "1 to {k_1} is hidden there so that nobody can be singled out, and so are a few "
-        "others, so that no hidden count can be worked out from the published ones. A hidden "
-        "figure shows as <b>s</b>. The objective is the sum of the region's departments'.",
+    "chart_caption_public": {
+        "fr": "Les chiffres publiés{N}: une semaine dont le cumul national est masqué "
+        "interrompt la ligne.",
+        "en": "Published figures: a week whose national cumulated count is hidden breaks the line.",
+    },
+    "regional_heading": {"fr": "Entonnoir régional", "en": "Regional funnel"},
+    "regional_note_public": {
+        "fr": "Les totaux régionaux publiés. L’objectif de la région est la somme de ceux de "
+        "ses départements. Les régions sans aucune inscription (ni dans la semaine, ni en "
+        "cumul) sont regroupées sur une ligne{N}; les collectivités d’outre-mer suivent les "
+        "régions.",
+        "en": "The published region totals. A region's objective is the sum of its "
+        "departments'. Regions without any inscription (neither in the week nor cumulated) "
+        "are grouped on one line; the overseas collectivities follow the regions.",
+    },
+    "regional_note_restricted": {
+        "fr": "Les totaux régionaux exacts. Un chiffre marqué <sup>s</sup> est masqué dans "
+        "l’édition publique (secret statistique). L’objectif de la région est la somme de ceux "
+        "de ses départements. Les régions sans aucune inscription (ni dans la semaine, ni en "
+        "cumul) sont regroupées sur une ligne{N}; les collectivités d’outre-mer suivent les "
+        "régions.",
+        "en": "The exact region totals. A figure marked <sup>s</sup> is hidden in the public "
+        "edition (statistical disclosure control). A region's objective is the sum of its "
+        "departments'. Regions without any inscription (neither in the week nor cumulated) "
+        "are grouped on one line; the overseas collectivities follow the regions.",
     },
     "region": {"fr": "Région", "en": "Region"},
+    "unknown_region": {"fr": "Région non renseignée", "en": "Region not given"},
+    "overseas": {"fr": "Collectivités d’outre-mer", "en": "Overseas collectivities"},
+    "inactive": {
+        "fr": "Sans inscription{N}: {names}",
+        "en": "No inscription: {names}",
+    },
     "no_regional": {
         "fr": "Aucune ligne régionale pour cette semaine.",
         "en": "No regional row for this week.",
     },
     "hidden_title": {
-        "fr": f"masqué (secret statistique){N}: la part publiée seulement",
-        "en": "hidden (statistical disclosure control): the published part only",
+        "fr": "masqué (secret statistique)",
+        "en": "hidden (statistical disclosure control)",
     },
-    "definitions_heading": {"fr": "Définitions", "en": "Definitions"},
+    "hidden_in_public_title": {
+        "fr": "chiffre exact, masqué dans l’édition publique (secret statistique)",
+        "en": "exact figure, hidden in the public edition (statistical disclosure control)",
+    },
+    # -- glossary -------------------------------------------------------------------------
+    "definitions_heading": {"fr": "Glossaire", "en": "Glossary"},
     "def_created": {
-        "fr": "le compte d’un jeune a été créé (<code>young.created</code>).",
-        "en": "a young's account was created (<code>young.created</code>).",
+        "fr": "un jeune a créé son compte et commencé son inscription.",
+        "en": "a young created an account and started an inscription.",
     },
     "def_completed": {
-        "fr": "le dossier a été déposé pour validation (statut &rarr; WAITING_VALIDATION).",
-        "en": "the application was submitted for validation (status &rarr; WAITING_VALIDATION).",
+        "fr": "un dossier complet a été déposé et attend sa validation.",
+        "en": "a complete application was submitted and awaits validation.",
     },
     "def_processed": {
-        "fr": "un dossier déposé a changé de statut (statut avant = WAITING_VALIDATION).",
-        "en": "a submitted application changed status (status before = WAITING_VALIDATION).",
+        "fr": "un dossier qui attendait sa validation a reçu une suite dans la semaine "
+        "(validé, refusé, renvoyé en correction, mis en liste complémentaire...).",
+        "en": "an application awaiting validation was acted upon in the week (validated, "
+        "refused, sent back for correction, put on the waiting list...).",
     },
-    "def_validated": {"fr": "statut &rarr; VALIDATED.", "en": "status &rarr; VALIDATED."},
-    "def_refused": {"fr": "statut &rarr; REFUSED.", "en": "status &rarr; REFUSED."},
+    "def_validated": {
+        "fr": "un dossier a été validé dans la semaine, quel que soit son état d’avant.",
+        "en": "an application was validated in the week, whatever its state before.",
+    },
+    "def_refused": {
+        "fr": "un dossier a été refusé dans la semaine.",
+        "en": "an application was refused in the week.",
+    },
+    "def_validated_vs_processed": {
+        "fr": "Pourquoi les validés peuvent dépasser les traités{N}: un dossier peut être "
+        "validé sans avoir attendu sa validation cette semaine-là, par exemple depuis la "
+        "liste complémentaire ou après une correction. Il compte alors parmi les validés, pas "
+        "parmi les traités.",
+        "en": "Why validated can exceed processed: an application may be validated without "
+        "having awaited validation that week, e.g. from the waiting list or after a "
+        "correction. It then counts as validated, not as processed.",
+    },
     "cumulated": {"fr": "Cumul", "en": "Cumulated"},
     "def_cumulated": {
         "fr": "depuis l’ouverture de la cohorte, jusqu’à la fin de cette semaine.",
         "en": "since the cohort opened, up to the end of this week.",
     },
     "def_objective": {
-        "fr": "le nombre maximal annuel de jeunes validés (<code>inscription_goals</code>).",
-        "en": "the annual maximum of validated youngs (<code>inscription_goals</code>).",
+        "fr": "le nombre maximal de jeunes validés fixé pour l’année.",
+        "en": "the maximum number of validated youngs set for the year.",
     },
-    "footer": {
-        "fr": "Produit par l’asset <code>weekly_report</code> de snu-assets à partir du schéma "
-        "PostgreSQL <code>{schema}</code> (tables enriched_events, weekly_funnel_national, "
-        f"weekly_funnel, inscription_goals). Effectifs agrégés seulement{N}: aucune donnée "
-        "personnelle.",
-        "en": "Generated by the <code>weekly_report</code> asset of snu-assets from the "
-        "PostgreSQL schema <code>{schema}</code> (tables enriched_events, "
-        "weekly_funnel_national, weekly_funnel, inscription_goals). Aggregated counts only: "
-        "no personal data.",
+    "def_projection": {
+        "fr": "le nombre de validés attendu à la clôture des inscriptions de la cohorte, au "
+        "rythme observé jusqu’ici{N}; «{N}Projeté{N}» le rapporte à l’objectif.",
+        "en": "the number of validated youngs expected when the cohort's inscriptions close, "
+        "at the pace so far; \u201cProjected\u201d relates it to the objective.",
+    },
+    "def_hidden": {
+        "fr": "un chiffre masqué par le secret statistique{N}: de 1 à {k_1}, ou masqué pour "
+        "qu’un autre ne puisse pas être déduit.",
+        "en": "a figure hidden by statistical disclosure control: 1 to {k_1}, or hidden so "
+        "that another cannot be worked out.",
+    },
+    "footer_public": {
+        "fr": "Produit par snu-assets à partir des chiffres publiés du Service national "
+        f"universel. Effectifs agrégés seulement{N}: aucune donnée personnelle.",
+        "en": "Produced by snu-assets from the published figures of the Service National "
+        "Universel. Aggregated counts only: no personal data.",
+    },
+    "footer_restricted": {
+        "fr": "Diffusion restreinte. Produit par snu-assets à partir des chiffres exacts du "
+        f"Service national universel. Effectifs agrégés seulement{N}: aucune donnée "
+        "personnelle, mais des effectifs trop petits pour être diffusés.",
+        "en": "Restricted distribution. Produced by snu-assets from the exact figures of the "
+        "Service National Universel. Aggregated counts only: no personal data, but counts "
+        "too small to be distributed.",
     },
     # -- chart ------------------------------------------------------------------------
     "chart_title": {
@@ -191,6 +283,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "chart_validated": {"fr": "validés, cumul", "en": "validated, cumulated"},
     "chart_objective": {"fr": "objectif annuel", "en": "annual objective"},
     "chart_projection": {"fr": "projection à la clôture", "en": "projection at close"},
+    "chart_objective_label": {
+        "fr": "objectif {cohort}{N}: {value}",
+        "en": "objective {cohort}: {value}",
+    },
 }
 
 for _texts in MESSAGES.values():
@@ -230,7 +326,9 @@ class Formatter:
         out = {}
         for key, texts in MESSAGES.items():
             template = Markup(texts[self.language])  # trusted constants of this module
-            out[key] = template.format(**params) if "{" in texts[self.language] else template
+            names = {f for _, f, _, _ in string.Formatter().parse(texts[self.language]) if f}
+            # a message whose placeholders are not all given is filled by its caller (text())
+            out[key] = template.format(**params) if names and names <= set(params) else template
         return out
 
     # -- numbers ----------------------------------------------------------------------
@@ -248,20 +346,28 @@ class Formatter:
             Decimal(str(value)).quantize(Decimal(1)), format="#,##0", locale=self.locale
         )
 
-    def percent(self, ratio: float | None) -> str:
-        """``12,5 %`` (fr, U+00A0 before the sign) / ``12.5%`` (en), one decimal."""
+    def percent(self, ratio: Decimal | float | None) -> str:
+        """``12,5 %`` (fr, U+00A0 before the sign) / ``12.5%`` (en), one decimal rounded half
+        up as French statistics do (5/16 = 31,25 % reads 31,3 %, not Babel's half-even 31,2)."""
         if ratio is None:
             return DASH
-        return format_percent(ratio, format=_percent_pattern(self.language), locale=self.locale)
+        tenths = (Decimal(str(ratio)) * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return format_percent(
+            tenths / 1000, format=_percent_pattern(self.language), locale=self.locale
+        )
 
     # -- dates ------------------------------------------------------------------------
     def date_long(self, day: date) -> str:
-        """``2 décembre 2026`` / ``2 December 2026``."""
-        return format_date(day, format="d MMMM y", locale=self.locale)
+        """``2 décembre 2026``, ``1er novembre 2026`` / ``2 December 2026``."""
+        return format_date(day, format=f"{self._day(day)} MMMM y", locale=self.locale)
 
     def day_short(self, day: date) -> str:
-        """A day of the week: ``lun. 6 janv.`` / ``Mon 6 Jan``."""
-        return format_date(day, format="EEE d MMM", locale=self.locale)
+        """A day of the week: ``lun. 6 janv.``, ``dim. 1er nov.`` / ``Mon 6 Jan``."""
+        return format_date(day, format=f"EEE {self._day(day)} MMM", locale=self.locale)
+
+    def _day(self, day: date) -> str:
+        """The day of the month's pattern: French writes the first of the month ``1er``."""
+        return "d'er'" if self.language == "fr" and day.day == 1 else "d"
 
     def week_tick(self, day: date) -> str:
         """A Monday on the chart's axis: ``6 janv.`` / ``6 Jan``."""
@@ -276,7 +382,17 @@ class Formatter:
                 for name in ("ylabel", "xlabel", "empty", "cohort", "validated", "objective")
             },
             "projection": self.message("chart_projection"),
+            "objective_label": self.message("chart_objective_label"),
         }
+
+
+def collation_key(name: str) -> tuple[str, str]:
+    """Sort key of a French name: accents and case ignored first (Île-de-France among the I,
+    not after Wallis-et-Futuna), then the name itself to break ties."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFD", name) if not unicodedata.combining(ch)
+    )
+    return plain.casefold(), name
 
 
 @functools.cache

@@ -1,22 +1,22 @@
-"""Layer 5 — the weekly report: for one week, a self-contained HTML page (inline CSS, chart
-embedded as a base64 PNG) of the national and regional funnel, and a PDF of it when headless
-Chromium is installed.
+"""Layer 5 — the weekly report, in two editions (:mod:`snu_assets.defs.report.editions`), each a
+self-contained HTML page (inline CSS, chart embedded as a base64 PNG) and a PDF of it when
+headless Chromium is installed:
 
-It reads aggregated tables only (``enriched_events`` counted per day, ``weekly_funnel_national``,
-``weekly_funnel``, ``inscription_goals``): no personal data can reach it. The queries are in
-``sql/report_*.sql``, the page in ``template.html`` beside this module, the chart in
-:mod:`snu_assets.defs.report.charts`.
+* ``weekly_report_public``: the published figures only (what ``snu_public`` reads); it may be
+  distributed. Its check proves that it prints nothing but published values.
+* ``weekly_report_restricted``: the exact figures, for the ministry, marked *Diffusion
+  restreinte* in its title, its file name, on every printed page and in its metadata.
 
-Files: ``<reports dir>/weekly_report_<monday>.html`` (and ``.pdf``), where the reports dir
-is ``SNU_REPORTS_DIR`` or ``<state dir>/reports`` (read at run time). Both are replaced
-atomically: a reader never sees half a file.
+Files: ``<reports dir>/rapport_hebdomadaire_<monday>_edition_publique.html`` and
+``..._diffusion_restreinte.html`` (and ``.pdf``), where the reports dir is ``SNU_REPORTS_DIR``
+or ``<state dir>/reports`` (read at run time). Both are replaced atomically: a reader never
+sees half a file. Aggregated tables only: no personal data can reach them.
 """
 
 import base64
-from dataclasses import dataclass
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from dagster import (
@@ -33,25 +33,41 @@ from pydantic import Field
 from snu_assets import settings
 from snu_assets.defs.partitions import weekly_partitions
 from snu_assets.defs.policies import OWNERS
+from snu_assets.defs.report.data import published_totals, week_figures
+from snu_assets.defs.report.editions import (
+    FUNNEL,
+    PUBLIC,
+    RESTRICTED,
+    Edition,
+    build_page,
+    printed_cells,
+    unpublished_figures,
+)
 from snu_assets.defs.report.i18n import Formatter, check_language
-from snu_assets.defs.report.progress import chart_markdown, progress_chart, query
+from snu_assets.defs.report.progress import chart_markdown, progress_chart
 from snu_assets.defs.report.render import (
     chromium_binary,
     render_with_chromium,
     reports_dir,
     write_atomically,
 )
-from snu_assets.defs.resources import PostgresResource
+from snu_assets.defs.resources import PostgresResource, PublicationRules
 
 TEMPLATE = Path(__file__).parent / "template.html"
-FUNNEL = ("created", "completed", "processed", "validated", "refused")
-NNBSP = "\u202f"  # narrow no-break space: after the ≥ of a hidden cell's published part
 
-
-# ------------------------------------------------------------------------------ data
-
-
-# ------------------------------------------------------------------------------ formatting
+#: what each metadata key of a report's materialisation means (shown with it)
+LEGEND = """| clé | signification |
+|---|---|
+| édition | publique (chiffres publiés, diffusable) ou diffusion restreinte (chiffres exacts, ministère seulement) |
+| fichier_html, fichier_pdf | les fichiers écrits (le PDF quand Chromium est installé) |
+| pdf | comment le PDF a été produit, ou pourquoi il ne l'a pas été |
+| semaine, langue | le lundi de la semaine, la langue du document |
+| national | le tableau national tel qu'imprimé (s : masqué dans l'édition publique) |
+| chiffres_imprimés | nombre de chiffres des tableaux du document |
+| chiffres_masqués | édition publique : imprimés s ; diffusion restreinte : exacts mais masqués dans l'édition publique |
+| régions_sans_inscription | régions regroupées sur une ligne (aucune inscription, ni dans la semaine ni en cumul) |
+| graphique | le graphique d'avancement du document |
+"""
 
 
 def words(language: str | None = None) -> Formatter:
@@ -59,202 +75,7 @@ def words(language: str | None = None) -> Formatter:
     return Formatter(language or settings.current().report_language)
 
 
-def _ratio(part, whole) -> float | None:
-    if part is None or not whole:
-        return None
-    return float(part) / float(whole)
-
-
-def _raw(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return str(value)
-
-
-@dataclass
-class Cell:
-    """One figure of the page: ``raw`` goes to ``data-value``, ``text`` is displayed."""
-
-    col: str
-    raw: str
-    text: str
-    hidden: bool | None = None  # None: exact table; True/False: published (suppressible) cell
-    title: str | None = None
-    bar: float | None = None  # progress bar (ratio) drawn after the text
-
-
-def count_cell(col: str, value, hidden: bool | None = None, fmt: Formatter | None = None) -> Cell:
-    fmt = fmt or words()
-    if hidden:
-        text = "s" if not value else f"≥{NNBSP}{fmt.integer(value)}"
-        return Cell(col, _raw(value), text, True, title=fmt.message("hidden_title"))
-    return Cell(col, _raw(value), fmt.integer(value), hidden)
-
-
-def ratio_cell(
-    col: str,
-    ratio: float | None,
-    hidden: bool | None = None,
-    bar: bool = True,
-    fmt: Formatter | None = None,
-) -> Cell:
-    fmt = fmt or words()
-    if hidden:
-        text = "s" if not ratio else f"≥{NNBSP}{fmt.percent(ratio)}"
-    else:
-        text = fmt.percent(ratio)
-    return Cell(col, _raw(ratio), text, hidden, bar=ratio if bar else None)
-
-
-def projection_cell(value, hidden: bool | None = None, fmt: Formatter | None = None) -> Cell:
-    fmt = fmt or words()
-    if hidden:
-        text = "s" if not value else f"≥{NNBSP}{fmt.rounded(value)}"
-        return Cell("projection", _raw(value), text, True)
-    return Cell("projection", _raw(value), fmt.rounded(value), hidden)
-
-
-def build_report(postgres: PostgresResource, week: date, language: str | None = None) -> dict:
-    """Everything the page shows for ``week`` (its Monday), read from the aggregated tables,
-    in ``language`` (``fr`` / ``en``; default ``SNU_REPORT_LANGUAGE``)."""
-    fmt = words(language)
-    params = {"week": week, "week_end": week + timedelta(days=7)}
-    daily = query(postgres, "report_daily.sql", params)
-    national = query(postgres, "report_national.sql", params)
-    regional = query(postgres, "report_regional.sql", params)
-
-    def count(col: str, value, hidden: bool | None = None) -> Cell:
-        return count_cell(col, value, hidden, fmt)
-
-    def ratio(col: str, value, hidden: bool | None = None, bar: bool = True) -> Cell:
-        return ratio_cell(col, value, hidden, bar, fmt)
-
-    week_totals = {c: sum(int(r[c]) for r in daily) for c in FUNNEL}
-    daily_rows = [
-        {
-            "key": r["day"].isoformat(),
-            "label": fmt.day_short(r["day"]),
-            "cells": [count(c, r[c]) for c in FUNNEL],
-        }
-        for r in daily
-    ]
-    daily_total = {"key": "total", "cells": [count(c, week_totals[c]) for c in FUNNEL]}
-
-    national_rows = []
-    for r in national:
-        progress = _ratio(r["validated_cumulated"], r["objective"])
-        projected = _ratio(r["projection"], r["objective"])
-        national_rows.append(
-            {
-                "key": r["cohort"],
-                "label": r["cohort"],
-                "cells": [
-                    *(count(c, r[c]) for c in FUNNEL),
-                    count("validated_cumulated", r["validated_cumulated"]),
-                    count("objective", r["objective"]),
-                    ratio("progress", progress),
-                    projection_cell(r["projection"], fmt=fmt),
-                    ratio("projected_progress", projected, bar=False),
-                ],
-            }
-        )
-    with_goal = [r for r in national if r["objective"]]
-    objective = sum(int(r["objective"]) for r in with_goal)
-    validated_cumulated = sum(int(r["validated_cumulated"]) for r in national)
-    validated_with_goal = sum(int(r["validated_cumulated"]) for r in with_goal)
-    projections = [r["projection"] for r in with_goal if r["projection"] is not None]
-    projection = sum(projections) if projections else None
-    total_cells = [
-        *(count(c, sum(int(r[c]) for r in national)) for c in FUNNEL),
-        count("validated_cumulated", validated_cumulated),
-        count("objective", objective or None),
-        ratio("progress", _ratio(validated_with_goal, objective)),
-        projection_cell(projection, fmt=fmt),
-        ratio("projected_progress", _ratio(projection, objective), bar=False),
-    ]
-    for cell in total_cells[-3:]:
-        cell.title = fmt.message("with_goal_only")
-    national_total = {"key": "total", "cells": total_cells}
-
-    groups: dict[str, list] = {}
-    hidden_cells = 0
-    projected_cohorts = {r["cohort"] for r in national if r["projection"] is not None}
-    for r in regional:
-        hidden_cum = r["validated_cumulated_hidden"]
-        if not r["has_rows"] and r["cohort"] in projected_cohorts:
-            r["projection"] = Decimal(0)  # nothing validated yet: nothing projected
-        cells = [
-            *(count(c, r[c], r[f"{c}_hidden"]) for c in FUNNEL),
-            count("validated_cumulated", r["validated_cumulated"], hidden_cum),
-            count("objective", r["objective"], False),
-            ratio("progress", _ratio(r["validated_cumulated"], r["objective"]), hidden_cum),
-            projection_cell(r["projection"], hidden_cum, fmt),
-        ]
-        hidden_cells += sum(1 for c in cells if c.hidden)
-        groups.setdefault(r["cohort"], []).append(
-            {"key": f"{r['cohort']}|{r['region']}", "label": r["region"], "cells": cells}
-        )
-
-    kpis = [
-        {
-            "col": c,
-            "label": fmt.message(c),
-            "text": fmt.integer(week_totals[c]),
-            "sub": fmt.message("kpi_week"),
-        }
-        for c in FUNNEL
-    ]
-    kpis.append(
-        {
-            "col": "progress",
-            "label": fmt.message("kpi_progress"),
-            "text": fmt.percent(_ratio(validated_with_goal, objective)),
-            "sub": fmt.text(
-                "kpi_of", part=fmt.integer(validated_with_goal), whole=fmt.integer(objective)
-            ),
-        }
-    )
-    k = settings.current().small_cell_k
-    return {
-        "week": week,
-        "language": fmt.language,
-        "week_totals": week_totals,
-        "daily": daily,
-        "national": national,
-        "regional": regional,
-        "hidden_cells": hidden_cells,
-        "validated_cumulated": validated_cumulated,
-        "objective": objective,
-        "validated_with_goal": validated_with_goal,
-        "projection": projection,
-        "context": {
-            "lang": fmt.language,
-            "t": fmt.messages(
-                week=fmt.date_long(week),
-                first=fmt.date_long(week),
-                last=fmt.date_long(week + timedelta(days=6)),
-                timezone=settings.timezone_name(),
-                schema=postgres.schema,
-                k_1=k - 1,
-                part=fmt.integer(validated_with_goal),
-                whole=fmt.integer(objective),
-            ),
-            "kpis": kpis,
-            "funnel_columns": [{"col": c, "label": fmt.message(c)} for c in FUNNEL],
-            "daily": daily_rows,
-            "daily_total": daily_total,
-            "national": national_rows,
-            "national_total": national_total,
-            "regional": [{"cohort": cohort, "rows": rows} for cohort, rows in groups.items()],
-        },
-    }
-
-
-def render_html(context: dict, chart_png: bytes) -> str:
+def render_html(context: dict[str, Any], chart_png: bytes) -> str:
     environment = jinja2.Environment(
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False
     )
@@ -262,41 +83,122 @@ def render_html(context: dict, chart_png: bytes) -> str:
     return template.render(**context, chart_b64=base64.b64encode(chart_png).decode("ascii"))
 
 
-def national_markdown(report: dict) -> MetadataValue:
-    fmt = words(report["language"])
-    columns = ["cohort", *FUNNEL, "validated_cumulated", "objective", "progress", "projection"]
+def national_markdown(context: dict[str, Any], fmt: Formatter) -> MetadataValue:
+    """The national table as printed (``s``: hidden), one line per cohort and the total."""
+    columns = ["cohorte", *(fmt.message(c) for c in FUNNEL), fmt.message("validated_cumulated")]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in report["national"]:
-        progress = fmt.percent(_ratio(r["validated_cumulated"], r["objective"]))
-        cells = [
-            r["cohort"],
-            *(str(r[c]) for c in FUNNEL),
-            str(r["validated_cumulated"]),
-            fmt.integer(r["objective"]),
-            progress,
-            fmt.rounded(r["projection"]),
-        ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    totals = report["week_totals"]
-    lines.append(
-        f"| **{fmt.message('all_cohorts')}** | "
-        + " | ".join(str(totals[c]) for c in FUNNEL)
-        + f" | {report['validated_cumulated']} | {fmt.integer(report['objective'] or None)}"
-        f" | {fmt.percent(_ratio(report['validated_with_goal'], report['objective']))}"
-        f" | {fmt.rounded(report['projection'])} |"
-    )
+    for row in [*context["national"], context["national_total"]] if context["national"] else []:
+        label = row.get("label", fmt.message("all_cohorts"))
+        texts = [c.text for c in row["cells"][: len(FUNNEL) + 1]]
+        lines.append("| " + " | ".join([label, *texts]).replace("\u202f", " ") + " |")
     return MetadataValue.md("\n".join(lines))
 
 
 class WeeklyReportConfig(Config):
     language: str = Field(
         default=settings.current().report_language,
-        description="Language of the page, its chart and its number and date formats: fr "
-        "(French, the ministry's) or en (SNU_REPORT_LANGUAGE).",
+        description="Langue du document, de son graphique et de ses formats de nombres et de "
+        "dates : fr (le français du ministère) ou en (anglais) ; par défaut "
+        "SNU_REPORT_LANGUAGE.",
     )
 
 
-# ------------------------------------------------------------------------------ asset
+def _write_report(
+    context: AssetExecutionContext,
+    postgres: PostgresResource,
+    k: int,
+    language: str,
+    edition: Edition,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build, render and write ``edition`` for the run's week: (page context, metadata)."""
+    week: date = context.partition_time_window.start.date()
+    fmt = words(check_language(language))
+    page = build_page(week_figures(postgres, week, edition), fmt, k)
+    chart = progress_chart(postgres, week, fmt.language, edition)
+    html = render_html(page, chart)
+
+    html_path = reports_dir() / edition.file_name(week, "html")
+    write_atomically(html_path, html.encode("utf-8"))
+    metadata: dict[str, Any] = {
+        "édition": edition.label_fr,
+        "semaine": week.isoformat(),
+        "langue": fmt.language,
+        "fichier_html": MetadataValue.path(str(html_path)),
+    }
+    pdf_path = html_path.with_suffix(".pdf")
+    if chromium_binary():
+        render_with_chromium(html_path, pdf=pdf_path)
+        metadata["fichier_pdf"] = MetadataValue.path(str(pdf_path))
+        metadata["pdf"] = "produit par Chromium (sans interface)"
+    else:
+        pdf_path.unlink(missing_ok=True)  # a PDF of an older page would mislead
+        metadata["pdf"] = "non produit : aucun moteur PDF (installer le paquet Debian chromium)"
+        context.log.warning(f"{edition.label_fr} de {week} : chromium absent, pas de PDF")
+    printed = printed_cells(page)
+    metadata.update(
+        {
+            "national": national_markdown(page, fmt),
+            "chiffres_imprimés": len(printed),
+            "chiffres_masqués": sum(1 for _, _, c in printed if c.hidden),
+            "régions_sans_inscription": sum(len(g["inactive_regions"]) for g in page["regional"]),
+            "graphique": chart_markdown(chart),
+            "octets_html": len(html.encode("utf-8")),
+            "légende": MetadataValue.md(LEGEND),
+        }
+    )
+    return page, metadata
+
+
+REPORT_FILES = (
+    "écrit dans `SNU_REPORTS_DIR` (par défaut `reports/` dans le dossier d'état, `.snu`), "
+    "page HTML autonome (styles en ligne, graphique inclus) et son PDF A4 quand Chromium "
+    "est installé. En français par défaut, en anglais sur demande (configuration du run "
+    "`language`, par défaut SNU_REPORT_LANGUAGE). Tableaux agrégés seulement : aucune "
+    "donnée personnelle."
+)
+
+
+@asset(
+    partitions_def=weekly_partitions,
+    deps=["weekly_funnel", "inscription_goals"],
+    group_name="views",
+    owners=OWNERS,
+    kinds={"postgres", "html"},
+    check_specs=[
+        AssetCheckSpec(
+            "prints_only_published_figures",
+            asset="weekly_report_public",
+            description="Chaque chiffre de l'édition publique est une valeur publiée de "
+            "weekly_funnel (totaux nationaux et régionaux), ou une somme de valeurs montrées ; "
+            "un chiffre masqué est imprimé s, sans valeur ; aucun chiffre quotidien.",
+        )
+    ],
+    description="Rapport hebdomadaire, édition publique (diffusable) : l'entonnoir national "
+    "par cohorte, l'avancement par rapport aux objectifs et les projections, l'entonnoir "
+    "régional, tels que publiés dans weekly_funnel (secret statistique : un chiffre masqué "
+    "s'affiche s). Construit uniquement à partir de ce que lit le rôle snu_public. Fichier "
+    "`rapport_hebdomadaire_AAAA-MM-JJ_edition_publique.html` (le lundi), " + REPORT_FILES,
+)
+def weekly_report_public(
+    context: AssetExecutionContext,
+    config: WeeklyReportConfig,
+    postgres: PostgresResource,
+    publication: PublicationRules,
+) -> MaterializeResult:
+    page, metadata = _write_report(
+        context, postgres, publication.small_cell_k, config.language, PUBLIC
+    )
+    week = context.partition_time_window.start.date()
+    wrong = unpublished_figures(page, published_totals(postgres, week))
+    check = AssetCheckResult(
+        check_name="prints_only_published_figures",
+        passed=not wrong,
+        metadata={
+            "chiffres_vérifiés": metadata["chiffres_imprimés"],
+            "écarts": MetadataValue.md("\n".join(f"- {w}" for w in wrong[:50]) or "aucun"),
+        },
+    )
+    return MaterializeResult(metadata=metadata, check_results=[check])
 
 
 @asset(
@@ -308,73 +210,33 @@ class WeeklyReportConfig(Config):
     check_specs=[
         AssetCheckSpec(
             "daily_sums_equal_national_view",
-            asset="weekly_report",
-            description="The report's seven daily counts (from enriched_events) add up to the "
-            "week's national funnel (weekly_funnel_national), category by category.",
+            asset="weekly_report_restricted",
+            description="Les sept chiffres quotidiens du rapport (d'après enriched_events) "
+            "s'additionnent, catégorie par catégorie, en l'entonnoir national de la semaine "
+            "(weekly_funnel_national).",
         )
     ],
-    description="Weekly report of the national and regional funnel for one week: a "
-    "self-contained HTML page (inline CSS, chart embedded) written to "
-    "`SNU_REPORTS_DIR` (default: `reports/` in the state dir, `.snu`) as "
-    "`weekly_report_YYYY-MM-DD.html` (the Monday), and a PDF of it when headless "
-    "Chromium is installed. Daily national counts "
-    "(exact), the week's national funnel per cohort, progress against the annual "
-    "objectives and projections, the published regional funnel (small cells shown "
-    "as hidden). Aggregated tables only: no personal data. In French by default, "
-    "English as an option (run config `language`, default SNU_REPORT_LANGUAGE): words, "
-    "numbers (1 234), percentages (12,5 %) and dates (2 décembre 2026).",
+    description="Rapport hebdomadaire, DIFFUSION RESTREINTE (ministère seulement) : chiffres "
+    "exacts, marqués « Diffusion restreinte » dans le titre, le nom du fichier et sur chaque "
+    "page. L'entonnoir national jour par jour et par cohorte, l'avancement par rapport aux "
+    "objectifs et les projections, l'entonnoir régional exact (un chiffre masqué dans "
+    "l'édition publique y est marqué s). Fichier "
+    "`rapport_hebdomadaire_AAAA-MM-JJ_diffusion_restreinte.html` (le lundi), " + REPORT_FILES,
 )
-def weekly_report(
-    context: AssetExecutionContext, config: WeeklyReportConfig, postgres: PostgresResource
+def weekly_report_restricted(
+    context: AssetExecutionContext,
+    config: WeeklyReportConfig,
+    postgres: PostgresResource,
+    publication: PublicationRules,
 ) -> MaterializeResult:
-    window = context.partition_time_window
-    week = window.start.date()
-    language = check_language(config.language)
-    report = build_report(postgres, week, language)
-    chart = progress_chart(postgres, week, language)
-    html = render_html(report["context"], chart)
-
-    folder = reports_dir()
-    html_path = folder / f"weekly_report_{week.isoformat()}.html"
-    write_atomically(html_path, html.encode("utf-8"))
-    metadata: dict = {
-        "path": MetadataValue.path(str(html_path)),
-        "week": week.isoformat(),
-        "language": language,
-    }
-
-    pdf_path = html_path.with_suffix(".pdf")
-    if chromium_binary():
-        render_with_chromium(html_path, pdf=pdf_path)
-        metadata["pdf"] = MetadataValue.path(str(pdf_path))
-        metadata["pdf_status"] = "rendered by headless chromium"
-    else:
-        pdf_path.unlink(missing_ok=True)  # a PDF of an older page would mislead
-        metadata["pdf_status"] = "skipped: no PDF renderer (install Debian's chromium package)"
-        context.log.warning(f"weekly_report: chromium not found, PDF of {week} skipped")
-
-    national_totals = {c: sum(int(r[c]) for r in report["national"]) for c in FUNNEL}
-    passed = national_totals == report["week_totals"]
-    metadata.update(
-        {
-            "national": national_markdown(report),
-            "progress_chart": chart_markdown(chart),
-            **{c: report["week_totals"][c] for c in FUNNEL},
-            "validated_cumulated": report["validated_cumulated"],
-            "objective": report["objective"],
-            "progress_pct": round(
-                100 * (_ratio(report["validated_with_goal"], report["objective"]) or 0), 1
-            ),
-            "cohorts": len(report["national"]),
-            "regional_rows": len(report["regional"]),
-            "regional_hidden_cells": report["hidden_cells"],
-            "html_bytes": len(html.encode("utf-8")),
-        }
+    page, metadata = _write_report(
+        context, postgres, publication.small_cell_k, config.language, RESTRICTED
     )
+    national = {c: sum(int(r[c]) for r in page["national_figures"]) for c in FUNNEL}
     check = AssetCheckResult(
         check_name="daily_sums_equal_national_view",
-        passed=passed,
-        metadata={f"daily_{c}": report["week_totals"][c] for c in FUNNEL}
-        | {f"national_{c}": national_totals[c] for c in FUNNEL},
+        passed=national == page["week_totals"],
+        metadata={f"jour_{c}": page["week_totals"][c] for c in FUNNEL}
+        | {f"national_{c}": national[c] for c in FUNNEL},
     )
     return MaterializeResult(metadata=metadata, check_results=[check])

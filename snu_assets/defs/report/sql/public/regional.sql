@@ -1,9 +1,9 @@
--- weekly_report: the published regional funnel of the week per cohort x region: the region
+-- weekly_report_public: the published regional funnel of the week per cohort x region: the region
 -- totals of weekly_funnel (level 'region', every gender and age band). A hidden value is NULL
 -- there (statistical disclosure control) and shown as hidden; its *_hidden flag says so. The
 -- objective is the region's (its departments' objectives summed, from inscription_goals);
--- regions with an objective but no event yet are listed with zeros. Cohorts: those of the
--- national view.
+-- regions with an objective but no event yet are listed with zeros. Cohorts: those published
+-- at the national level this week. Reads only what the role snu_public reads.
 with published as (
     select cohort, region, created, completed, processed, validated, refused,
            validated_cumulated, projection  -- NULL where validated_cumulated is hidden
@@ -16,7 +16,8 @@ goals as (
     group by 1, 2
 ),
 national_cohorts as (
-    select distinct cohort from "{schema}".weekly_funnel_national where week = %(week)s
+    select distinct cohort from "{schema}".weekly_funnel
+    where week = %(week)s and level = 'national'
 )
 select cohort, region,
        case when p.region is null then 0 else p.created end                 as created,

@@ -1,4 +1,4 @@
--- weekly_report: the week's seven days, national and exact, from enriched_events (young
+-- weekly_report_restricted: the week's seven days, national and exact, from enriched_events (young
 -- events only; the funnel categories of funnel_events.sql). Days without any event are 0.
 select d.day::date                                                           as day,
        count(*) filter (where e.event_name = 'young.created')                as created,

@@ -1,4 +1,4 @@
--- weekly_report: the week's national funnel per cohort, exact (weekly_funnel_national summed
+-- weekly_report_restricted: the week's national funnel per cohort, exact (weekly_funnel_national summed
 -- over gender x age band). The objective is the cohort's national one, repeated on each row
 -- of the view (max, not sum); the projection of a cohort is the sum of its rows'.
 select cohort,

@@ -1,4 +1,4 @@
--- weekly_report: validated cumulated per cohort for every materialised week up to the
+-- weekly_report_restricted: validated cumulated per cohort for every materialised week up to the
 -- report's, with the objective and the projection (the chart's data).
 select week, cohort,
        sum(validated_cumulated)::int as validated_cumulated,
