@@ -1,6 +1,6 @@
 """The weekly report's chart as the Dagster UI shows it: a real dagster-webserver on a
 materialised instance, driven by headless Chromium over the DevTools protocol. The asset
-page's ``progress_chart`` metadata entry ("[Show Markdown]") must open a dialog holding the
+page's ``graphique`` metadata entry (the restricted report) ("[Show Markdown]") must open a dialog holding the
 decoded PNG (the UI's markdown sanitiser must let the data: URI through).
 
 Skipped without Chromium. Marked e2e: it starts a webserver (about 30 s)."""
@@ -132,7 +132,7 @@ def webserver(dagster_home):
         def loaded():
             assert proc.poll() is None, (dagster_home / "webserver.log").read_text()[-2000:]
             node = graphql(
-                '{ assetNodeOrError(assetKey: {path: ["weekly_report"]}) { __typename } }'
+                '{ assetNodeOrError(assetKey: {path: ["weekly_report_restricted"]}) { __typename } }'
             )["assetNodeOrError"]
             return node["__typename"] == "AssetNode"
 
@@ -182,7 +182,7 @@ class Page:
 SHOW_MARKDOWN_OF_CHART = """(() => {
   for (const row of document.querySelectorAll('tr')) {
     const key = row.querySelector('td');
-    if (!key || key.textContent.trim() !== 'progress_chart') continue;
+    if (!key || key.textContent.trim() !== 'graphique') continue;
     const links = [...row.querySelectorAll('*')].filter(e => e.textContent.trim() === '[Show Markdown]');
     const link = links[links.length - 1];
     if (!link) return null;
@@ -244,7 +244,7 @@ async def open_chart(url: str, screenshot: Path) -> list:
                 mobile=False,
             )
             await page.call("Page.navigate", url=url)
-            x, y = await page.until("the progress_chart metadata entry", SHOW_MARKDOWN_OF_CHART)
+            x, y = await page.until("the graphique metadata entry", SHOW_MARKDOWN_OF_CHART)
             await asyncio.sleep(0.5)  # the scroll settles
             x, y = await page.js(SHOW_MARKDOWN_OF_CHART)
             await page.click(x, y)
@@ -262,15 +262,17 @@ async def open_chart(url: str, screenshot: Path) -> list:
 def test_the_chart_shows_in_the_dagster_ui(webserver, tmp_path):
     base, graphql = webserver
     materialization = graphql(
-        '{ assetOrError(assetKey: {path: ["weekly_report"]}) { ... on Asset { '
+        '{ assetOrError(assetKey: {path: ["weekly_report_restricted"]}) { ... on Asset { '
         "assetMaterializations(limit: 1) { partition metadataEntries { label "
         "... on MarkdownMetadataEntry { mdStr } } } } } }"
     )["assetOrError"]
     [latest] = materialization["assetMaterializations"]
     entries = {e["label"]: e.get("mdStr") for e in latest["metadataEntries"]}
-    assert entries["progress_chart"].startswith("![chart](data:image/png;base64,")
+    assert entries["graphique"].startswith("![chart](data:image/png;base64,")
     screenshot = tmp_path / "dagster_ui_chart.png"
-    images = asyncio.run(open_chart(f"{base}/assets/weekly_report?view=overview", screenshot))
+    images = asyncio.run(
+        open_chart(f"{base}/assets/weekly_report_restricted?view=overview", screenshot)
+    )
     # the report's chart (10 x 5 in at 100 dpi), decoded by the browser
     assert [1000, 500, True] in images, images
     assert screenshot.stat().st_size > 20_000

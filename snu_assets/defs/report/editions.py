@@ -181,7 +181,9 @@ def _regional_rows(cells: Cells, rows: Sequence[Row], projected: set[str]) -> di
     public = not cells.edition.restricted
     fmt = cells.fmt
     collectivities = overseas_collectivities()
-    active, overseas, inactive = [], [], []
+    active: list[dict[str, Any]] = []
+    overseas: list[dict[str, Any]] = []
+    inactive: list[str] = []
     hidden_cells = 0
     for r in rows:
         flags = {c: (r[c] is None) if public else bool(r.get(f"{c}_hidden")) for c in COUNTS}
