@@ -127,6 +127,8 @@ class Cells:
     def whole(self, col: str, value: int | None, hidden: bool | None = None) -> Cell:
         if hidden and not self.edition.restricted:
             return self.hidden(col)
+        if value is None:  # nothing to print, nothing to mark
+            hidden = None
         return Cell(col, _raw(value), self.fmt.integer(value), hidden)
 
 
@@ -225,7 +227,8 @@ def build_page(figures: WeekFigures, fmt: Formatter, k: int) -> dict[str, Any]:
     edition, week = figures.edition, figures.week
     public = not edition.restricted
     cells = Cells(fmt, edition)
-    national = sorted(figures.national, key=lambda r: collation_key(r["cohort"]))
+    national = list(figures.national)  # in the cohorts' calendar order (the queries')
+    cohort_order = {r["cohort"]: i for i, r in enumerate(national)}
     national_rows = [_national_row(cells, r["cohort"], r["cohort"], r, public) for r in national]
     totals = national_totals(national)
     total_hidden = {c: public and totals[c] is None for c in COUNTS}
@@ -264,7 +267,10 @@ def build_page(figures: WeekFigures, fmt: Formatter, k: int) -> dict[str, Any]:
         by_cohort.setdefault(r["cohort"], []).append(r)
     regional = [
         {"cohort": cohort, **_regional_rows(cells, rows, projected)}
-        for cohort, rows in sorted(by_cohort.items(), key=lambda item: collation_key(item[0]))
+        for cohort, rows in sorted(
+            by_cohort.items(),
+            key=lambda item: (cohort_order.get(item[0], len(cohort_order)), item[0]),
+        )
     ]
 
     progress = ratio(totals["validated_with_goal"], totals["objective"])

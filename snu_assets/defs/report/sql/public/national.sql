@@ -4,5 +4,6 @@
 select cohort, created, completed, processed, validated, refused,
        validated_cumulated, objective, projection
 from "{schema}".weekly_funnel
+left join "{schema}".cohorts using (cohort)
 where week = %(week)s and level = 'national' and gender = 'all' and age_band = 'all'
-order by cohort
+order by inscription_start nulls last, cohort  -- the cohorts' calendar order

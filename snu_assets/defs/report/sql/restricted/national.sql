@@ -12,6 +12,7 @@ select cohort,
        max(objective)                as objective,
        sum(projection)               as projection
 from "{schema}".weekly_funnel_national
+left join "{schema}".cohorts using (cohort)
 where week = %(week)s
-group by cohort
-order by cohort
+group by cohort, inscription_start
+order by inscription_start nulls last, cohort  -- the cohorts' calendar order
