@@ -57,6 +57,16 @@ def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
     return postgres.replace_with_sql(table, text, WEEK, params)
 
 
+#: the exact national sums of a weekly_funnel_national materialisation, by column
+EXACT_KEYS = {
+    "created": "créés_exact",
+    "completed": "complétés_exact",
+    "processed": "traités_exact",
+    "validated": "validés_exact",
+    "refused": "refusés_exact",
+}
+
+
 def _funnel_metadata(
     postgres: PostgresResource, table: str, rows: int, params: dict, where: str = WEEK
 ) -> dict:
@@ -73,13 +83,11 @@ def _funnel_metadata(
         "objective",
         "projection",
     ]
+    sums = ", ".join(f"coalesce(sum({column}), 0)" for column in EXACT_KEYS)
     with postgres.connect() as conn:
         totals = (
             conn.execute(
-                f"select coalesce(sum(created), 0), coalesce(sum(completed), 0), "
-                f"coalesce(sum(processed), 0), coalesce(sum(validated), 0), coalesce(sum(refused), 0) "
-                f'from "{postgres.schema}".{table} where {where}',
-                params,
+                f'select {sums} from "{postgres.schema}".{table} where {where}', params
             ).fetchone()
             or ()
         )
@@ -93,13 +101,8 @@ def _funnel_metadata(
             "validated_cumulated desc nulls last, cohort",
         ),
         "dagster/row_count": rows,
-        "week": str(params["week"]),
-        **dict(
-            zip(
-                ("created", "completed", "processed", "validated", "refused"),
-                (int(v) for v in totals),
-            )
-        ),
+        "semaine": str(params["week"]),
+        **{key: int(v) for key, v in zip(EXACT_KEYS.values(), totals, strict=True)},
     }
 
 
@@ -115,9 +118,10 @@ LEGEND = """| clé | signification |
 |---|---|
 | semaine | lundi de la semaine publiée (la dernière, pour une plage) |
 | déjà_publiée | la semaine l'était déjà : rien n'a été réécrit (les données arrivées depuis compteront dans la semaine suivante) |
+| dagster/row_count | lignes de la semaine dans weekly_funnel |
 | valeurs_publiées | valeurs d'effectif de la semaine dans weekly_funnel (10 par ligne), masquées comprises |
 | valeurs_montrées | dont montrées (non masquées) |
-| part_montrée | valeurs_montrées / valeurs_publiées |
+| part_montrée | la part des valeurs montrées : valeurs_montrées / valeurs_publiées |
 | masquées_primaires | masquées parce que petites (1 à k-1) |
 | masquées_secondaires | masquées pour protéger les autres |
 | national_publié | les totaux nationaux tels que publiés (s : masqué) ; chiffres exacts : weekly_funnel_national (ministère) |
@@ -279,6 +283,20 @@ def weekly_funnel(
     return MaterializeResult(metadata=metadata)
 
 
+#: what each metadata key of a weekly_funnel_national materialisation (and of its check)
+#: means (shown with it)
+NATIONAL_LEGEND = """| clé | signification |
+|---|---|
+| semaine | lundi de la semaine |
+| créés_exact, complétés_exact, traités_exact, validés_exact, refusés_exact | chiffres nationaux exacts (jamais masqués) de la semaine, toutes cohortes, genres et tranches d'âge confondus : sommes de created, completed, processed, validated et refused sur les lignes de la semaine dans weekly_funnel_national (dans la semaine, non cumulés) |
+| dagster/row_count | lignes de la semaine dans weekly_funnel_national (cohorte × genre × tranche d'âge) |
+| aperçu | les premières lignes de la semaine, par validés cumulés décroissants |
+| progression | validés cumulés par cohorte jusqu'à cette semaine, avec objectifs et projections |
+| validés_dans_la_vue | (contrôle validated_equals_events) le chiffre validés_exact |
+| événements_de_validation | (contrôle validated_equals_events) événements young.status.VALIDATED des jours de la semaine dans reconstructed_events |
+"""
+
+
 @asset(
     partitions_def=weekly_partitions,
     freshness_policy=WEEKLY_FRESHNESS,
@@ -286,19 +304,24 @@ def weekly_funnel(
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
-    metadata=definition_metadata("weekly_funnel_national"),
+    metadata={
+        **definition_metadata("weekly_funnel_national"),
+        "légende": MetadataValue.md(NATIONAL_LEGEND),
+    },
     check_specs=[
         AssetCheckSpec(
             "validated_equals_events",
             asset="weekly_funnel_national",
             blocking=True,
-            description="The week's national validated count equals the number of "
-            "young.status.VALIDATED events of the week's days.",
+            description="Le nombre national de validés de la semaine (validés_exact) est égal "
+            "au nombre d'événements young.status.VALIDATED des jours de la semaine dans "
+            "reconstructed_events.",
         )
     ],
-    description="The weekly funnel without geography (per week x cohort x gender x age band), "
-    "computed from the events directly so that national figures are exact; the "
-    "objective is the cohort's national objective (repeated per row).",
+    description="Entonnoir hebdomadaire sans géographie (par semaine × cohorte × genre × "
+    "tranche d'âge), calculé directement à partir des événements : les chiffres nationaux "
+    "y sont exacts (jamais masqués ; réservé au ministère). L'objectif est l'objectif "
+    "national de la cohorte (répété sur chaque ligne).",
 )
 def weekly_funnel_national(
     context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
@@ -306,7 +329,9 @@ def weekly_funnel_national(
     params = _week_params(context, publication.small_cell_k)
     rows = _funnel(postgres, "weekly_funnel_national", params)
     metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
-    metadata.update(progress_chart_metadata(postgres, params["week"]))
+    # the chart helper of the report names its entry in English: named in French here
+    [chart] = progress_chart_metadata(postgres, params["week"]).values()
+    metadata["progression"] = chart
     with postgres.connect() as conn:
         events = scalar(
             conn,
@@ -315,9 +340,10 @@ def weekly_funnel_national(
             "and partition_date >= %(week)s and partition_date < %(week_end)s",
             params,
         )
+    validated = metadata[EXACT_KEYS["validated"]]
     check = AssetCheckResult(
         check_name="validated_equals_events",
-        passed=metadata["validated"] == events,
-        metadata={"validated_in_view": metadata["validated"], "validated_events": events},
+        passed=validated == events,
+        metadata={"validés_dans_la_vue": validated, "événements_de_validation": events},
     )
     return MaterializeResult(metadata=metadata, check_results=[check])
