@@ -43,9 +43,8 @@ WEEK = "week = %(week)s"
 KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
 
-def _week_params(context: AssetExecutionContext, k: int) -> dict:
-    window = context.partition_time_window
-    return {"week": window.start.date(), "week_end": window.end.date(), "k": k}
+def _week_params(week: date, k: int) -> dict:
+    return {"week": week, "week_end": week + timedelta(days=7), "k": k}
 
 
 def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
@@ -116,7 +115,7 @@ PREVIOUS_WEEK = AssetDep(
 #: what each metadata key of a weekly_funnel materialisation means (shown with it)
 LEGEND = """| clé | signification |
 |---|---|
-| semaine | lundi de la semaine publiée (la dernière, pour une plage) |
+| semaine | lundi de la semaine publiée (pour une plage de semaines, chaque semaine a sa matérialisation, avec ses propres chiffres) |
 | déjà_publiée | la semaine l'était déjà : rien n'a été réécrit (les données arrivées depuis compteront dans la semaine suivante) |
 | dagster/row_count | lignes de la semaine dans weekly_funnel |
 | valeurs_publiées | valeurs d'effectif de la semaine dans weekly_funnel (10 par ligne), masquées comprises |
@@ -126,7 +125,7 @@ LEGEND = """| clé | signification |
 | masquées_secondaires | masquées pour protéger les autres |
 | national_publié | les totaux nationaux tels que publiés (s : masqué) ; chiffres exacts : weekly_funnel_national (ministère) |
 | k, largeur_de_protection, semaines_par_bloc, détail | la règle appliquée (ressource publication) |
-| par_semaine | pour une plage de semaines, les chiffres de chacune |
+| par_semaine | pour une plage de semaines, les chiffres de chacune (le même tableau sur chaque semaine de la plage) |
 """
 
 
@@ -250,37 +249,45 @@ def weekly_funnel(
     postgres.ensure_schema()
     rules = publication.rules()
     logs = [_publish(postgres, rules, week) for week in _weeks(context)]
-    last = logs[-1]
+    if len(logs) == 1:
+        return MaterializeResult(metadata=_published_metadata(postgres, rules, logs[0]))
+    # a range of weeks: each week's materialisation carries its own figures (one
+    # MaterializeResult would give every week of the range the figures of one of them)
+    lines = ["| semaine | déjà publiée | valeurs publiées | montrées |", "|---|---|---|---|"]
+    for log in logs:
+        context.add_asset_metadata(
+            _published_metadata(postgres, rules, log), partition_key=log["week"].isoformat()
+        )
+        lines.append(
+            f"| {log['week']} | {'oui' if log['already_published'] else 'non'} | "
+            f"{log['values_total']} | {log['values_shown']} |"
+        )
+    return MaterializeResult(metadata={"par_semaine": MetadataValue.md("\n".join(lines))})
+
+
+def _published_metadata(postgres: PostgresResource, rules: Rules, log: dict) -> dict:
+    """The metadata of one week's materialisation of weekly_funnel (:data:`LEGEND`)."""
     with postgres.connect() as conn:
         rows = scalar(
-            conn, f"select count(*) from {postgres.table('weekly_funnel')} where {WEEK}", last
+            conn, f"select count(*) from {postgres.table('weekly_funnel')} where {WEEK}", log
         )
-    metadata: dict = {
+    return {
         "dagster/row_count": rows,
-        "semaine": str(last["week"]),
-        "déjà_publiée": last["already_published"],
-        "valeurs_publiées": last["values_total"],
-        "valeurs_montrées": last["values_shown"],
+        "semaine": str(log["week"]),
+        "déjà_publiée": log["already_published"],
+        "valeurs_publiées": log["values_total"],
+        "valeurs_montrées": log["values_shown"],
         "part_montrée": MetadataValue.float(
-            round(last["values_shown"] / last["values_total"], 4) if last["values_total"] else 1.0
+            round(log["values_shown"] / log["values_total"], 4) if log["values_total"] else 1.0
         ),
-        "masquées_primaires": last["hidden_primary"],
-        "masquées_secondaires": last["hidden_secondary"],
-        "national_publié": _national_published(postgres, last["week"]),
+        "masquées_primaires": log["hidden_primary"],
+        "masquées_secondaires": log["hidden_secondary"],
+        "national_publié": _national_published(postgres, log["week"]),
         "k": rules.k,
         "largeur_de_protection": rules.width,
         "semaines_par_bloc": rules.block_weeks,
         "détail": ",".join(d for _, d in rules.detail),
     }
-    if len(logs) > 1:
-        lines = ["| semaine | déjà publiée | valeurs | montrées |", "|---|---|---|---|"]
-        for log in logs:
-            lines.append(
-                f"| {log['week']} | {'oui' if log['already_published'] else 'non'} | "
-                f"{log['values_total']} | {log['values_shown']} |"
-            )
-        metadata["par_semaine"] = MetadataValue.md("\n".join(lines))
-    return MaterializeResult(metadata=metadata)
 
 
 #: what each metadata key of a weekly_funnel_national materialisation (and of its check)
@@ -294,6 +301,7 @@ NATIONAL_LEGEND = """| clé | signification |
 | progression | validés cumulés par cohorte jusqu'à cette semaine, avec objectifs et projections |
 | validés_dans_la_vue | (contrôle validated_equals_events) le chiffre validés_exact |
 | événements_de_validation | (contrôle validated_equals_events) événements young.status.VALIDATED des jours de la semaine dans reconstructed_events |
+| par_semaine | (contrôle validated_equals_events, pour une plage de semaines) les deux chiffres de chaque semaine ; chaque semaine de la plage a sa matérialisation, avec ses propres chiffres |
 """
 
 
@@ -326,7 +334,35 @@ NATIONAL_LEGEND = """| clé | signification |
 def weekly_funnel_national(
     context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
 ) -> MaterializeResult:
-    params = _week_params(context, publication.small_cell_k)
+    weeks = [
+        _national_week(postgres, _week_params(week, publication.small_cell_k))
+        for week in _weeks(context)
+    ]
+    if len(weeks) == 1:
+        [(metadata, validated, events)] = weeks
+        check = AssetCheckResult(
+            check_name="validated_equals_events",
+            passed=validated == events,
+            metadata={"validés_dans_la_vue": validated, "événements_de_validation": events},
+        )
+        return MaterializeResult(metadata=metadata, check_results=[check])
+    # a range of weeks, each computed on its own: each week's materialisation carries its
+    # own figures, the check (one for the run) every week's
+    lines = ["| semaine | validés_dans_la_vue | événements_de_validation |", "|---|---|---|"]
+    for metadata, validated, events in weeks:
+        context.add_asset_metadata(metadata, partition_key=metadata["semaine"])
+        lines.append(f"| {metadata['semaine']} | {validated} | {events} |")
+    check = AssetCheckResult(
+        check_name="validated_equals_events",
+        passed=all(validated == events for _, validated, events in weeks),
+        metadata={"par_semaine": MetadataValue.md("\n".join(lines))},
+    )
+    return MaterializeResult(check_results=[check])
+
+
+def _national_week(postgres: PostgresResource, params: dict) -> tuple[dict, int, int]:
+    """Compute one week of weekly_funnel_national: its materialisation's metadata
+    (:data:`NATIONAL_LEGEND`), its validated count and the week's VALIDATED events."""
     rows = _funnel(postgres, "weekly_funnel_national", params)
     metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
     # the chart helper of the report names its entry in English: named in French here
@@ -340,10 +376,4 @@ def weekly_funnel_national(
             "and partition_date >= %(week)s and partition_date < %(week_end)s",
             params,
         )
-    validated = metadata[EXACT_KEYS["validated"]]
-    check = AssetCheckResult(
-        check_name="validated_equals_events",
-        passed=validated == events,
-        metadata={"validés_dans_la_vue": validated, "événements_de_validation": events},
-    )
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return metadata, metadata[EXACT_KEYS["validated"]], events
