@@ -59,15 +59,15 @@ class DailyLoadConfig(Config):
     )
     confirm_shrink: bool = Field(
         default=False,
-        description="Confirme une vraie purge : cette exécution peut remplacer des partitions par bien "
-        "moins de lignes, ou aucune (quand la source les a vraiment perdues). Sinon, laisser "
-        "à false.",
+        description="Confirme une vraie purge : cette exécution peut remplacer des partitions "
+        "par bien moins de lignes, ou aucune (quand la source les a vraiment perdues). Sinon, "
+        "laisser à false.",
     )
     confirm_source_change: bool = Field(
         default=False,
         description="Confirme que la source a changé volontairement (une restauration, un "
-        "nouveau cluster) : cette exécution peut remplacer des lignes écrites par une autre source "
-        "MongoDB (base, identité des collections). Sinon, laisser à false.",
+        "nouveau cluster) : cette exécution peut remplacer des lignes écrites par une autre "
+        "source MongoDB (base, identité des collections). Sinon, laisser à false.",
     )
 
     def read_mode(self, start: datetime, end: datetime) -> str:

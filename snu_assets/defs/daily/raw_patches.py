@@ -133,7 +133,7 @@ SPEC = AssetSpec(
     kinds={"mongodb", "postgres"},
     metadata=definition_metadata("raw_patches"),
     description="Une ligne par patch MongoDB du jour (patchs des jeunes et des candidatures), "
-    "débarrassé des données personnelles dès l'extraction : seuls les chemins d'opération de "
+    "débarrassée des données personnelles dès l'extraction : seuls les chemins d'opération de "
     "la liste autorisée restent, chaque identifiant est remplacé par un pseudonyme (hachage "
     "à clé), l'auteur par son seul rôle. Les patchs inutilisables vont dans "
     "rejected_patches, avec leur motif.",
