@@ -89,7 +89,7 @@ def preview(
     for row in rows:
         cells = [str(v)[:_MAX_CELL].replace("|", "\\|") if v is not None else "" for v in row]
         lines.append("| " + " | ".join(cells) + " |")
-    return MetadataValue.md("\n".join(lines) if rows else "_no rows in this slice_")
+    return MetadataValue.md("\n".join(lines) if rows else "_aucune ligne dans cette tranche_")
 
 
 def table_metadata(
@@ -103,18 +103,29 @@ def table_metadata(
     return {
         "dagster/table_name": f"{postgres.schema}.{table}",
         "dagster/column_schema": column_schema(postgres, table),
-        "preview": preview(postgres, table, columns, where, params, order_by),
+        "aperçu": preview(postgres, table, columns, where, params, order_by),
     }
+
+
+#: the French name of each entry of a PII audit's summary (:meth:`AuditReport.summary`)
+AUDIT_KEYS = {
+    "rows_scanned": "lignes_de_la_tranche",
+    "rows_reread": "lignes_relues",
+    "problems": "problèmes",
+    "examples": "exemples",
+}
 
 
 def audit_metadata(report: AuditReport, produced: AuditReport | None = None) -> dict:
     """A PII audit's findings as check metadata: counts, problem kinds, examples (never a
     value: the examples name a column, a pointer, a kind and a row); with ``produced``, the
-    rows audited where they were produced too."""
-    summary = report.summary()
+    rows audited where they were produced too. Keys in French (:data:`AUDIT_KEYS`)."""
+    summary = {AUDIT_KEYS[key]: value for key, value in report.summary().items()}
+    if summary["exemples"] == "none":
+        summary["exemples"] = "aucun"
     if produced is not None:
-        summary["rows_audited_where_produced"] = produced.rows
-    return {**summary, "examples": MetadataValue.md(summary["examples"])}
+        summary["lignes_auditées_à_la_production"] = produced.rows
+    return {**summary, "exemples": MetadataValue.md(summary["exemples"])}
 
 
 def unique_ids_check(
@@ -137,5 +148,5 @@ def unique_ids_check(
         asset_key=table,
         check_name=check_name,
         passed=dupes == 0,
-        metadata={f"duplicate_{column}s": dupes},
+        metadata={f"{column}_en_double": dupes},
     )

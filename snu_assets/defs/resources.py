@@ -4,6 +4,9 @@ Each resource reads its settings from the contract's environment variables (see
 :func:`build_resources`); when ``SNU_MONGO_URI`` / ``SNU_POSTGRES_URL`` are unset it starts
 (or reuses) the embedded servers of :mod:`snu_assets.io.embedded`. The loading itself is
 :mod:`snu_assets.io.postgres`.
+
+A resource's docstring and its fields' descriptions are what the UI's Resources page shows:
+they are written in French, like everything the ministry reads there.
 """
 
 from __future__ import annotations
@@ -47,11 +50,19 @@ from snu_assets.io.postgres import (
 
 
 class MongoResource(ConfigurableResource):
-    """The source MongoDB (``SNU_MONGO_URI``, ``SNU_MONGO_DB``); embedded SecantusDB when unset."""
+    """Le serveur MongoDB source (SNU_MONGO_URI, base SNU_MONGO_DB) ; le serveur SecantusDB
+    embarqué quand SNU_MONGO_URI n'est pas défini."""
 
-    uri: str | None = None
-    database: str = "snu"
-    timeout_ms: int = 10_000
+    uri: str | None = Field(
+        default=None,
+        description="URI de connexion à MongoDB (SNU_MONGO_URI) ; vide : le serveur "
+        "SecantusDB embarqué.",
+    )
+    database: str = Field(default="snu", description="Nom de la base MongoDB lue (SNU_MONGO_DB).")
+    timeout_ms: int = Field(
+        default=10_000,
+        description="Délai d'attente de la réponse du serveur, en millisecondes.",
+    )
 
     _client: Any = PrivateAttr(default=None)
 
@@ -99,12 +110,21 @@ class MongoResource(ConfigurableResource):
 
 
 class PostgresResource(ConfigurableResource):
-    """The analytics PostgreSQL (``SNU_POSTGRES_URL``, ``SNU_POSTGRES_SCHEMA``); embedded
-    PostgreSQL 18 when unset. SQLAlchemy engine on psycopg 3, bulk loads through ``COPY``."""
+    """Le PostgreSQL d'analyse (SNU_POSTGRES_URL, SNU_POSTGRES_SCHEMA) ; le PostgreSQL 18
+    embarqué quand SNU_POSTGRES_URL n'est pas défini. Moteur SQLAlchemy sur psycopg 3,
+    chargements en masse par COPY."""
 
-    url: str | None = None
-    schema_name: str = "snu"
-    connect_timeout_s: int = 10
+    url: str | None = Field(
+        default=None,
+        description="URL de connexion à PostgreSQL (SNU_POSTGRES_URL) ; vide : le "
+        "PostgreSQL 18 embarqué.",
+    )
+    schema_name: str = Field(
+        default="snu", description="Schéma qui contient les tables (SNU_POSTGRES_SCHEMA)."
+    )
+    connect_timeout_s: int = Field(
+        default=10, description="Délai d'attente d'une connexion, en secondes."
+    )
 
     _engine: Any = PrivateAttr(default=None)
 
@@ -219,13 +239,19 @@ class PostgresResource(ConfigurableResource):
 
 
 class PseudonymResource(ConfigurableResource):
-    """The secret key of the keyed hash that replaces MongoDB ids (``SNU_PSEUDONYM_KEY``).
+    """La clé secrète du hachage à clé qui remplace les identifiants MongoDB
+    (SNU_PSEUDONYM_KEY).
 
-    Outside the embedded demo the key is mandatory: a run against a real PostgreSQL without
-    it is refused, since a throw-away key would make pseudonyms unjoinable across runs.
+    Hors de la démonstration embarquée, la clé est obligatoire : une exécution sur un vrai
+    PostgreSQL sans elle est refusée, car une clé jetable rendrait les pseudonymes
+    impossibles à joindre d'une exécution à l'autre.
     """
 
-    key: str | None = None
+    key: str | None = Field(
+        default=None,
+        description="Clé secrète des pseudonymes (SNU_PSEUDONYM_KEY), obligatoire hors de la "
+        "démonstration embarquée ; montrée par le nom de sa variable, jamais par sa valeur.",
+    )
 
     def pseudonymizer(self, postgres: PostgresResource, verify: bool = True) -> Pseudonymizer:
         """The pseudonymizer of this key; with ``verify`` (every caller that writes or compares
@@ -271,30 +297,32 @@ class PseudonymResource(ConfigurableResource):
 
 
 class PublicationRules(ConfigurableResource):
-    """The rules of what the weekly views publish (statistical disclosure control), shown in
-    the UI's Resources page and read by every asset and report that publishes. Settings of
-    the deployment (``SNU_SMALL_CELL_K``, ``SNU_PUBLICATION_BLOCK_WEEKS``,
-    ``SNU_PUBLICATION_DETAIL``), not of one run: a week's protection builds on the weeks
-    published before it with the same rule."""
+    """Les règles de ce que publient les vues hebdomadaires (secret statistique), lues par
+    chaque asset et chaque rapport qui publie. Réglages du déploiement (SNU_SMALL_CELL_K,
+    SNU_PUBLICATION_BLOCK_WEEKS, SNU_PUBLICATION_DETAIL), pas d'une exécution : la
+    protection d'une semaine s'appuie sur les semaines publiées avant elle avec la même
+    règle."""
 
     small_cell_k: int = Field(
         default=5,
         ge=1,
-        description="Counts of 1 to k-1 are hidden, and enough others that no hidden count "
-        "can be narrowed to less than k by a reader of everything published (SNU_SMALL_CELL_K).",
+        description="Les effectifs de 1 à k-1 sont masqués, et assez d'autres pour qu'aucun "
+        "effectif masqué ne puisse être resserré à moins de k par un lecteur de tout ce qui "
+        "est publié (SNU_SMALL_CELL_K).",
     )
     block_weeks: int = Field(
         default=4,
         ge=1,
-        description="A hidden cumulated value may be published again within a block of this "
-        "many weeks (from the cohort's first published week), never across blocks: the cost "
-        "of a week's protection is bounded by the block (SNU_PUBLICATION_BLOCK_WEEKS).",
+        description="Une valeur cumulée masquée peut être publiée de nouveau à l'intérieur "
+        "d'un bloc de ce nombre de semaines (comptées depuis la première semaine publiée de "
+        "la cohorte), jamais d'un bloc à l'autre : le coût de la protection d'une semaine est "
+        "borné par le bloc (SNU_PUBLICATION_BLOCK_WEEKS).",
     )
     detail: str = Field(
         default="cross,margins,total",
-        description="Cells published per level national,region,department: cross (gender x "
-        "age band with margins), margins (by gender, by age band), total "
-        "(SNU_PUBLICATION_DETAIL).",
+        description="Cases publiées pour chaque niveau national,region,department : cross "
+        "(genre × tranche d'âge, avec les marges), margins (par genre, par tranche d'âge), "
+        "total (SNU_PUBLICATION_DETAIL).",
     )
 
     @property

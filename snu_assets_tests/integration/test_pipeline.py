@@ -449,7 +449,7 @@ def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
         columns = {c.name: c for c in metadata["dagster/column_schema"].schema.columns}
         assert "partition_date" in columns or "week" in columns
         assert metadata["dagster/row_count"].value > 0
-        assert metadata["preview"].value.count("\n") >= 2  # header, separator, rows
+        assert metadata["aperçu"].value.count("\n") >= 2  # header, separator, rows
     raw = instance.get_latest_materialization_event(AssetKey("raw_patches")).asset_materialization
     # the PostgreSQL comments, in French by default (SNU_REPORT_LANGUAGE)
     assert (
@@ -634,10 +634,10 @@ def test_the_pii_checks_fail_on_personal_data_written_to_postgres(pipeline, wind
             conn, schema, "reconstructed_events", params, reread_rows=3
         )
         conn.rollback()
-    assert not events.passed and events.metadata["problems"].data == {"email": 1}
-    assert not raw.passed and "path outside the allow-list" in raw.metadata["problems"].data
-    assert not enriched.passed and "phone" in enriched.metadata["problems"].data
+    assert not events.passed and events.metadata["problèmes"].data == {"email": 1}
+    assert not raw.passed and "path outside the allow-list" in raw.metadata["problèmes"].data
+    assert not enriched.passed and "phone" in enriched.metadata["problèmes"].data
     assert (
         not sampled.passed
-        and sampled.metadata["rows_reread"].value < sampled.metadata["rows_scanned"].value
+        and sampled.metadata["lignes_relues"].value < sampled.metadata["lignes_de_la_tranche"].value
     )

@@ -541,8 +541,8 @@ def test_a_run_past_its_max_runtime_fails_and_is_named(site):
     observed = instance.fetch_observations(AssetKey("raw_patches"), limit=5).records
     metadata = [r.asset_observation.metadata for r in observed]
     assert any(
-        m["failed_run_id"].value == run_id
-        and f"maximum runtime of {MAX_RUNTIME_S} s" in m["failure"].value
+        m["exécution_en_échec"].value == run_id
+        and f"maximum runtime of {MAX_RUNTIME_S} s" in m["échec"].value
         for m in metadata
     )
     TIMINGS[f"{server_name(site.loaded.url)} max-runtime"] = ended

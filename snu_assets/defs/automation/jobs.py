@@ -29,8 +29,8 @@ daily_job = define_asset_job(
     partitions_def=daily_partitions,
     # definition tags shown in the UI and, since run_tags is unset, put on every run
     tags={MAX_RUNTIME_TAG: str(DAILY_MAX_RUNTIME_S)},
-    description="raw_patches → reconstructed_events → enriched_events (with their checks) "
-    "for day partitions.",
+    description="raw_patches → reconstructed_events → enriched_events (avec leurs "
+    "contrôles) pour des partitions journalières.",
 )
 
 weekly_job = define_asset_job(
@@ -40,15 +40,16 @@ weekly_job = define_asset_job(
     # one week at a time, in submission order (dagster.yaml's tag concurrency limit): a
     # week's disclosure control reads the weeks published before it
     tags={WEEKLY_SERIAL_TAG: "1"},
-    description="Objectives, cohort calendar, weekly_funnel, weekly_funnel_national and the "
-    "weekly report for one week.",
+    description="Objectifs, calendrier des cohortes, weekly_funnel, weekly_funnel_national et "
+    "le rapport hebdomadaire (weekly_report) d'une semaine.",
 )
 
 
 @job(
     name="reconciliation",
-    description="Every patch accounted for over the whole history: MongoDB's patches per day "
-    "against raw_patches + rejected_patches; fails naming each day that differs.",
+    description="Chaque patch comptabilisé, sur tout l'historique : les patchs de MongoDB, jour "
+    "par jour, comparés à raw_patches + rejected_patches ; échoue en nommant chaque jour qui "
+    "diffère.",
 )
 def reconciliation_job() -> None:
     reconcile_patches()

@@ -54,8 +54,8 @@ def nightly_partitions(tick: datetime, materialized: set[str]) -> list[str]:
     execution_timezone=timezone_name(),
     job=daily_job,
     default_status=DEFAULT_STATUS,
-    description="Every night: yesterday's partition of the daily layers and their checks, "
-    "plus any day of the last week never materialised.",
+    description="Chaque nuit : la partition de la veille des couches quotidiennes et leurs "
+    "contrôles, plus tout jour de la dernière semaine jamais matérialisé.",
 )
 def nightly_schedule(context: ScheduleEvaluationContext) -> SkipReason | list[RunRequest]:
     tick = context.scheduled_execution_time
@@ -85,6 +85,6 @@ reconciliation_schedule = ScheduleDefinition(
     cron_schedule=current().reconciliation_cron,
     execution_timezone=timezone_name(),
     default_status=DEFAULT_STATUS,
-    description="Runs the reconciliation job: every patch of MongoDB accounted for in "
-    "raw_patches + rejected_patches, day by day, over the whole history.",
+    description="Lance le job reconciliation : chaque patch de MongoDB retrouvé dans "
+    "raw_patches + rejected_patches, jour par jour, sur tout l'historique.",
 )

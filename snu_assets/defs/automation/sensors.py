@@ -139,8 +139,8 @@ def audit_days(materialized: set[str], position: str | None, count: int) -> list
     job=daily_job,
     minimum_interval_seconds=LATE_DATA_INTERVAL_S,
     default_status=DEFAULT_STATUS,
-    description="Re-materialises day partitions that received patches after they were "
-    "materialised (migrations, restored backups, clock skew).",
+    description="Re-matérialise les partitions journalières qui ont reçu des patchs après "
+    "avoir été matérialisées (migrations, sauvegardes restaurées, horloges décalées).",
 )
 def late_patches_sensor(
     context: SensorEvaluationContext,
@@ -318,8 +318,8 @@ def load_notifier() -> Callable[[FailureReport], object] | None:
 
 @run_failure_sensor(
     default_status=DEFAULT_STATUS,
-    description="Names failed partitions in the log and on the assets, and "
-    "calls the SNU_FAILURE_NOTIFIER hook.",
+    description="Nomme les partitions en échec dans le journal et sur les assets, et appelle "
+    "le crochet SNU_FAILURE_NOTIFIER.",
 )
 def failed_runs_sensor(context: RunFailureSensorContext) -> None:
     run = context.dagster_run
@@ -342,9 +342,9 @@ def failed_runs_sensor(context: RunFailureSensorContext) -> None:
                 asset_key=key,
                 partition=partition,
                 metadata={
-                    "failed_run_id": run.run_id,
-                    "failed_partitions": partitions,
-                    "failure": message[:500],
+                    "exécution_en_échec": run.run_id,
+                    "partitions_en_échec": partitions,
+                    "échec": message[:500],
                 },
             )
         )

@@ -13,52 +13,61 @@ _DEFAULTS = current()
 
 
 class DailyLoadConfig(Config):
+    """Configuration d'exécution du chargement quotidien : seuils de ses contrôles et lecture
+    de MongoDB (valeurs par défaut : les variables SNU_* du déploiement)."""
+
     max_rejection_rate: float = Field(
         default=_DEFAULTS.max_rejection_rate,
-        description="Share of a window's patches quarantined in rejected_patches above which "
-        "the rejection_rate check fails (SNU_MAX_REJECTION_RATE).",
+        description="Part des patchs d'une fenêtre mis en quarantaine dans rejected_patches "
+        "au-delà de laquelle le contrôle rejection_rate échoue (SNU_MAX_REJECTION_RATE).",
     )
     max_disagreement_rate: float = Field(
         default=_DEFAULTS.max_disagreement_rate,
-        description="Share of anchored ops contradicted by a later state (gaps in the log) "
-        "above which consistent_with_documents warns (SNU_MAX_DISAGREEMENT_RATE).",
+        description="Part des opérations ancrées contredites par un état ultérieur (trous "
+        "dans l'historique) au-delà de laquelle consistent_with_documents avertit "
+        "(SNU_MAX_DISAGREEMENT_RATE).",
     )
     log_read: str = Field(
         default=_DEFAULTS.log_read,
-        description="How the record logs are read: records (scan the window, then each "
-        "record's log through the ref index), walk (the whole log once in ref "
-        "order) or auto: walk from walk_min_days days on (SNU_LOG_READ).",
+        description="Lecture des historiques des enregistrements : records (parcours de la "
+        "fenêtre, puis l'historique de chaque enregistrement par l'index ref), walk (tout "
+        "l'historique, une fois, dans l'ordre de ref) ou auto : walk à partir de "
+        "walk_min_days jours (SNU_LOG_READ).",
     )
     walk_min_days: float = Field(
         default=_DEFAULTS.walk_min_days,
-        description="Window length from which log_read=auto walks the log (SNU_WALK_MIN_DAYS).",
+        description="Longueur de fenêtre (en jours) à partir de laquelle log_read=auto "
+        "parcourt tout l'historique (SNU_WALK_MIN_DAYS).",
     )
     records_per_batch: int = Field(
         default=_DEFAULTS.records_per_batch,
-        description="Records whose whole logs are held in memory at once (SNU_RECORDS_PER_BATCH).",
+        description="Nombre d'enregistrements dont l'historique entier est tenu en mémoire à "
+        "la fois (SNU_RECORDS_PER_BATCH).",
     )
 
     max_shrink_rate: float = Field(
         default=_DEFAULTS.max_shrink_rate,
-        description="A partition that would lose more than this share of its rows (and more "
-        "than shrink_tolerance_rows), or all of them, is not replaced: the run fails naming "
-        "the day and both counts, nothing written (SNU_MAX_SHRINK_RATE).",
+        description="Une partition qui perdrait plus que cette part de ses lignes (et plus "
+        "que shrink_tolerance_rows), ou toutes, n'est pas remplacée : l'exécution échoue en "
+        "nommant le jour et les deux effectifs, sans rien écrire (SNU_MAX_SHRINK_RATE).",
     )
     shrink_tolerance_rows: int = Field(
         default=_DEFAULTS.shrink_tolerance_rows,
-        description="Rows a partition may lose whatever its size (a GDPR deletion removes a "
-        "young's emptied patches) before max_shrink_rate applies (SNU_SHRINK_TOLERANCE_ROWS).",
+        description="Lignes qu'une partition peut perdre quelle que soit sa taille (une "
+        "suppression RGPD retire les patchs vidés d'un jeune) avant que max_shrink_rate "
+        "s'applique (SNU_SHRINK_TOLERANCE_ROWS).",
     )
     confirm_shrink: bool = Field(
         default=False,
-        description="Confirm a real purge: let this run replace partitions by far fewer rows, "
-        "or none (after the source really lost them). Leave false otherwise.",
+        description="Confirme une vraie purge : cette exécution peut remplacer des partitions "
+        "par bien moins de lignes, ou aucune (quand la source les a vraiment perdues). Sinon, "
+        "laisser à false.",
     )
     confirm_source_change: bool = Field(
         default=False,
-        description="Confirm that the source changed on purpose (a restore, a new cluster): "
-        "let this run replace rows another MongoDB source (database, collection identity) "
-        "wrote. Leave false otherwise.",
+        description="Confirme que la source a changé volontairement (une restauration, un "
+        "nouveau cluster) : cette exécution peut remplacer des lignes écrites par une autre "
+        "source MongoDB (base, identité des collections). Sinon, laisser à false.",
     )
 
     def read_mode(self, start: datetime, end: datetime) -> str:

@@ -59,14 +59,14 @@ CHECKS = [
         "no_duplicate_event_ids",
         asset="enriched_events",
         blocking=True,
-        description="No event_id appears twice.",
+        description="Aucun event_id n'apparaît deux fois.",
     ),
     AssetCheckSpec(
         "no_personal_data",
         asset="enriched_events",
         blocking=True,
-        description="before/after hold allow-listed fields only; no JSONB value "
-        "nor plain column looks personal.",
+        description="before et after ne contiennent que des champs de la liste autorisée ; "
+        "aucune valeur JSONB ni aucune colonne simple ne ressemble à une donnée personnelle.",
     ),
 ]
 
@@ -130,13 +130,14 @@ def load_geography(postgres: PostgresResource) -> int:
     tags={"layer": "enrich", "published": "true"},
     kinds={"postgres"},
     metadata=definition_metadata("enriched_events"),
-    description="The events with plain columns next to the JSONB before/after: event_day, "
-    "event_week (Monday), status before/after, cohort, gender, age and age band "
-    "(the birth date itself is never stored; ages counted in SNU_TIMEZONE), "
-    "department/region/academy from the shipped reference of French departments, "
-    "grade, qpv, source, author and impersonator roles. An application's event "
-    "carries its young's values as they were at the event (as-of join on the "
-    "young's reconstructed states).",
+    description="Les événements avec, à côté des états JSONB before et after, des colonnes "
+    "simples : event_day, event_week (lundi), statut avant et après, cohorte, genre, âge et "
+    "tranche d'âge (la date de naissance elle-même n'est jamais conservée ; âges comptés "
+    "dans SNU_TIMEZONE), département, région et académie d'après le référentiel des "
+    "départements français livré avec le code, niveau scolaire (grade), qpv, source, rôles "
+    "de l'auteur et de l'administrateur agissant à sa place. L'événement d'une candidature "
+    "porte les valeurs de son jeune telles qu'elles étaient au moment de l'événement "
+    "(jointure à date sur les états reconstruits du jeune).",
 )
 def enriched_events(
     context: AssetExecutionContext, postgres: PostgresResource

@@ -35,28 +35,29 @@ CHECKS = [
         "no_duplicate_patch_ids",
         asset=ASSET,
         blocking=True,
-        description="No patch_id appears twice in raw_patches.",
+        description="Aucun patch_id n'apparaît deux fois dans raw_patches.",
     ),
     AssetCheckSpec(
         "no_personal_data",
         asset=ASSET,
         blocking=True,
-        description="Every op path is allow-listed and no value looks like an email, "
-        "phone, street address, social-security number, exact birth "
-        "date or MongoDB id.",
+        description="Chaque chemin d'opération est dans la liste autorisée, et aucune valeur "
+        "ne ressemble à une adresse e-mail, un numéro de téléphone, une adresse postale, un "
+        "numéro de sécurité sociale, une date de naissance exacte ou un identifiant MongoDB.",
     ),
     AssetCheckSpec(
         "rejection_rate",
         asset=ASSET,
-        description="The share of the window's patches quarantined in "
-        "rejected_patches stays under the run config's "
-        "max_rejection_rate (SNU_MAX_REJECTION_RATE, 1 % by default).",
+        description="La part des patchs de la fenêtre mis en quarantaine dans "
+        "rejected_patches ne dépasse pas le max_rejection_rate de la configuration d'exécution "
+        "(SNU_MAX_REJECTION_RATE, 1 % par défaut).",
     ),
     AssetCheckSpec(
         "complete",
         asset=ASSET,
         blocking=True,
-        description="Every patch of the window in MongoDB is in raw_patches or rejected_patches.",
+        description="Chaque patch de la fenêtre présent dans MongoDB est dans raw_patches ou "
+        "dans rejected_patches.",
     ),
 ]
 
@@ -131,10 +132,11 @@ SPEC = AssetSpec(
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
     metadata=definition_metadata("raw_patches"),
-    description="One row per MongoDB patch of the day (young and application patches), "
-    "personal data stripped at extraction: allow-listed op paths only, keyed-hash "
-    "pseudonyms for every id, the author's role only. Unusable patches go to "
-    "rejected_patches with a reason.",
+    description="Une ligne par patch MongoDB du jour (patchs des jeunes et des candidatures), "
+    "débarrassée des données personnelles dès l'extraction : seuls les chemins d'opération de "
+    "la liste autorisée restent, chaque identifiant est remplacé par un pseudonyme (hachage "
+    "à clé), l'auteur par son seul rôle. Les patchs inutilisables vont dans "
+    "rejected_patches, avec leur motif.",
 )
 
 

@@ -127,9 +127,10 @@ def reconciliation_metadata(result: Reconciliation) -> dict:
 
 
 @op(
-    description="Over the whole history: for every day of the partitions, the patches "
-    "MongoDB holds (by their BSON date, else the day of their ObjectId) equal the rows of "
-    "raw_patches plus rejected_patches; fails naming each day that differs."
+    description="Sur tout l'historique : pour chaque jour des partitions, les patchs que "
+    "contient MongoDB (selon leur date BSON, sinon le jour de leur ObjectId) sont en même "
+    "nombre que les lignes de raw_patches et de rejected_patches ; échoue en nommant chaque "
+    "jour qui diffère."
 )
 def reconcile_patches(
     context: OpExecutionContext, mongo: MongoResource, postgres: PostgresResource

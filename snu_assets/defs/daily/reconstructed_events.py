@@ -36,22 +36,23 @@ CHECKS = [
         "no_duplicate_event_ids",
         asset=ASSET,
         blocking=True,
-        description="No event_id appears twice.",
+        description="Aucun event_id n'apparaît deux fois.",
     ),
     AssetCheckSpec(
         "no_personal_data",
         asset=ASSET,
         blocking=True,
-        description="before/after hold allow-listed fields only, and no value looks personal.",
+        description="before et after ne contiennent que des champs de la liste autorisée, et "
+        "aucune valeur ne ressemble à une donnée personnelle.",
     ),
     AssetCheckSpec(
         "consistent_with_documents",
         asset=ASSET,
-        description="The after state of each record's last patch equals its "
-        "allow-listed current document, and the values patches wrote "
-        "are contradicted by later states in at most the run "
-        "config's max_disagreement_rate of ops (gaps in the log; "
-        "SNU_MAX_DISAGREEMENT_RATE, 5 % by default).",
+        description="L'état after du dernier patch de chaque enregistrement est égal à "
+        "son document actuel (restreint à la liste autorisée), et les valeurs écrites par les "
+        "patchs ne sont contredites par un état ultérieur que pour au plus "
+        "max_disagreement_rate des opérations (configuration d'exécution ; trous dans "
+        "l'historique ; SNU_MAX_DISAGREEMENT_RATE, 5 % par défaut).",
     ),
 ]
 
@@ -127,11 +128,12 @@ SPEC = AssetSpec(
     owners=OWNERS,
     kinds={"mongodb", "postgres"},
     metadata=definition_metadata("reconstructed_events"),
-    description="One row per event: for each patch of the day, the allow-listed state of the "
-    "young (or application) just before and just after it, rebuilt from the whole "
-    "patch log and the current document. Event names: young.created, "
-    "young.<field>.<NEW_VALUE> for status, statusPhase1-3 and cohort, "
-    "application.created, application.status.<NEW_VALUE>, <model>.deleted.",
+    description="Une ligne par événement : pour chaque patch du jour, l'état (restreint à la "
+    "liste autorisée) du jeune ou de la candidature juste avant et juste après lui, "
+    "reconstruit à partir de tout l'historique des patchs et du document actuel. Noms "
+    "d'événements : young.created, young.<champ>.<NOUVELLE_VALEUR> pour status, "
+    "statusPhase1-3 et cohort, application.created, application.status.<NOUVELLE_VALEUR>, "
+    "<modèle>.deleted.",
 )
 
 

@@ -45,9 +45,9 @@ FRENCH_MONTHS = {
     kinds={"mongodb", "postgres"},
     metadata=definition_metadata("inscription_goals"),
     retry_policy=MONGO_RETRY,
-    description="Annual objectives (max validated youngs) per cohort x department, from "
-    "MongoDB inscriptiongoals; department/region/academy checked against the "
-    "shipped reference.",
+    description="Objectifs annuels (nombre maximal de jeunes validés) par cohorte × "
+    "département, lus dans la collection MongoDB inscriptiongoals ; département, région et "
+    "académie vérifiés d'après le référentiel livré avec le code.",
 )
 @retry_transient_only
 def inscription_goals(
@@ -83,8 +83,8 @@ def inscription_goals(
         metadata={
             "dagster/row_count": len(rows),
             "dagster/table_name": f"{postgres.schema}.inscription_goals",
-            "skipped_goals_without_cohort_or_department": skipped,
-            "objective_total": sum(r[-1] for r in rows.values()),
+            "objectifs_ignorés_sans_cohorte_ou_département": skipped,
+            "objectif_total": sum(r[-1] for r in rows.values()),
         }
     )
 
@@ -115,9 +115,9 @@ def _day(value: object) -> date | None:
     kinds={"mongodb", "postgres"},
     metadata=definition_metadata("cohorts"),
     deps=["inscription_goals", "enriched_events"],
-    description="Cohort calendar used by projections: inscription window from the MongoDB "
-    "cohorts collection when it has one; otherwise opened at the cohort's first "
-    "event and closing on the first day of the month named in the cohort.",
+    description="Calendrier des cohortes utilisé par les projections : période d'inscription "
+    "lue dans la collection MongoDB cohorts quand elle en a une ; sinon, ouverte au premier "
+    "événement de la cohorte et close le premier jour du mois que nomme la cohorte.",
 )
 def cohorts(mongo: MongoResource, postgres: PostgresResource) -> MaterializeResult:
     postgres.ensure_schema()

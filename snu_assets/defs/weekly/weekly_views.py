@@ -43,9 +43,8 @@ WEEK = "week = %(week)s"
 KEY_COLUMNS = ("week", "cohort", "level", "region", "department", "gender", "age_band")
 
 
-def _week_params(context: AssetExecutionContext, k: int) -> dict:
-    window = context.partition_time_window
-    return {"week": window.start.date(), "week_end": window.end.date(), "k": k}
+def _week_params(week: date, k: int) -> dict:
+    return {"week": week, "week_end": week + timedelta(days=7), "k": k}
 
 
 def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
@@ -55,6 +54,16 @@ def _funnel(postgres: PostgresResource, table: str, params: dict) -> int:
         projection=SQL / "projection.sql",
     )
     return postgres.replace_with_sql(table, text, WEEK, params)
+
+
+#: the exact national sums of a weekly_funnel_national materialisation, by column
+EXACT_KEYS = {
+    "created": "créés_exact",
+    "completed": "complétés_exact",
+    "processed": "traités_exact",
+    "validated": "validés_exact",
+    "refused": "refusés_exact",
+}
 
 
 def _funnel_metadata(
@@ -73,13 +82,11 @@ def _funnel_metadata(
         "objective",
         "projection",
     ]
+    sums = ", ".join(f"coalesce(sum({column}), 0)" for column in EXACT_KEYS)
     with postgres.connect() as conn:
         totals = (
             conn.execute(
-                f"select coalesce(sum(created), 0), coalesce(sum(completed), 0), "
-                f"coalesce(sum(processed), 0), coalesce(sum(validated), 0), coalesce(sum(refused), 0) "
-                f'from "{postgres.schema}".{table} where {where}',
-                params,
+                f'select {sums} from "{postgres.schema}".{table} where {where}', params
             ).fetchone()
             or ()
         )
@@ -93,13 +100,8 @@ def _funnel_metadata(
             "validated_cumulated desc nulls last, cohort",
         ),
         "dagster/row_count": rows,
-        "week": str(params["week"]),
-        **dict(
-            zip(
-                ("created", "completed", "processed", "validated", "refused"),
-                (int(v) for v in totals),
-            )
-        ),
+        "semaine": str(params["week"]),
+        **{key: int(v) for key, v in zip(EXACT_KEYS.values(), totals, strict=True)},
     }
 
 
@@ -113,16 +115,17 @@ PREVIOUS_WEEK = AssetDep(
 #: what each metadata key of a weekly_funnel materialisation means (shown with it)
 LEGEND = """| clé | signification |
 |---|---|
-| semaine | lundi de la semaine publiée (la dernière, pour une plage) |
+| semaine | lundi de la semaine publiée (pour une plage de semaines, chaque semaine a sa matérialisation, avec ses propres chiffres) |
 | déjà_publiée | la semaine l'était déjà : rien n'a été réécrit (les données arrivées depuis compteront dans la semaine suivante) |
+| dagster/row_count | lignes de la semaine dans weekly_funnel |
 | valeurs_publiées | valeurs d'effectif de la semaine dans weekly_funnel (10 par ligne), masquées comprises |
 | valeurs_montrées | dont montrées (non masquées) |
-| part_montrée | valeurs_montrées / valeurs_publiées |
+| part_montrée | la part des valeurs montrées : valeurs_montrées / valeurs_publiées |
 | masquées_primaires | masquées parce que petites (1 à k-1) |
 | masquées_secondaires | masquées pour protéger les autres |
 | national_publié | les totaux nationaux tels que publiés (s : masqué) ; chiffres exacts : weekly_funnel_national (ministère) |
 | k, largeur_de_protection, semaines_par_bloc, détail | la règle appliquée (ressource publication) |
-| par_semaine | pour une plage de semaines, les chiffres de chacune |
+| par_semaine | pour une plage de semaines, les chiffres de chacune (le même tableau sur chaque semaine de la plage) |
 """
 
 
@@ -246,37 +249,60 @@ def weekly_funnel(
     postgres.ensure_schema()
     rules = publication.rules()
     logs = [_publish(postgres, rules, week) for week in _weeks(context)]
-    last = logs[-1]
+    if len(logs) == 1:
+        return MaterializeResult(metadata=_published_metadata(postgres, rules, logs[0]))
+    # a range of weeks: each week's materialisation carries its own figures (one
+    # MaterializeResult would give every week of the range the figures of one of them)
+    lines = ["| semaine | déjà publiée | valeurs publiées | montrées |", "|---|---|---|---|"]
+    for log in logs:
+        context.add_asset_metadata(
+            _published_metadata(postgres, rules, log), partition_key=log["week"].isoformat()
+        )
+        lines.append(
+            f"| {log['week']} | {'oui' if log['already_published'] else 'non'} | "
+            f"{log['values_total']} | {log['values_shown']} |"
+        )
+    return MaterializeResult(metadata={"par_semaine": MetadataValue.md("\n".join(lines))})
+
+
+def _published_metadata(postgres: PostgresResource, rules: Rules, log: dict) -> dict:
+    """The metadata of one week's materialisation of weekly_funnel (:data:`LEGEND`)."""
     with postgres.connect() as conn:
         rows = scalar(
-            conn, f"select count(*) from {postgres.table('weekly_funnel')} where {WEEK}", last
+            conn, f"select count(*) from {postgres.table('weekly_funnel')} where {WEEK}", log
         )
-    metadata: dict = {
+    return {
         "dagster/row_count": rows,
-        "semaine": str(last["week"]),
-        "déjà_publiée": last["already_published"],
-        "valeurs_publiées": last["values_total"],
-        "valeurs_montrées": last["values_shown"],
+        "semaine": str(log["week"]),
+        "déjà_publiée": log["already_published"],
+        "valeurs_publiées": log["values_total"],
+        "valeurs_montrées": log["values_shown"],
         "part_montrée": MetadataValue.float(
-            round(last["values_shown"] / last["values_total"], 4) if last["values_total"] else 1.0
+            round(log["values_shown"] / log["values_total"], 4) if log["values_total"] else 1.0
         ),
-        "masquées_primaires": last["hidden_primary"],
-        "masquées_secondaires": last["hidden_secondary"],
-        "national_publié": _national_published(postgres, last["week"]),
+        "masquées_primaires": log["hidden_primary"],
+        "masquées_secondaires": log["hidden_secondary"],
+        "national_publié": _national_published(postgres, log["week"]),
         "k": rules.k,
         "largeur_de_protection": rules.width,
         "semaines_par_bloc": rules.block_weeks,
         "détail": ",".join(d for _, d in rules.detail),
     }
-    if len(logs) > 1:
-        lines = ["| semaine | déjà publiée | valeurs | montrées |", "|---|---|---|---|"]
-        for log in logs:
-            lines.append(
-                f"| {log['week']} | {'oui' if log['already_published'] else 'non'} | "
-                f"{log['values_total']} | {log['values_shown']} |"
-            )
-        metadata["par_semaine"] = MetadataValue.md("\n".join(lines))
-    return MaterializeResult(metadata=metadata)
+
+
+#: what each metadata key of a weekly_funnel_national materialisation (and of its check)
+#: means (shown with it)
+NATIONAL_LEGEND = """| clé | signification |
+|---|---|
+| semaine | lundi de la semaine |
+| créés_exact, complétés_exact, traités_exact, validés_exact, refusés_exact | chiffres nationaux exacts (jamais masqués) de la semaine, toutes cohortes, genres et tranches d'âge confondus : sommes de created, completed, processed, validated et refused sur les lignes de la semaine dans weekly_funnel_national (dans la semaine, non cumulés) |
+| dagster/row_count | lignes de la semaine dans weekly_funnel_national (cohorte × genre × tranche d'âge) |
+| aperçu | les premières lignes de la semaine, par validés cumulés décroissants |
+| progression | validés cumulés par cohorte jusqu'à cette semaine, avec objectifs et projections |
+| validés_dans_la_vue | (contrôle validated_equals_events) le chiffre validés_exact |
+| événements_de_validation | (contrôle validated_equals_events) événements young.status.VALIDATED des jours de la semaine dans reconstructed_events |
+| par_semaine | (contrôle validated_equals_events, pour une plage de semaines) les deux chiffres de chaque semaine ; chaque semaine de la plage a sa matérialisation, avec ses propres chiffres |
+"""
 
 
 @asset(
@@ -286,27 +312,62 @@ def weekly_funnel(
     group_name="views",
     owners=OWNERS,
     kinds={"postgres"},
-    metadata=definition_metadata("weekly_funnel_national"),
+    metadata={
+        **definition_metadata("weekly_funnel_national"),
+        "légende": MetadataValue.md(NATIONAL_LEGEND),
+    },
     check_specs=[
         AssetCheckSpec(
             "validated_equals_events",
             asset="weekly_funnel_national",
             blocking=True,
-            description="The week's national validated count equals the number of "
-            "young.status.VALIDATED events of the week's days.",
+            description="Le nombre national de validés de la semaine (validés_exact) est égal "
+            "au nombre d'événements young.status.VALIDATED des jours de la semaine dans "
+            "reconstructed_events.",
         )
     ],
-    description="The weekly funnel without geography (per week x cohort x gender x age band), "
-    "computed from the events directly so that national figures are exact; the "
-    "objective is the cohort's national objective (repeated per row).",
+    description="Entonnoir hebdomadaire sans géographie (par semaine × cohorte × genre × "
+    "tranche d'âge), calculé directement à partir des événements : les chiffres nationaux "
+    "y sont exacts (jamais masqués ; réservé au ministère). L'objectif est l'objectif "
+    "national de la cohorte (répété sur chaque ligne).",
 )
 def weekly_funnel_national(
     context: AssetExecutionContext, postgres: PostgresResource, publication: PublicationRules
 ) -> MaterializeResult:
-    params = _week_params(context, publication.small_cell_k)
+    weeks = [
+        _national_week(postgres, _week_params(week, publication.small_cell_k))
+        for week in _weeks(context)
+    ]
+    if len(weeks) == 1:
+        [(metadata, validated, events)] = weeks
+        check = AssetCheckResult(
+            check_name="validated_equals_events",
+            passed=validated == events,
+            metadata={"validés_dans_la_vue": validated, "événements_de_validation": events},
+        )
+        return MaterializeResult(metadata=metadata, check_results=[check])
+    # a range of weeks, each computed on its own: each week's materialisation carries its
+    # own figures, the check (one for the run) every week's
+    lines = ["| semaine | validés_dans_la_vue | événements_de_validation |", "|---|---|---|"]
+    for metadata, validated, events in weeks:
+        context.add_asset_metadata(metadata, partition_key=metadata["semaine"])
+        lines.append(f"| {metadata['semaine']} | {validated} | {events} |")
+    check = AssetCheckResult(
+        check_name="validated_equals_events",
+        passed=all(validated == events for _, validated, events in weeks),
+        metadata={"par_semaine": MetadataValue.md("\n".join(lines))},
+    )
+    return MaterializeResult(check_results=[check])
+
+
+def _national_week(postgres: PostgresResource, params: dict) -> tuple[dict, int, int]:
+    """Compute one week of weekly_funnel_national: its materialisation's metadata
+    (:data:`NATIONAL_LEGEND`), its validated count and the week's VALIDATED events."""
     rows = _funnel(postgres, "weekly_funnel_national", params)
     metadata = _funnel_metadata(postgres, "weekly_funnel_national", rows, params)
-    metadata.update(progress_chart_metadata(postgres, params["week"]))
+    # the chart helper of the report names its entry in English: named in French here
+    [chart] = progress_chart_metadata(postgres, params["week"]).values()
+    metadata["progression"] = chart
     with postgres.connect() as conn:
         events = scalar(
             conn,
@@ -315,9 +376,4 @@ def weekly_funnel_national(
             "and partition_date >= %(week)s and partition_date < %(week_end)s",
             params,
         )
-    check = AssetCheckResult(
-        check_name="validated_equals_events",
-        passed=metadata["validated"] == events,
-        metadata={"validated_in_view": metadata["validated"], "validated_events": events},
-    )
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return metadata, metadata[EXACT_KEYS["validated"]], events
