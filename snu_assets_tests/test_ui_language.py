@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import pytest
 from dagster import AssetKey, MarkdownMetadataValue, TextMetadataValue
 from dagster._config import Shape
 
@@ -31,10 +30,6 @@ FRENCH = frozenset(
     "le la les l un une des du de d et est sont dans par pour sur chaque ou au aux que qui "
     "en à ne n pas se s avec sans dont non".split()
 )
-
-#: rewritten in French on another branch of issue 25 (the weekly report, defs/report/):
-#: its asset, check and run config are judged once that lands; remove the exemption then
-NOT_YET = frozenset({"weekly_report"})
 
 #: a token that names something rather than says it: identifiers, paths, values, numbers
 _IDENTIFIER = re.compile(r"[_./=<>`\d@:]|^[A-Z]{2,}")
@@ -86,8 +81,6 @@ def ui_texts() -> Iterator[tuple[str, str | None]]:
     graph = defs.resolve_asset_graph()
     for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
         name = key.to_user_string()
-        if name in NOT_YET:
-            continue
         node = graph.get(key)
         yield f"asset {name}", node.description
         for entry, value in node.metadata.items():
@@ -96,8 +89,6 @@ def ui_texts() -> Iterator[tuple[str, str | None]]:
             elif isinstance(value, str) and not entry.startswith("dagster/"):
                 yield f"asset {name} metadata {entry}", value
     for check in sorted(graph.asset_check_keys, key=str):
-        if check.asset_key.to_user_string() in NOT_YET:
-            continue
         yield (
             f"check {check.name} of {check.asset_key.to_user_string()}",
             (graph.get_check_spec(check).description),
@@ -107,8 +98,6 @@ def ui_texts() -> Iterator[tuple[str, str | None]]:
         if not job.name.startswith("__"):  # Dagster's implicit asset job: described by none
             yield f"job {job.name}", job.description
         for node in job.nodes:
-            if node.name in NOT_YET:
-                continue
             if node.name not in assets and node.name != "extract_and_reconstruct":
                 yield f"op {node.name} of job {job.name}", node.definition.description
             yield from _config_fields(node.definition.config_schema, f"run config of {node.name}")
@@ -149,11 +138,6 @@ def test_every_text_the_ui_shows_is_french():
     assert len(texts) > 60
     problems = [f"{where}: {why}" for where, text in texts if (why := language_problem(text))]
     assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize("name", sorted(NOT_YET))
-def test_the_exemptions_name_definitions_that_exist(name):
-    assert name in {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
 
 
 def test_every_row_of_the_metadata_legends_explains_its_keys_in_french():

@@ -95,6 +95,8 @@ def national_markdown(context: dict[str, Any], fmt: Formatter) -> MetadataValue:
 
 
 class WeeklyReportConfig(Config):
+    """Configuration d'exécution du rapport hebdomadaire : sa langue."""
+
     language: str = Field(
         default=settings.current().report_language,
         description="Langue du document, de son graphique et de ses formats de nombres et de "
