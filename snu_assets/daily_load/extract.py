@@ -3,7 +3,7 @@ counted once (a patch met twice is skipped), whoever reads it."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -23,14 +23,18 @@ class Extract:
     Either it reads the window itself (iterate :meth:`raw_rows`), or another read of the same
     window hands it each patch it meets (:meth:`take`: the combined read of
     ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
-    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
+    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``; ``by_day``, the counts
+    of what only the extract knows (values redacted by reason, ops dropped) per partition day
+    of the rows kept."""
 
     def __init__(
         self, db, pseudonymize, start: datetime, end: datetime, spill: SpilledRows | None = None
     ):
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
-        self.stats: Counter = Counter()
+        self.stats: Counter[str] = Counter()
+        #: per partition day of the kept rows: ``dropped_ops`` and ``redacted: <reason>``
+        self.by_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
         self.kept = 0
         #: the window's patches handed over, duplicates included
         self.read = 0
@@ -78,13 +82,16 @@ class Extract:
             self.rejected.append(taken.rejected)
             self.stats[f"rejected: {taken.rejected[-1]}"] += 1
             return None
+        row = taken.row
+        assert row is not None  # an outcome is a row or a rejection
+        of_day = self.by_day[row[5]]
         self.stats["redacted_values"] += taken.redacted_values
         for reason, count in taken.redactions.items():
             self.stats[f"redacted: {reason}"] += count
+            of_day[f"redacted: {reason}"] += count
         self.stats["dropped_ops"] += taken.dropped_ops
+        of_day["dropped_ops"] += taken.dropped_ops
         self.kept += 1
-        row = taken.row
-        assert row is not None  # an outcome is a row or a rejection
         self._audit(row, taken.ops)
         return row
 
@@ -96,13 +103,12 @@ class Extract:
         audit.ops(row[0], row[1], year, orjson.loads(row[6]) if ops is None else ops)
         audit.plain(row[0], "author_role", year, row[7])
 
-    def reasons(self, kind: str = "rejected") -> dict[str, int]:
+    def reasons(self, kind: str = "rejected", day: date | None = None) -> dict[str, int]:
         """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
-        redacted)."""
+        redacted); with ``day``, of that partition day's kept rows only (redactions)."""
+        counts = self.stats if day is None else self.by_day.get(day, Counter())
         return {
-            k.removeprefix(f"{kind}: "): v
-            for k, v in self.stats.items()
-            if k.startswith(f"{kind}: ")
+            k.removeprefix(f"{kind}: "): v for k, v in counts.items() if k.startswith(f"{kind}: ")
         }
 
 

@@ -4,7 +4,7 @@ patch belongs to."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import orjson
 
@@ -25,6 +25,8 @@ RAW_COLUMNS = (
 )
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+#: the parameters of :data:`WINDOW`: ``start``, its first day, and ``end``, the day after its last
+WindowParams = dict[str, date]
 EVENT_COLUMNS = (
     "event_id",
     "event_name",

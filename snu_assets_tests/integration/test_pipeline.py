@@ -449,7 +449,7 @@ def test_materialisations_carry_schema_preview_and_counts(pipeline, instance):
         columns = {c.name: c for c in metadata["dagster/column_schema"].schema.columns}
         assert "partition_date" in columns or "week" in columns
         assert metadata["dagster/row_count"].value > 0
-        assert metadata["preview"].value.count("\n") >= 2  # header, separator, rows
+        assert metadata["aperçu"].value.count("\n") >= 2  # header, separator, rows
     raw = instance.get_latest_materialization_event(AssetKey("raw_patches")).asset_materialization
     # the PostgreSQL comments, in French by default (SNU_REPORT_LANGUAGE)
     assert (
