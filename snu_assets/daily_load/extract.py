@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import orjson
+from pymongo.database import Database
 
 from snu_assets.core.privacy.audit import RowAudit
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.daily_load.rows import partition_day, raw_row
 from snu_assets.io import mongo
@@ -28,8 +30,13 @@ class Extract:
     of the rows kept."""
 
     def __init__(
-        self, db, pseudonymize, start: datetime, end: datetime, spill: SpilledRows | None = None
-    ):
+        self,
+        db: Database,
+        pseudonymize: Pseudonymizer,
+        start: datetime,
+        end: datetime,
+        spill: SpilledRows | None = None,
+    ) -> None:
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
         self.stats: Counter[str] = Counter()
@@ -155,7 +162,7 @@ def outcome(
 MODELS_IN_ORDER = ("young", "application")
 
 
-def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
+def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]) -> object:
     """The young an application patch belongs to: its application's ``youngId`` (looked up in
     MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications).
     ``None`` for a young's patch (it is its own young)."""
@@ -164,7 +171,7 @@ def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
     return young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
 
 
-def _young_id_in_ops(doc: dict):
+def _young_id_in_ops(doc: dict) -> object:
     for op in doc.get("ops") or []:
         if (
             isinstance(op, dict)
