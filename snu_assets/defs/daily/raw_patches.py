@@ -5,6 +5,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
+import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -32,6 +33,7 @@ from snu_assets.defs.metadata import (
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
 from snu_assets.io.audit import audit_table
+from snu_assets.io.postgres import scalar
 
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
 
@@ -70,14 +72,19 @@ CHECKS = [
 ]
 
 
-def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
+def check_duplicates(
+    conn: psycopg.Connection, schema: str, params: WindowParams
+) -> AssetCheckResult:
     return unique_ids_check(
         conn, schema, ASSET, "patch_id", "no_duplicate_patch_ids", WINDOW, params
     )
 
 
 def check_personal_data(
-    conn, schema: str, params: dict, produced: AuditReport | None = None
+    conn: psycopg.Connection,
+    schema: str,
+    params: WindowParams,
+    produced: AuditReport | None = None,
 ) -> AssetCheckResult:
     """The PII check of ``raw_patches``: its rows re-read from PostgreSQL (a sample of a large
     slice, see :func:`audit_table`), and ``produced``, the audit of every row where it was
@@ -116,12 +123,15 @@ def check_rejection_rate(kept: int, rejected: dict[str, int], threshold: float) 
     )
 
 
-def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheckResult:
-    landed = conn.execute(
+def check_complete(
+    conn: psycopg.Connection, schema: str, params: WindowParams, expected: int
+) -> AssetCheckResult:
+    landed = scalar(
+        conn,
         f'select (select count(*) from "{schema}".raw_patches where {WINDOW}) + '
         f'(select count(*) from "{schema}".rejected_patches where {WINDOW})',
         params,
-    ).fetchone()[0]
+    )
     return AssetCheckResult(
         asset_key=ASSET,
         check_name="complete",

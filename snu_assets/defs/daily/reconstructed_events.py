@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date
 
+import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -62,22 +63,24 @@ CHECKS = [
 ]
 
 
-def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
+def check_duplicate_ids(
+    conn: psycopg.Connection, schema: str, table: str, params: WindowParams
+) -> AssetCheckResult:
     return unique_ids_check(
         conn, schema, table, "event_id", "no_duplicate_event_ids", WINDOW, params
     )
 
 
 def check_events_personal_data(
-    conn,
-    schema,
-    table,
-    params,
-    extra_columns=(),
-    state_columns=("before", "after"),
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    params: WindowParams,
+    extra_columns: Sequence[str] = (),
+    state_columns: Sequence[str] = ("before", "after"),
     produced: AuditReport | None = None,
     reread_rows: int | None = REREAD_ROWS,
-    extra_metadata: dict | None = None,
+    extra_metadata: Metadata | None = None,
 ) -> AssetCheckResult:
     """The PII check of an events table: its rows re-read from PostgreSQL (a sample of a
     large slice, see :func:`audit_table`), and ``produced``, the audit of every row where it
@@ -104,7 +107,7 @@ def check_events_personal_data(
     )
 
 
-def check_consistency(stats: Counter, threshold: float) -> AssetCheckResult:
+def check_consistency(stats: Counter[str], threshold: float) -> AssetCheckResult:
     rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
     return AssetCheckResult(
         asset_key=ASSET,
