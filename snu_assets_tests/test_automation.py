@@ -3,11 +3,13 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterRun,
     DagsterRunStatus,
+    RunRequest,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
@@ -109,6 +111,43 @@ def test_the_first_partial_week_of_a_history_is_refreshed():
     assert weeks_to_refresh(daily, {}, weeks) == [("2025-03-03", 9), ("2025-03-10", 16)]
     del daily["2025-03-07"]  # a day of the first week missing: not due
     assert weeks_to_refresh(daily, {}, weeks) == [("2025-03-10", 16)]
+
+
+# the sensor needs no resource: Dagster's warning that get_sensor_def leaves them unresolved
+@pytest.mark.filterwarnings("ignore:Starting in dagster 1.11, get_sensor_def")
+def test_the_weekly_sensor_publishes_the_first_partial_week_of_a_history():
+    """Every week with data is published, the first one too: a history whose data starts on
+    Thursday 2025-03-06, its days materialised from that Thursday through two more weeks. The
+    weekly sensor of the code location (the object the daemon evaluates) requests the first,
+    partial week with the full ones after it, then, once they are published, nothing until a
+    day of that first week is materialised again."""
+    sensor = defs.get_sensor_def("weekly_views_sensor")
+    weeks = ["2025-03-03", "2025-03-10", "2025-03-17"]
+    with instance_for_test() as instance:
+
+        def materialise(asset: str, partition: str) -> None:
+            instance.report_runless_asset_event(
+                AssetMaterialization(AssetKey(asset), partition=partition)
+            )
+
+        def tick() -> list[str] | SkipReason:
+            result = sensor(build_sensor_context(instance=instance, definitions=defs))
+            if isinstance(result, SkipReason):
+                return result
+            assert all(isinstance(r, RunRequest) and r.run_key for r in result)
+            return [r.partition_key for r in result]
+
+        for day in range(6, 24):  # Thursday 6 .. Sunday 23
+            materialise("enriched_events", f"2025-03-{day:02d}")
+        assert tick() == weeks
+        assert sensor.job_name == "weekly_views"
+        for week in weeks:
+            materialise("weekly_funnel_national", week)
+        assert isinstance(tick(), SkipReason)
+        # a late patch re-materialised the first Friday: that week again, and the weeks after
+        # it (their cumulated figures count it)
+        materialise("enriched_events", "2025-03-07")
+        assert tick() == weeks
 
 
 def test_weekly_sensor_skips_without_complete_weeks():

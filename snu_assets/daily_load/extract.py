@@ -3,14 +3,16 @@ counted once (a patch met twice is skipped), whoever reads it."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import orjson
+from pymongo.database import Database
 
 from snu_assets.core.privacy.audit import RowAudit
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.privacy.scrub import Rejection, ScrubbedPatch, scrub_patch
 from snu_assets.daily_load.rows import partition_day, raw_row
 from snu_assets.io import mongo
@@ -23,14 +25,23 @@ class Extract:
     Either it reads the window itself (iterate :meth:`raw_rows`), or another read of the same
     window hands it each patch it meets (:meth:`take`: the combined read of
     ``extract_and_reconstruct``, which keeps the rows in :attr:`spill` until they are
-    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``."""
+    loaded). Then read ``rejected``, ``stats``, ``kept`` and ``read``; ``by_day``, the counts
+    of what only the extract knows (values redacted by reason, ops dropped) per partition day
+    of the rows kept."""
 
     def __init__(
-        self, db, pseudonymize, start: datetime, end: datetime, spill: SpilledRows | None = None
-    ):
+        self,
+        db: Database,
+        pseudonymize: Pseudonymizer,
+        start: datetime,
+        end: datetime,
+        spill: SpilledRows | None = None,
+    ) -> None:
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
         self.rejected: list[tuple] = []
-        self.stats: Counter = Counter()
+        self.stats: Counter[str] = Counter()
+        #: per partition day of the kept rows: ``dropped_ops`` and ``redacted: <reason>``
+        self.by_day: defaultdict[date, Counter[str]] = defaultdict(Counter)
         self.kept = 0
         #: the window's patches handed over, duplicates included
         self.read = 0
@@ -78,13 +89,16 @@ class Extract:
             self.rejected.append(taken.rejected)
             self.stats[f"rejected: {taken.rejected[-1]}"] += 1
             return None
+        row = taken.row
+        assert row is not None  # an outcome is a row or a rejection
+        of_day = self.by_day[row[5]]
         self.stats["redacted_values"] += taken.redacted_values
         for reason, count in taken.redactions.items():
             self.stats[f"redacted: {reason}"] += count
+            of_day[f"redacted: {reason}"] += count
         self.stats["dropped_ops"] += taken.dropped_ops
+        of_day["dropped_ops"] += taken.dropped_ops
         self.kept += 1
-        row = taken.row
-        assert row is not None  # an outcome is a row or a rejection
         self._audit(row, taken.ops)
         return row
 
@@ -96,13 +110,12 @@ class Extract:
         audit.ops(row[0], row[1], year, orjson.loads(row[6]) if ops is None else ops)
         audit.plain(row[0], "author_role", year, row[7])
 
-    def reasons(self, kind: str = "rejected") -> dict[str, int]:
+    def reasons(self, kind: str = "rejected", day: date | None = None) -> dict[str, int]:
         """Counts by reason of the patches rejected (or, ``kind="redacted"``, of the values
-        redacted)."""
+        redacted); with ``day``, of that partition day's kept rows only (redactions)."""
+        counts = self.stats if day is None else self.by_day.get(day, Counter())
         return {
-            k.removeprefix(f"{kind}: "): v
-            for k, v in self.stats.items()
-            if k.startswith(f"{kind}: ")
+            k.removeprefix(f"{kind}: "): v for k, v in counts.items() if k.startswith(f"{kind}: ")
         }
 
 
@@ -149,7 +162,7 @@ def outcome(
 MODELS_IN_ORDER = ("young", "application")
 
 
-def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
+def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]) -> object:
     """The young an application patch belongs to: its application's ``youngId`` (looked up in
     MongoDB by the caller), else the ``youngId`` the patch itself wrote (deleted applications).
     ``None`` for a young's patch (it is its own young)."""
@@ -158,7 +171,7 @@ def young_ref_of(model: str, doc: dict, young_refs: dict[str, object]):
     return young_refs.get(str(doc.get("ref"))) or _young_id_in_ops(doc)
 
 
-def _young_id_in_ops(doc: dict):
+def _young_id_in_ops(doc: dict) -> object:
     for op in doc.get("ops") or []:
         if (
             isinstance(op, dict)

@@ -16,6 +16,9 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
+from pymongo.database import Database
+
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.daily_load.extract import MODELS_IN_ORDER, Extract
 from snu_assets.daily_load.rebuild import Reconstruction
 from snu_assets.daily_load.rows import EVENT_COLUMNS, RAW_COLUMNS, REJECTED_COLUMNS, WINDOW
@@ -71,8 +74,8 @@ class DailyLoad:
 
     def __init__(
         self,
-        db,
-        pseudonymize,
+        db: Database,
+        pseudonymize: Pseudonymizer,
         start: datetime,
         end: datetime,
         *,
@@ -80,7 +83,7 @@ class DailyLoad:
         read_mode: str,
         records_per_batch: int,
         log: Callable[[str], None] | None = None,
-    ):
+    ) -> None:
         wanted = frozenset(assets)
         if wanted not in STREAM_ORDER:
             raise ValueError(f"a daily load loads {RAW}, {EVENTS} or both, not {sorted(wanted)}")

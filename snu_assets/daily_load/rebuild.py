@@ -8,11 +8,14 @@ import functools
 import time
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+
+from pymongo.database import Database
 
 from snu_assets.core.privacy.audit import RowAudit
+from snu_assets.core.privacy.pseudonym import Pseudonymizer
 from snu_assets.core.privacy.scrub import ScrubbedPatch, scrub_document, scrub_patch
 from snu_assets.core.reconstruction import Patch, PatchStates, events_of, reconstruct_record
 from snu_assets.core.values import bson_date, calendar_day, local_day, patch_key
@@ -23,7 +26,7 @@ from snu_assets.io.read_plan import LogReader, RecordBatch
 from snu_assets.settings import timezone
 
 
-def birth_day(value) -> date | None:
+def birth_day(value: object) -> date | None:
     """The calendar day of a stored birth date in ``SNU_TIMEZONE`` (Paris midnight and UTC
     midnight both give the day that was picked), or None."""
     if not isinstance(value, datetime | str):
@@ -32,7 +35,7 @@ def birth_day(value) -> date | None:
 
 
 @functools.lru_cache(maxsize=4_096)
-def _calendar_day_in(value: datetime | str, zone) -> date | None:
+def _calendar_day_in(value: datetime | str, zone: tzinfo) -> date | None:
     """:func:`calendar_day`, remembered: a record's birth date is read at each of its events."""
     return calendar_day(value, zone)
 
@@ -78,19 +81,19 @@ class Reconstruction:
 
     def __init__(
         self,
-        db,
-        pseudonymize,
+        db: Database,
+        pseudonymize: Pseudonymizer,
         start: datetime,
         end: datetime,
         *,
         read_mode: str,
         records_per_batch: int,
-        log=None,
+        log: Callable[[str], None] | None = None,
         extract: Extract | None = None,
-    ):
+    ) -> None:
         self.db, self.pseudonymize, self.start, self.end = db, pseudonymize, start, end
-        self.stats: Counter = Counter()
-        self.names: Counter = Counter()
+        self.stats: Counter[str] = Counter()
+        self.names: Counter[str] = Counter()
         #: the PII audit of every event row, where it is produced
         self.audit = RowAudit("reconstructed_events")
         self.log = log
@@ -169,8 +172,8 @@ class BatchWork:
 
     events: list[tuple]
     window_patches: list[Outcome]
-    stats: Counter
-    names: Counter
+    stats: Counter[str]
+    names: Counter[str]
     records: int
 
 
@@ -182,7 +185,7 @@ def rebuild_batch(
     start: datetime,
     end: datetime,
     *,
-    pseudonymize,
+    pseudonymize: Pseudonymizer,
     audit: RowAudit | None = None,
 ) -> BatchWork:
     """Scrub a batch of record logs, rebuild each record's states and name the events of the
@@ -273,7 +276,7 @@ def rebuild_batch(
 
 
 def _current_states(
-    model: str, documents: list[dict], pseudonymize, year: int
+    model: str, documents: list[dict], pseudonymize: Pseudonymizer, year: int
 ) -> tuple[dict[str, dict], dict[str, object]]:
     """The allow-listed current state of each document, and its raw birth date (read in
     memory for ages, never stored)."""
@@ -304,7 +307,9 @@ class YoungHistory:
         return self.states[0].before if self.states else self.current
 
 
-def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, YoungHistory]:
+def _young_histories(
+    batch: RecordBatch, pseudonymize: Pseudonymizer, year: int
+) -> dict[str, YoungHistory]:
     """(An application batch) each of its youngs' states over time, rebuilt like a young's
     own events: from the young's whole log and current document."""
     logs: dict[str, list[Patch]] = defaultdict(list)
@@ -323,7 +328,7 @@ def _young_histories(batch: RecordBatch, pseudonymize, year: int) -> dict[str, Y
     return histories
 
 
-def _age(states, birth, day: date) -> int | None:
+def _age(states: PatchStates, birth: object, day: date) -> int | None:
     """Age at the event (on ``day``, its day in ``SNU_TIMEZONE``): from the exact birth date
     of the current document (read in memory, never stored; its calendar day in
     ``SNU_TIMEZONE``) when it is the birth month of the state, else from the birth month."""
@@ -334,7 +339,7 @@ def _age(states, birth, day: date) -> int | None:
     return age_at(state.get("birthdateAt"), day)
 
 
-def _application_age(birth, day: date) -> int | None:
+def _application_age(birth: object, day: date) -> int | None:
     """The young's age at an application's event (on ``day``), from the young's exact birth
     date; None when the young is gone (enrich_events.sql then takes the birth month of their
     state)."""
@@ -342,7 +347,7 @@ def _application_age(birth, day: date) -> int | None:
     return None if exact is None else age_at(exact, day)
 
 
-def _birth(birth) -> tuple[date | None, str | None]:
+def _birth(birth: object) -> tuple[date | None, str | None]:
     """The calendar day of a stored birth date and its month (``"YYYY-MM"``)."""
     day = birth_day(birth)
     return (None, None) if day is None else (day, _month(day))

@@ -4,7 +4,7 @@ patch belongs to."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import orjson
 
@@ -25,6 +25,8 @@ RAW_COLUMNS = (
 )
 REJECTED_COLUMNS = ("patch_id", "model", "occurred_at", "partition_date", "reason")
 WINDOW = "partition_date >= %(start)s and partition_date < %(end)s"
+#: the parameters of :data:`WINDOW`: ``start``, its first day, and ``end``, the day after its last
+WindowParams = dict[str, date]
 EVENT_COLUMNS = (
     "event_id",
     "event_name",
@@ -41,7 +43,7 @@ EVENT_COLUMNS = (
 )
 
 
-def partition_day(doc: dict, occurred_at: datetime | None, start, end):
+def partition_day(doc: dict, occurred_at: datetime | None, start: datetime, end: datetime) -> date:
     """The Paris day of the patch; a patch selected by its ``_id`` (its ``date`` not a BSON
     date, or a date outside the window) stays in the day of its ``_id``."""
     if occurred_at is not None and bson_date(doc) is not None and start <= occurred_at < end:
@@ -50,7 +52,7 @@ def partition_day(doc: dict, occurred_at: datetime | None, start, end):
     return local_day(created or start)
 
 
-def raw_row(patch: ScrubbedPatch, day) -> tuple:
+def raw_row(patch: ScrubbedPatch, day: date) -> tuple:
     return (
         patch.patch_id,
         patch.model,
@@ -65,6 +67,6 @@ def raw_row(patch: ScrubbedPatch, day) -> tuple:
     )
 
 
-def json_text(value) -> str | None:
+def json_text(value: object) -> str | None:
     """A state as JSON text for ``COPY`` (None stays NULL)."""
     return None if value is None else orjson.dumps(value).decode()

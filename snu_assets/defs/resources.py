@@ -22,7 +22,7 @@ import orjson
 import psycopg
 import pymongo
 import sqlalchemy as sa
-from dagster import ConfigurableResource, EnvVar, Failure
+from dagster import ConfigurableResource, EnvVar, Failure, InitResourceContext
 from psycopg.types.json import set_json_loads
 from pydantic import Field, PrivateAttr
 from pymongo.errors import OperationFailure, PyMongoError
@@ -103,7 +103,7 @@ class MongoResource(ConfigurableResource):
     def db(self) -> pymongo.database.Database:
         return self.client()[self.database]
 
-    def teardown_after_execution(self, context) -> None:
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -232,7 +232,7 @@ class PostgresResource(ConfigurableResource):
         with self.connect() as conn:
             return replace_with_sql(conn, self.table(table), sql_text, delete_where, params)
 
-    def teardown_after_execution(self, context) -> None:
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -340,7 +340,7 @@ class PublicationRules(ConfigurableResource):
         )
 
 
-def _env_or_none(name: str):
+def _env_or_none(name: str) -> EnvVar | None:
     """``EnvVar(name)`` when the variable is set (shown by name, not value, in the UI)."""
     return EnvVar(name) if os.environ.get(name) else None
 

@@ -33,9 +33,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from snu_assets.settings import current
+
+if TYPE_CHECKING:  # Dagster is imported when an executor is built, not with this module
+    from dagster import ExecutorDefinition
 
 DEFAULT_BROKER = "pyamqp://guest@localhost//"
 DEFAULT_QUEUE = "dagster"
@@ -73,7 +76,7 @@ def executor_config() -> dict:
     }
 
 
-def executor_from_env():
+def executor_from_env() -> ExecutorDefinition | None:
     """The executor of the code location: ``None`` (Dagster's default: a process per step),
     Dagster's in-process executor with ``SNU_EXECUTOR=in_process`` (a run's steps in its
     own process: small machines, the tests' backfills), Celery with ``SNU_EXECUTOR=celery``."""

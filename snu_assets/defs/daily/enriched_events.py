@@ -4,6 +4,8 @@ set-based in PostgreSQL by ``sql/enrich_events.sql``."""
 
 import csv
 import time
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from dagster import (
@@ -18,13 +20,20 @@ from dagster import (
 
 from snu_assets.core.privacy.audit import REREAD_ROWS
 from snu_assets.core.reference.geography import csv_path
-from snu_assets.daily_load.rows import EVENT_COLUMNS
+from snu_assets.daily_load.rows import EVENT_COLUMNS, WindowParams
 from snu_assets.defs.daily.reconstructed_events import (
     check_duplicate_ids,
     check_events_personal_data,
 )
 from snu_assets.defs.freshness import DAILY_FRESHNESS
-from snu_assets.defs.metadata import definition_metadata, table_metadata
+from snu_assets.defs.metadata import (
+    DayColumn,
+    Metadata,
+    daily_metadata,
+    day_previews,
+    definition_metadata,
+    table_identity,
+)
 from snu_assets.defs.partitions import daily_backfill_policy, daily_partitions
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
@@ -147,17 +156,11 @@ def enriched_events(
     load_geography(postgres)
     params = {"start": window.start.date(), "end": window.end.date()}
     started = time.perf_counter()
-    count = postgres.replace_with_sql(
+    postgres.replace_with_sql(
         "enriched_events", postgres.sql(SQL / "enrich_events.sql"), WINDOW, params
     )
     elapsed = time.perf_counter() - started
     with postgres.connect() as conn:
-        unmatched = scalar(
-            conn,
-            f'select count(*) from "{postgres.schema}".enriched_events where {WINDOW} '
-            "and model = 'young' and department_code is null",
-            params,
-        )
         # before/after are copies of reconstructed_events' states, every one of them audited
         # where it was produced: the check re-reads a sample of them, and all of them when
         # one is not such a copy
@@ -183,20 +186,58 @@ def enriched_events(
             check_duplicate_ids(conn, postgres.schema, "enriched_events", params),
             personal,
         ]
+    metadata = daily_metadata(
+        context,
+        "enriched_events",
+        enriched_days(postgres, context.partition_keys, params),
+        DAY_COLUMNS,
+        {"secondes": round(elapsed, 2)},
+    )
     return MaterializeResult(
         metadata={
-            **table_metadata(
-                postgres,
-                "enriched_events",
-                PREVIEW_COLUMNS,
-                WINDOW,
-                params,
-                "occurred_at, event_id",
-            ),
-            "dagster/row_count": count,
+            **table_identity(postgres, "enriched_events"),
             "dagster/column_lineage": COLUMN_LINEAGE,
-            "young_events_without_known_department": unmatched,
-            "seconds": round(elapsed, 2),
+            **metadata,
         },
         check_results=results,
     )
+
+
+#: a ranged run's per-day table (metadata ``par_jour``)
+DAY_COLUMNS = (
+    DayColumn("lignes", "dagster/row_count", "lignes_de_la_plage"),
+    DayColumn(
+        "événements de jeunes sans département connu",
+        "événements_de_jeunes_sans_département_connu",
+        "événements_de_jeunes_sans_département_connu_de_la_plage",
+    ),
+)
+
+
+def enriched_days(
+    postgres: PostgresResource, days: Sequence[str], params: WindowParams
+) -> dict[str, Metadata]:
+    """Each day's figures, read back from ``enriched_events`` once loaded: its rows, its
+    young's events whose department is unknown, its first rows."""
+    with postgres.connect() as conn:
+        counts = {
+            day: (int(rows), int(unmatched))
+            for day, rows, unmatched in conn.execute(
+                "select partition_date, count(*), "
+                "count(*) filter (where model = 'young' and department_code is null) "
+                f"from {postgres.table('enriched_events')} where {WINDOW} group by 1",
+                params,
+            ).fetchall()
+        }
+    previews = day_previews(
+        postgres, "enriched_events", PREVIEW_COLUMNS, days, "occurred_at, event_id"
+    )
+    figures = {}
+    for key in days:
+        rows, unmatched = counts.get(date.fromisoformat(key), (0, 0))
+        figures[key] = {
+            "dagster/row_count": rows,
+            "événements_de_jeunes_sans_département_connu": unmatched,
+            "aperçu": previews[key],
+        }
+    return figures

@@ -18,6 +18,7 @@ one transaction.
 
 import functools
 import time
+from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, Failure, MaterializeResult, multi_asset
 
@@ -50,7 +51,7 @@ def extract_and_reconstruct(
     mongo: MongoResource,
     postgres: PostgresResource,
     pseudonyms: PseudonymResource,
-):
+) -> Iterator[MaterializeResult]:
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     if not selected:
         raise Failure(

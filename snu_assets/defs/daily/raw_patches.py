@@ -1,6 +1,11 @@
 """Layer 1 — extract: the day's patches from MongoDB into ``raw_patches``, personal data
 stripped at this edge; unusable patches into ``rejected_patches`` with a reason."""
 
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+
+import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -10,19 +15,25 @@ from dagster import (
     MaterializeResult,
 )
 
+from snu_assets import settings
 from snu_assets.core.privacy.audit import AuditReport
 from snu_assets.daily_load.extract import Extract
-from snu_assets.daily_load.rows import WINDOW
+from snu_assets.daily_load.rows import WINDOW, WindowParams
 from snu_assets.defs.daily.config import DailyLoadConfig
 from snu_assets.defs.metadata import (
+    DayColumn,
+    Metadata,
     audit_metadata,
+    daily_metadata,
+    day_previews,
     definition_metadata,
-    table_metadata,
+    table_identity,
     unique_ids_check,
 )
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.resources import PostgresResource
 from snu_assets.io.audit import audit_table
+from snu_assets.io.postgres import scalar
 
 PREVIEW_COLUMNS = ["partition_date", "occurred_at", "model", "author_role", "ops"]
 
@@ -62,14 +73,19 @@ CHECKS = [
 ]
 
 
-def check_duplicates(conn, schema: str, params: dict) -> AssetCheckResult:
+def check_duplicates(
+    conn: psycopg.Connection, schema: str, params: WindowParams
+) -> AssetCheckResult:
     return unique_ids_check(
         conn, schema, ASSET, "patch_id", "no_duplicate_patch_ids", WINDOW, params
     )
 
 
 def check_personal_data(
-    conn, schema: str, params: dict, produced: AuditReport | None = None
+    conn: psycopg.Connection,
+    schema: str,
+    params: WindowParams,
+    produced: AuditReport | None = None,
 ) -> AssetCheckResult:
     """The PII check of ``raw_patches``: its rows re-read from PostgreSQL (a sample of a large
     slice, see :func:`audit_table`), and ``produced``, the audit of every row where it was
@@ -108,12 +124,15 @@ def check_rejection_rate(kept: int, rejected: dict[str, int], threshold: float) 
     )
 
 
-def check_complete(conn, schema: str, params: dict, expected: int) -> AssetCheckResult:
-    landed = conn.execute(
+def check_complete(
+    conn: psycopg.Connection, schema: str, params: WindowParams, expected: int
+) -> AssetCheckResult:
+    landed = scalar(
+        conn,
         f'select (select count(*) from "{schema}".raw_patches where {WINDOW}) + '
         f'(select count(*) from "{schema}".rejected_patches where {WINDOW})',
         params,
-    ).fetchone()[0]
+    )
     return AssetCheckResult(
         asset_key=ASSET,
         check_name="complete",
@@ -140,7 +159,7 @@ SPEC = AssetSpec(
 )
 
 
-def window_params(context: AssetExecutionContext) -> dict:
+def window_params(context: AssetExecutionContext) -> WindowParams:
     window = context.partition_time_window
     return {"start": window.start.date(), "end": window.end.date()}
 
@@ -172,21 +191,75 @@ def extract_result(
         f"{extract.kept} patches kept, {len(extract.rejected)} rejected in {elapsed:.1f}s "
         f"({handled / max(elapsed, 1e-9):.0f} patches/s)"
     )
-    window = context.partition_time_window
+    metadata = daily_metadata(
+        context,
+        ASSET,
+        raw_patches_days(postgres, extract, context.partition_keys, params),
+        DAY_COLUMNS,
+        {"patchs_par_seconde": round(handled / max(elapsed, 1e-9))},
+    )
     return MaterializeResult(
         asset_key=ASSET,
-        metadata={
-            **table_metadata(
-                postgres, "raw_patches", PREVIEW_COLUMNS, WINDOW, params, "occurred_at, patch_id"
-            ),
-            "dagster/row_count": extract.kept,
-            "window": f"[{window.start.isoformat()}, {window.end.isoformat()})",
-            "rejected": len(extract.rejected),
-            "rejected_reasons": reasons,
-            "redacted_values": extract.stats["redacted_values"],
-            "redacted_by_reason": extract.reasons("redacted"),
-            "dropped_ops_outside_allow_list": extract.stats["dropped_ops"],
-            "patches_per_second": round(handled / max(elapsed, 1e-9)),
-        },
+        metadata={**table_identity(postgres, ASSET), **metadata},
         check_results=results,
     )
+
+
+#: a ranged run's per-day table (metadata ``par_jour``)
+DAY_COLUMNS = (
+    DayColumn("lignes", "dagster/row_count", "lignes_de_la_plage"),
+    DayColumn("rejetés", "rejetés", "rejetés_de_la_plage"),
+    DayColumn("valeurs masquées", "valeurs_masquées", "valeurs_masquées_de_la_plage"),
+    DayColumn(
+        "ops hors liste autorisée",
+        "ops_hors_liste_autorisée",
+        "ops_hors_liste_autorisée_de_la_plage",
+    ),
+)
+
+
+def raw_patches_days(
+    postgres: PostgresResource, extract: Extract, days: Sequence[str], params: WindowParams
+) -> dict[str, Metadata]:
+    """Each day's figures, once its rows are in: what ``raw_patches`` and ``rejected_patches``
+    hold for the day (read back), the redactions and dropped ops of its rows (counted by the
+    extract), its window and its first rows."""
+    with postgres.connect() as conn:
+        kept = {
+            day: (int(rows), int(redacted))
+            for day, rows, redacted in conn.execute(
+                f"select partition_date, count(*), coalesce(sum(redacted_values), 0) "
+                f"from {postgres.table(ASSET)} where {WINDOW} group by 1",
+                params,
+            ).fetchall()
+        }
+        rejected: dict[date, dict[str, int]] = defaultdict(dict)
+        for day, reason, count in conn.execute(
+            f"select partition_date, reason, count(*) from {postgres.table('rejected_patches')} "
+            f"where {WINDOW} group by 1, 2 order by 1, 2",
+            params,
+        ).fetchall():
+            rejected[day][reason] = int(count)
+    previews = day_previews(postgres, ASSET, PREVIEW_COLUMNS, days, "occurred_at, patch_id")
+    figures = {}
+    for key in days:
+        day = date.fromisoformat(key)
+        rows, redacted = kept.get(day, (0, 0))
+        figures[key] = {
+            "dagster/row_count": rows,
+            "fenêtre": day_window(day),
+            "rejetés": sum(rejected[day].values()),
+            "rejets_par_motif": rejected[day],
+            "valeurs_masquées": redacted,
+            "masquages_par_motif": extract.reasons("redacted", day),
+            "ops_hors_liste_autorisée": extract.by_day.get(day, Counter())["dropped_ops"],
+            "aperçu": previews[key],
+        }
+    return figures
+
+
+def day_window(day: date) -> str:
+    """The instants of a partition day, ``[start, end)`` in ``SNU_TIMEZONE``."""
+    zone = settings.timezone()
+    start, end = (datetime.combine(d, time.min, zone) for d in (day, day + timedelta(days=1)))
+    return f"[{start.isoformat()}, {end.isoformat()})"

@@ -12,7 +12,7 @@ an asset with each of its materialisations (backfills included), and this one re
 history."""
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from dagster import AssetObservation, Failure, MetadataValue, OpExecutionContext, Output, op
@@ -134,7 +134,7 @@ def reconciliation_metadata(result: Reconciliation) -> dict:
 )
 def reconcile_patches(
     context: OpExecutionContext, mongo: MongoResource, postgres: PostgresResource
-):
+) -> Iterator[AssetObservation | Output[None]]:
     result = reconcile_history(mongo, postgres)
     metadata = reconciliation_metadata(result)
     yield AssetObservation(asset_key="raw_patches", metadata=metadata)

@@ -2,8 +2,11 @@
 just before and just after it, rebuilt from the whole patch log and the current document,
 and the events it makes (``young.created``, ``young.status.VALIDATED`` ...)."""
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date
 
+import psycopg
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -15,13 +18,17 @@ from dagster import (
 
 from snu_assets.core.privacy.audit import REREAD_ROWS, AuditReport
 from snu_assets.daily_load.rebuild import Reconstruction
-from snu_assets.daily_load.rows import WINDOW
+from snu_assets.daily_load.rows import WINDOW, WindowParams
 from snu_assets.defs.daily.config import DailyLoadConfig
 from snu_assets.defs.daily.raw_patches import window_params
 from snu_assets.defs.metadata import (
+    DayColumn,
+    Metadata,
     audit_metadata,
+    daily_metadata,
+    day_previews,
     definition_metadata,
-    table_metadata,
+    table_identity,
     unique_ids_check,
 )
 from snu_assets.defs.policies import OWNERS
@@ -57,22 +64,24 @@ CHECKS = [
 ]
 
 
-def check_duplicate_ids(conn, schema, table, params) -> AssetCheckResult:
+def check_duplicate_ids(
+    conn: psycopg.Connection, schema: str, table: str, params: WindowParams
+) -> AssetCheckResult:
     return unique_ids_check(
         conn, schema, table, "event_id", "no_duplicate_event_ids", WINDOW, params
     )
 
 
 def check_events_personal_data(
-    conn,
-    schema,
-    table,
-    params,
-    extra_columns=(),
-    state_columns=("before", "after"),
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    params: WindowParams,
+    extra_columns: Sequence[str] = (),
+    state_columns: Sequence[str] = ("before", "after"),
     produced: AuditReport | None = None,
     reread_rows: int | None = REREAD_ROWS,
-    extra_metadata: dict | None = None,
+    extra_metadata: Metadata | None = None,
 ) -> AssetCheckResult:
     """The PII check of an events table: its rows re-read from PostgreSQL (a sample of a
     large slice, see :func:`audit_table`), and ``produced``, the audit of every row where it
@@ -99,7 +108,7 @@ def check_events_personal_data(
     )
 
 
-def check_consistency(stats: Counter, threshold: float) -> AssetCheckResult:
+def check_consistency(stats: Counter[str], threshold: float) -> AssetCheckResult:
     rate = stats["disagreements"] / max(stats["anchored_ops"], 1)
     return AssetCheckResult(
         asset_key=ASSET,
@@ -147,7 +156,7 @@ def reconstruction_result(
 ) -> MaterializeResult:
     """The materialisation of ``reconstructed_events`` and its checks, once loaded."""
     params = window_params(context)
-    stats, names = work.stats, work.names
+    stats = work.stats
     with postgres.connect() as conn:
         results = [
             check_duplicate_ids(conn, postgres.schema, ASSET, params),
@@ -166,23 +175,60 @@ def reconstruction_result(
         f"{context.partition_key_range.end}: {count} events of "
         f"{stats['records']} records in {elapsed:.1f}s"
     )
+    metadata = daily_metadata(
+        context,
+        ASSET,
+        events_days(postgres, context.partition_keys, params),
+        DAY_COLUMNS,
+        {
+            "enregistrements_reconstruits": stats["records"],
+            "désaccords": stats["disagreements"],
+            "valeurs_d_origine_manquantes": stats["missing_original_values"],
+            "événements_par_seconde": round(count / max(elapsed, 1e-9)),
+        },
+    )
     return MaterializeResult(
         asset_key=ASSET,
-        metadata={
-            **table_metadata(
-                postgres,
-                ASSET,
-                ["partition_date", "event_name", "before", "after", "age"],
-                WINDOW,
-                params,
-                "occurred_at, event_id",
-            ),
-            "dagster/row_count": count,
-            "events_per_name": dict(sorted(names.items())),
-            "records": stats["records"],
-            "disagreements": stats["disagreements"],
-            "missing_original_values": stats["missing_original_values"],
-            "events_per_second": round(count / max(elapsed, 1e-9)),
-        },
+        metadata={**table_identity(postgres, ASSET), **metadata},
         check_results=results,
     )
+
+
+PREVIEW_COLUMNS = ["partition_date", "event_name", "before", "after", "age"]
+#: a ranged run's per-day table (metadata ``par_jour``)
+DAY_COLUMNS = (
+    DayColumn("événements", "dagster/row_count", "lignes_de_la_plage"),
+    DayColumn("de jeunes", "événements_de_jeunes", "événements_de_jeunes_de_la_plage"),
+    DayColumn(
+        "de candidatures", "événements_de_candidatures", "événements_de_candidatures_de_la_plage"
+    ),
+)
+
+
+def events_days(
+    postgres: PostgresResource, days: Sequence[str], params: WindowParams
+) -> dict[str, Metadata]:
+    """Each day's figures, read back from ``reconstructed_events`` once loaded: its events,
+    by model and by name, and its first rows."""
+    by_name: dict[date, Counter[str]] = defaultdict(Counter)
+    by_model: dict[date, Counter[str]] = defaultdict(Counter)
+    with postgres.connect() as conn:
+        for day, model, name, count in conn.execute(
+            f"select partition_date, model, event_name, count(*) from {postgres.table(ASSET)} "
+            f"where {WINDOW} group by 1, 2, 3",
+            params,
+        ).fetchall():
+            by_name[day][name] += count
+            by_model[day][model] += count
+    previews = day_previews(postgres, ASSET, PREVIEW_COLUMNS, days, "occurred_at, event_id")
+    figures = {}
+    for key in days:
+        day = date.fromisoformat(key)
+        figures[key] = {
+            "dagster/row_count": by_name[day].total(),
+            "événements_de_jeunes": by_model[day]["young"],
+            "événements_de_candidatures": by_model[day]["application"],
+            "événements_par_nom": dict(sorted(by_name[day].items())),
+            "aperçu": previews[key],
+        }
+    return figures
