@@ -616,7 +616,11 @@ def test_the_pages_fit_their_paper_in_chromium(reports, window, tmp_path):
         html = _html(folder, week, edition)
         assert "@media print {" in html
         printed = tmp_path / f"{edition.name}.html"
-        printed.write_text(html.replace("@media print {", "@media all {"), encoding="utf-8")
+        # the paper: the page's root 703 px wide, its print rules on
+        printed.write_text(
+            html.replace("@media print {", "@media all { html { width: 703px; }"),
+            encoding="utf-8",
+        )
         # A4 (210 mm) minus the 12 mm side margins, at 96 px per inch: 703 px; 24 px more of
         # white on the right, where nothing may be drawn
         shot = render_with_chromium(
