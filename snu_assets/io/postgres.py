@@ -1,8 +1,8 @@
 """PostgreSQL loading: connections that can always be stopped, the DDL beside it
-(``sql/ddl_*.sql``, ``sql/roles.sql``) with the tables' descriptions (``sql/comments.toml``,
-French or English: the PostgreSQL comments and the Dagster column schemas), and the atomic
-replacement of a table's slice by ``COPY`` into staging tables then delete + insert in one
-transaction.
+(``sql/ddl_*.sql``: the tables, then the Metabase questions' views; ``sql/roles.sql``) with
+the tables' and views' descriptions (``sql/comments.toml``, French or English: the PostgreSQL
+comments and the Dagster column schemas), and the atomic replacement of a table's slice by
+``COPY`` into staging tables then delete + insert in one transaction.
 
 Plain functions on psycopg connections: the Dagster resource
 (:class:`snu_assets.defs.resources.PostgresResource`) configures and calls them."""
@@ -147,14 +147,15 @@ class TableDoc:
     name: str
     description: dict[str, str]
     columns: tuple[ColumnDoc, ...]
+    kind: str = "table"  # or "view" (the Metabase questions, ddl_60_metabase_views.sql)
 
 
 @functools.cache
 def table_docs() -> dict[str, TableDoc]:
-    """Every table of ``sql/comments.toml``: its description and its columns' (name, SQL
-    type, description per language), in the order of its CREATE TABLE. A column with
-    ``like = "<table>"`` takes the type and descriptions of that table's column of the same
-    name."""
+    """Every table and view of ``sql/comments.toml``: its description and its columns'
+    (name, SQL type, description per language), in the order of its CREATE TABLE / VIEW. A
+    column with ``like = "<table>"`` takes the type and descriptions of that table's column of
+    the same name; ``kind = "view"`` marks a view."""
     raw = tomllib.loads(COMMENTS.read_text(encoding="utf-8"))
     docs: dict[str, TableDoc] = {}
     for table, entry in raw.items():
@@ -172,7 +173,12 @@ def table_docs() -> dict[str, TableDoc]:
                     {lang: column.get(lang, source[lang]) for lang in LANGUAGES},
                 )
             )
-        docs[table] = TableDoc(table, {lang: entry[lang] for lang in LANGUAGES}, tuple(columns))
+        kind = entry.get("kind", "table")
+        if kind not in ("table", "view"):
+            raise ValueError(f"{COMMENTS.name}: [{table}] kind {kind!r}: table or view")
+        docs[table] = TableDoc(
+            table, {lang: entry[lang] for lang in LANGUAGES}, tuple(columns), kind
+        )
     return docs
 
 
@@ -195,8 +201,8 @@ def table_description(table: str, language: str | None = None) -> str:
 
 
 def comments_sql(schema: str, language: str | None = None) -> str:
-    """``comment on table / column ... is '...'`` for every table and column described, in
-    ``language`` (default ``SNU_REPORT_LANGUAGE``)."""
+    """``comment on table / view / column ... is '...'`` for every table, view and column
+    described, in ``language`` (default ``SNU_REPORT_LANGUAGE``)."""
     language = _language(language)
 
     def literal(text: str) -> str:
@@ -205,7 +211,7 @@ def comments_sql(schema: str, language: str | None = None) -> str:
     lines = []
     for table, doc in table_docs().items():
         name = qualified(schema, table)
-        lines.append(f"comment on table {name} is {literal(doc.description[language])};")
+        lines.append(f"comment on {doc.kind} {name} is {literal(doc.description[language])};")
         for column in doc.columns:
             lines.append(
                 f'comment on column {name}."{column.name}" is '
@@ -219,8 +225,8 @@ def qualified(schema: str, table: str) -> str:
 
 
 def ensure_schema(connect: Connect, schema: str, language: str | None = None) -> None:
-    """Create the schema and every table, with their descriptions in ``language`` (default
-    ``SNU_REPORT_LANGUAGE``), once per version of the DDL files, descriptions and language.
+    """Create the schema, every table and view, with their descriptions in ``language``
+    (default ``SNU_REPORT_LANGUAGE``), once per version of the DDL files, descriptions and language.
 
     A schema already at this version is left alone without taking any lock (the DDL
     would otherwise wait behind any open dashboard transaction); an upgrade is

@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -181,9 +182,18 @@ def cmd_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def dev_working_directory(env: Mapping[str, str]) -> Path:
+    """Where ``dagster dev`` runs: in ``DAGSTER_HOME``, beside the ``dagster.yaml`` it reads.
+    ``dagster dev`` warns that a ``dagster.yaml`` of its working directory "will not be used"
+    unless that directory is ``DAGSTER_HOME``: started from the project's folder, whose
+    ``dagster.yaml`` is the one ``.snu/dagster_home`` links to and Dagster does use, it would
+    print that false warning."""
+    return Path(env["DAGSTER_HOME"])
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     env = configure_environment()
-    return subprocess.call(
+    dagster = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "dagster"),
             "dev",
@@ -193,7 +203,18 @@ def cmd_dev(args: argparse.Namespace) -> int:
             str(args.port),
         ],
         env=env,
+        cwd=dev_working_directory(env),
     )
+    try:
+        return dagster.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached dagster dev as well (the terminal signals the whole process group):
+        # let it stop its webserver, daemon and code server rather than kill it under them
+        try:
+            return dagster.wait(timeout=60)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            dagster.terminate()
+            return dagster.wait()
 
 
 def cmd_rotate_key(args: argparse.Namespace) -> int:

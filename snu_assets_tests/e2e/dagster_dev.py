@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from snu_assets.ops.cli import dev_working_directory
 from snu_assets_testing.servers import free_port
 
 DAGSTER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "dagster"
@@ -57,9 +58,9 @@ class DagsterDev:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            # run outside the project: its dagster.yaml would only draw a warning there
             start_new_session=True,
-            cwd=self.log_path.parent,
+            # where `snu-assets dev` runs it: in DAGSTER_HOME, beside its dagster.yaml
+            cwd=dev_working_directory(self.env),
         )
         log.close()
 

@@ -339,6 +339,14 @@ def _loaded_repository(dev: DagsterDev) -> str | None:
 # --------------------------------------------------------------------------------- tests
 
 
+def test_startup_prints_no_false_warning(e2e):
+    """Started as `snu-assets dev` starts it (in DAGSTER_HOME, which holds the dagster.yaml it
+    reads), dagster dev does not warn that a dagster.yaml "will not be used"."""
+    log = e2e.dev.log_path.read_text(errors="replace")
+    assert "Launching Dagster services" in log
+    assert "will not be used" not in log, e2e.dev.log_tail()
+
+
 def _truth_by_day(truth) -> Counter:
     return Counter(paris_day(p.date) for p in truth.patches)
 

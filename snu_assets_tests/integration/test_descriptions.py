@@ -1,5 +1,5 @@
-"""The tables' descriptions in PostgreSQL (what Metabase shows): every column of every table
-described, in French by default, in English as an option (``SNU_REPORT_LANGUAGE``), from the
+"""The tables' and views' descriptions in PostgreSQL (what Metabase shows): every column of
+every table and view described, in French by default, in English as an option (``SNU_REPORT_LANGUAGE``), from the
 one catalogue (``io/sql/comments.toml``) that also gives the Dagster column schemas."""
 
 import uuid
@@ -17,6 +17,7 @@ DATA_TYPES = {
     "timestamptz": "timestamp with time zone",
     "jsonb": "jsonb",
     "numeric(12, 1)": "numeric",
+    "numeric": "numeric",
 }
 
 

@@ -1,6 +1,9 @@
-"""Every SQL block of docs/metabase.md, as a Metabase user pastes it, run on the seeded
-pipeline (schema ``snu`` replaced by the test schema) and checked against the generator
-truth and the tables; and run under the read-only Metabase role, which must suffice."""
+"""Every question of docs/metabase.md is a view of the schema (``vue_*``), its block a
+``select * from snu.<view>`` as a Metabase user pastes it: run on the seeded pipeline (schema
+``snu`` replaced by the test schema) and checked against the generator truth and the tables
+(every region and department of the reference listed, 0 where it has no event, a hidden
+value still hidden); and run under the read-only Metabase role its page names, which must
+suffice, while the public role cannot read the ministry's views."""
 
 import re
 from collections import Counter
@@ -10,6 +13,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from snu_assets.io.postgres import table_docs
 from snu_assets.settings import PROJECT_ROOT
 from snu_assets_testing.roles import temporary_roles
 from snu_assets_tests.integration.test_pipeline import rows
@@ -32,6 +36,17 @@ ENGLISH = {
     DEPARTMENTS: "Validated per department vs objective",
     REGIONS: "Published funnel per region",
 }
+#: the view of each question (ddl_60_metabase_views.sql)
+VIEWS = {
+    BY_GENDER: "vue_quotidien_par_genre",
+    BY_AGE_BAND: "vue_quotidien_par_tranche_age",
+    BY_REGION: "vue_quotidien_par_region",
+    PROGRESS: "vue_avancement_par_cohorte",
+    DEPARTMENTS: "vue_valides_par_departement",
+    REGIONS: "vue_entonnoir_par_region",
+}
+#: the views over weekly_funnel and the reference only: the public role's
+PUBLIC_VIEWS = {VIEWS[DEPARTMENTS], VIEWS[REGIONS]}
 #: what each role of roles.sql reads
 READABLE = {
     "snu_reader": {
@@ -42,8 +57,10 @@ READABLE = {
         "weekly_funnel",
         "weekly_funnel_national",
         "weekly_funnel_hidden",
+        *VIEWS.values(),
     },
-    "snu_public": {"inscription_goals", "cohorts", "ref_departments", "weekly_funnel"},
+    "snu_public": {"inscription_goals", "cohorts", "ref_departments", "weekly_funnel"}
+    | PUBLIC_VIEWS,
 }
 
 
@@ -128,12 +145,47 @@ def test_the_page_holds_the_regulators_questions():
         readable = READABLE[ROLES[title]]
         assert tables and tables <= readable, f"{title} reads {tables - readable}"
         assert "{{" not in sql, "Metabase variables would not run as pasted"
+        # each question is its view, picked by name
+        assert sql == f"select * from snu.{VIEWS[title]};\n", title
+        assert (VIEWS[title] in PUBLIC_VIEWS) == (ROLES[title] == "snu_public"), title
+    # every view of the schema is a question of the page, described as a view
+    views = {name for name, doc in table_docs().items() if doc.kind == "view"}
+    assert views == set(VIEWS.values())
+    assert all(name.startswith("vue_") for name in views)
 
 
 @pytest.mark.parametrize("title", sorted(BLOCKS))
 def test_every_block_runs_and_answers(pipeline, title):
     result = run(pipeline, title)
     assert result, f"{title}: no row"
+
+
+def reference_regions(pipeline) -> set[str]:
+    return {r for (r,) in rows(pipeline, "select distinct region from {s}.ref_departments")}
+
+
+def latest_week_cohorts(pipeline) -> tuple[date, set[str]]:
+    """The latest published week, and the cohorts the published views list for it: those
+    published that week and those with goals."""
+    [(week,)] = rows(pipeline, "select max(week) from {s}.weekly_funnel")
+    published = rows(
+        pipeline, "select distinct cohort from {s}.weekly_funnel where week = %s", (week,)
+    )
+    goals = rows(pipeline, "select distinct cohort from {s}.inscription_goals")
+    return week, {c for (c,) in published} | {c for (c,) in goals}
+
+
+def published_rows(pipeline, week: date, level: str, key: str) -> dict[tuple, dict]:
+    """{(cohort, region or department): the row} of weekly_funnel's totals at ``level``."""
+    with pipeline.connect() as conn:
+        cursor = conn.execute(
+            f'select * from "{pipeline.schema}".weekly_funnel where week = %s and level = %s '
+            "and gender = 'all' and age_band = 'all'",
+            (week, level),
+        )
+        columns = [c.name for c in cursor.description]
+        found = [dict(zip(columns, r)) for r in cursor.fetchall()]
+    return {(r["cohort"], r[key]): r for r in found}
 
 
 # ------------------------------------------------------------------------------ daily
@@ -157,6 +209,16 @@ def test_daily_by_region_equals_the_truth(pipeline, truth):
     expected = expected_daily(truth, lambda p, day: state(p).get("region") or "unknown")
     assert found_daily(result, "region") == expected
     assert len({r for _, r, _ in expected}) > 5
+    # every region of the reference on every day, 0 where it had no event; one row each
+    regions = reference_regions(pipeline)
+    assert len(regions) >= 13
+    days = {d for d, _, _ in expected}
+    listed = Counter((r["day"], r["region"]) for r in result)
+    assert set(listed.values()) == {1}
+    assert {d for d, _ in listed} == days
+    for day in days:
+        assert {r for d, r in listed if d == day} >= regions, day
+    assert any(r["created"] == r["validated"] == 0 for r in result)
 
 
 def test_daily_by_age_band_equals_the_truth(pipeline, truth):
@@ -277,6 +339,24 @@ def test_validated_per_department_vs_objective(pipeline, truth):
     assert {k for k, n in exact.items() if n} <= seen
     assert any(r["suppressed"] for r in result)
     assert sum(r["objective"] or 0 for r in result) == sum(goals.values())
+    # every department of the reference for every cohort published or with goals: a
+    # department's published value as published (hidden: NULL), 0 only without a row
+    _, cohorts = latest_week_cohorts(pipeline)
+    departments = dict(rows(pipeline, "select department, region from {s}.ref_departments"))
+    assert {(c, d) for c in cohorts for d in departments} <= seen
+    published = published_rows(pipeline, week, "department", "department")
+    zeros = 0
+    for row in result:
+        key = (row["cohort"], row["department"])
+        if row["department"] in departments:
+            assert row["region"] == departments[row["department"]], key
+        if key in published:
+            assert row["validated_cumulated"] == published[key]["validated_cumulated"], key
+            assert row["suppressed"] == (published[key]["validated_cumulated"] is None), key
+        else:
+            assert row["validated_cumulated"] == 0 and not row["suppressed"], key
+            zeros += 1
+    assert zeros, "the seed leaves some department without an event of some cohort"
 
 
 def test_published_funnel_per_region(pipeline, truth):
@@ -294,6 +374,7 @@ def test_published_funnel_per_region(pipeline, truth):
         "objective",
         "progress_pct",
         "projection",
+        "suppressed",
     ]
     [(week,)] = rows(pipeline, "select max(week) from {s}.weekly_funnel")
     week_end = week + timedelta(days=7)
@@ -329,6 +410,26 @@ def test_published_funnel_per_region(pipeline, truth):
                 assert not 1 <= value <= 4
         assert row["objective"] == (goals.get((row["cohort"], row["region"])) or None)
     assert shown > hidden
+    # every region of the reference for every cohort published or with goals: a region's
+    # values as published (a hidden one stays NULL, never 0), 0 only without a row
+    _, cohorts = latest_week_cohorts(pipeline)
+    listed = Counter((r["cohort"], r["region"]) for r in result)
+    assert set(listed.values()) == {1}
+    assert {(c, r) for c in cohorts for r in reference_regions(pipeline)} <= set(listed)
+    published = published_rows(pipeline, week, "region", "region")
+    columns = ("created", "completed", "processed", "validated", "refused", "validated_cumulated")
+    zeros = 0
+    for row in result:
+        key = (row["cohort"], row["region"])
+        if key in published:
+            assert {c: row[c] for c in columns} == {c: published[key][c] for c in columns}
+            assert row["projection"] == published[key]["projection"], key
+            assert row["suppressed"] == any(published[key][c] is None for c in columns), key
+        else:
+            assert all(row[c] == 0 for c in columns) and not row["suppressed"], key
+            zeros += 1
+    assert zeros, "the seed leaves some region without an event of some cohort"
+    assert any(row["suppressed"] for row in result)
 
 
 # ------------------------------------------------------------------------------ Metabase roles
@@ -340,10 +441,17 @@ def test_each_block_runs_under_its_role(pipeline):
             role = names[ROLES[title].removeprefix("snu_")]
             with psycopg.connect(pipeline.resolved_url(), user=role, autocommit=True) as conn:
                 assert conn.execute(for_schema(sql, pipeline.schema)).fetchall(), title
-        # and the public role cannot run the ministry's questions
+        # the ministry reads the public questions too; the public role cannot run the
+        # ministry's (their views read exact tables)
+        with psycopg.connect(
+            pipeline.resolved_url(), user=names["reader"], autocommit=True
+        ) as conn:
+            for title in (DEPARTMENTS, REGIONS):
+                assert conn.execute(for_schema(BLOCKS[title], pipeline.schema)).fetchall()
         with psycopg.connect(
             pipeline.resolved_url(), user=names["public"], autocommit=True
         ) as conn:
-            for title in (BY_GENDER, PROGRESS):
-                with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                    conn.execute(for_schema(BLOCKS[title], pipeline.schema))
+            for title, role in ROLES.items():
+                if role == "snu_reader":
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        conn.execute(for_schema(BLOCKS[title], pipeline.schema))

@@ -23,8 +23,9 @@ grant select, insert, update, delete, truncate on all tables in schema "{schema}
 alter default privileges in schema "{schema}"
     grant select, insert, update, delete, truncate on tables to "{writer}";
 
--- the ministry's Metabase: the published tables and the exact ones, nothing else (not
--- raw_patches, rejected_patches, reconstructed_events: internal layers)
+-- the ministry's Metabase: the published tables and the exact ones, and every question's view
+-- (ddl_60_metabase_views.sql), nothing else (not raw_patches, rejected_patches,
+-- reconstructed_events: internal layers)
 revoke all on all tables in schema "{schema}" from "{reader}";
 grant usage on schema "{schema}" to "{reader}";
 grant select on
@@ -35,16 +36,26 @@ grant select on
     "{schema}".weekly_funnel,
     "{schema}".weekly_funnel_national,
     "{schema}".weekly_funnel_hidden,
-    "{schema}".weekly_funnel_log
+    "{schema}".weekly_funnel_log,
+    "{schema}".vue_quotidien_par_genre,
+    "{schema}".vue_quotidien_par_tranche_age,
+    "{schema}".vue_quotidien_par_region,
+    "{schema}".vue_avancement_par_cohorte,
+    "{schema}".vue_valides_par_departement,
+    "{schema}".vue_entonnoir_par_region
 to "{reader}";
 
 -- the public Metabase: the protected funnel and reference data only (no event, no exact
--- count: weekly_funnel_national and weekly_funnel_hidden would undo the protection)
+-- count: weekly_funnel_national and weekly_funnel_hidden would undo the protection), and the
+-- views that read nothing else (never a view over enriched_events or weekly_funnel_national:
+-- before PostgreSQL 15, a view reads its tables with its owner's rights)
 revoke all on all tables in schema "{schema}" from "{public}";
 grant usage on schema "{schema}" to "{public}";
 grant select on
     "{schema}".weekly_funnel,
     "{schema}".inscription_goals,
     "{schema}".cohorts,
-    "{schema}".ref_departments
+    "{schema}".ref_departments,
+    "{schema}".vue_valides_par_departement,
+    "{schema}".vue_entonnoir_par_region
 to "{public}";
