@@ -89,5 +89,11 @@ def print_summary(start: date, end: date, timings: dict, total_seconds: float) -
         )
     from snu_assets.defs.report.render import reports_dir
 
-    print(f"weekly reports (HTML, PDF with chromium): {reports_dir()}")
+    folder = reports_dir()
+    print(f"weekly reports (HTML, PDF with chromium): {folder}")
+    latest = sorted(folder.glob("rapport_hebdomadaire_*.html"))[-2:]
+    for path in latest:  # the last week's two editions
+        print(f"  {path.name}")
+    if latest:
+        print("  (edition_publique: may be distributed; diffusion_restreinte: ministry only)")
     print("next: `make dev` (Dagster UI and daemon on these servers, http://127.0.0.1:3000)")

@@ -18,6 +18,11 @@ goals as (
 national_cohorts as (
     select distinct cohort from "{schema}".weekly_funnel
     where week = %(week)s and level = 'national'
+),
+reference as (  -- every region of the reference, listed even without goal nor event
+    select n.cohort, r.region
+    from national_cohorts n
+    cross join (select distinct region from "{schema}".ref_departments) r
 )
 select cohort, region,
        case when p.region is null then 0 else p.created end                 as created,
@@ -37,5 +42,6 @@ select cohort, region,
        p.region is not null                    as has_rows   -- false: no event at all yet
 from published p
 full join goals g using (cohort, region)
+full join reference using (cohort, region)
 where cohort in (select cohort from national_cohorts)
 order by cohort, region

@@ -29,6 +29,11 @@ goals as (
 ),
 national_cohorts as (
     select distinct cohort from "{schema}".weekly_funnel_national where week = %(week)s
+),
+reference as (  -- every region of the reference, listed even without goal nor event
+    select n.cohort, r.region
+    from national_cohorts n
+    cross join (select distinct region from "{schema}".ref_departments) r
 )
 select cohort, region,
        coalesce(p.created, h.created, 0) as created,
@@ -49,5 +54,6 @@ select cohort, region,
 from published p
 left join hidden h using (cohort, region)
 full join goals g using (cohort, region)
+full join reference using (cohort, region)
 where cohort in (select cohort from national_cohorts)
 order by cohort, region
