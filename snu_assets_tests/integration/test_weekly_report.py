@@ -632,3 +632,33 @@ def test_the_pages_fit_their_paper_in_chromium(reports, window, tmp_path):
         colours = strip.getcolors(maxcolors=1_000_000) or []
         ink = sum(n for n, rgb in colours if max(rgb) < 200)
         assert ink == 0, f"{edition.name}: {ink} px drawn beyond the paper's width"
+
+
+def test_a_ranged_run_writes_every_week_and_labels_each(
+    reports, pipeline, window, instance, tmp_path, monkeypatch
+):
+    """One run over two weeks (a range, as a backfill may launch it): both weeks' files are
+    written, and each week's materialisation shows its own week and file."""
+    from dagster import AssetKey
+
+    folder, _ = reports
+    first, second = complete_weeks(window)[:2]
+    monkeypatch.setenv("SNU_REPORTS_DIR", str(tmp_path))
+    result = materialize(
+        [weekly_report_public],
+        resources={"postgres": pipeline, "publication": PublicationRules()},
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": second.isoformat(),
+        },
+    )
+    assert result.success
+    for week in (first, second):
+        assert _html(tmp_path, week, PUBLIC) == _html(folder, week, PUBLIC)
+        event = instance.get_latest_materialization_event(
+            AssetKey("weekly_report_public"), partition=week.isoformat()
+        )
+        metadata = event.asset_materialization.metadata
+        assert metadata["semaine"].value == week.isoformat()
+        assert metadata["fichier_html"].value == str(tmp_path / PUBLIC.file_name(week, "html"))

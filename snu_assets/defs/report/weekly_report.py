@@ -14,7 +14,7 @@ sees half a file. Aggregated tables only: no personal data can reach them.
 """
 
 import base64
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,8 @@ LEGEND = """| clé | signification |
 | chiffres_masqués | édition publique : imprimés s ; diffusion restreinte : exacts mais masqués dans l'édition publique |
 | régions_sans_inscription | régions regroupées sur une ligne (aucune inscription, ni dans la semaine ni en cumul) |
 | graphique | le graphique d'avancement du document |
+| octets_html | taille de la page HTML |
+| par_semaine | pour une plage de semaines, le fichier de chacune (chaque semaine porte ses propres chiffres) |
 """
 
 
@@ -105,15 +107,40 @@ class WeeklyReportConfig(Config):
     )
 
 
+def run_weeks(context: AssetExecutionContext) -> list[date]:
+    """The Mondays of the run's partitions (one, or a range)."""
+    window = context.partition_time_window
+    week, end = window.start.date(), window.end.date()
+    weeks = []
+    while week < end:
+        weeks.append(week)
+        week += timedelta(days=7)
+    return weeks
+
+
+def per_week(
+    context: AssetExecutionContext, results: list[tuple[date, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The run's metadata: the week's for one week; for a range, each week's own on its
+    partition and a list of the files for the run."""
+    if len(results) == 1:
+        return results[0][1]
+    for week, metadata in results:
+        context.add_asset_metadata(metadata, partition_key=week.isoformat())
+    lines = ["| semaine | fichier_html |", "|---|---|"]
+    lines += [f"| {week} | {m['fichier_html'].value} |" for week, m in results]
+    return {"par_semaine": MetadataValue.md("\n".join(lines))}
+
+
 def _write_report(
+    week: date,
     context: AssetExecutionContext,
     postgres: PostgresResource,
     k: int,
     language: str,
     edition: Edition,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build, render and write ``edition`` for the run's week: (page context, metadata)."""
-    week: date = context.partition_time_window.start.date()
+    """Build, render and write ``edition`` for ``week``: (page context, metadata)."""
     fmt = words(check_language(language))
     page = build_page(week_figures(postgres, week, edition), fmt, k)
     chart = progress_chart(postgres, week, fmt.language, edition)
@@ -187,20 +214,25 @@ def weekly_report_public(
     postgres: PostgresResource,
     publication: PublicationRules,
 ) -> MaterializeResult:
-    page, metadata = _write_report(
-        context, postgres, publication.small_cell_k, config.language, PUBLIC
-    )
-    week = context.partition_time_window.start.date()
-    wrong = unpublished_figures(page, published_totals(postgres, week))
+    results, wrong, checked = [], [], 0
+    for week in run_weeks(context):
+        page, metadata = _write_report(
+            week, context, postgres, publication.small_cell_k, config.language, PUBLIC
+        )
+        results.append((week, metadata))
+        wrong += [
+            f"{week} {w}" for w in unpublished_figures(page, published_totals(postgres, week))
+        ]
+        checked += metadata["chiffres_imprimés"]
     check = AssetCheckResult(
         check_name="prints_only_published_figures",
         passed=not wrong,
         metadata={
-            "chiffres_vérifiés": metadata["chiffres_imprimés"],
+            "chiffres_vérifiés": checked,
             "écarts": MetadataValue.md("\n".join(f"- {w}" for w in wrong[:50]) or "aucun"),
         },
     )
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return MaterializeResult(metadata=per_week(context, results), check_results=[check])
 
 
 @asset(
@@ -231,14 +263,19 @@ def weekly_report_restricted(
     postgres: PostgresResource,
     publication: PublicationRules,
 ) -> MaterializeResult:
-    page, metadata = _write_report(
-        context, postgres, publication.small_cell_k, config.language, RESTRICTED
-    )
-    national = {c: sum(int(r[c]) for r in page["national_figures"]) for c in FUNNEL}
+    results, check_metadata, passed = [], {}, True
+    for week in run_weeks(context):
+        page, metadata = _write_report(
+            week, context, postgres, publication.small_cell_k, config.language, RESTRICTED
+        )
+        results.append((week, metadata))
+        national = {c: sum(int(r[c]) for r in page["national_figures"]) for c in FUNNEL}
+        passed = passed and national == page["week_totals"]
+        # one check for the run: the last week's figures (every week's must agree)
+        check_metadata = {f"jour_{c}": page["week_totals"][c] for c in FUNNEL} | {
+            f"national_{c}": national[c] for c in FUNNEL
+        }
     check = AssetCheckResult(
-        check_name="daily_sums_equal_national_view",
-        passed=national == page["week_totals"],
-        metadata={f"jour_{c}": page["week_totals"][c] for c in FUNNEL}
-        | {f"national_{c}": national[c] for c in FUNNEL},
+        check_name="daily_sums_equal_national_view", passed=passed, metadata=check_metadata
     )
-    return MaterializeResult(metadata=metadata, check_results=[check])
+    return MaterializeResult(metadata=per_week(context, results), check_results=[check])
