@@ -639,7 +639,7 @@ def test_a_ranged_run_writes_every_week_and_labels_each(
 ):
     """One run over two weeks (a range, as a backfill may launch it): both weeks' files are
     written, and each week's materialisation shows its own week and file."""
-    from dagster import AssetKey
+    from dagster import AssetKey, AssetRecordsFilter
 
     folder, _ = reports
     first, second = complete_weeks(window)[:2]
@@ -656,9 +656,12 @@ def test_a_ranged_run_writes_every_week_and_labels_each(
     assert result.success
     for week in (first, second):
         assert _html(tmp_path, week, PUBLIC) == _html(folder, week, PUBLIC)
-        event = instance.get_latest_materialization_event(
-            AssetKey("weekly_report_public"), partition=week.isoformat()
-        )
-        metadata = event.asset_materialization.metadata
+        [record] = instance.fetch_materializations(
+            AssetRecordsFilter(
+                asset_key=AssetKey("weekly_report_public"), asset_partitions=[week.isoformat()]
+            ),
+            limit=1,
+        ).records
+        metadata = record.asset_materialization.metadata
         assert metadata["semaine"].value == week.isoformat()
         assert metadata["fichier_html"].value == str(tmp_path / PUBLIC.file_name(week, "html"))
