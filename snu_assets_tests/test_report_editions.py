@@ -132,3 +132,12 @@ def test_the_restricted_page_prints_exact_figures_marked_and_its_days():
     )
     assert found[("daily", WEEK.isoformat(), "created")].text == "1"
     assert context["kpis"][0]["text"] == "1"  # the week's total of the days
+
+
+def test_a_cohort_or_region_not_given_reads_in_french():
+    rows = [regional("unknown", "unknown", 6)]
+    context = page(PUBLIC, [national("unknown", 6, 6)], rows)
+    assert context["national"][0]["label"] == "Cohorte non renseignée"
+    [group] = context["regional"]
+    assert (group["cohort"], group["label"]) == ("unknown", "Cohorte non renseignée")
+    assert [r["label"] for r in group["rows"]] == ["Région non renseignée"]

@@ -487,7 +487,7 @@ def test_the_pages_speak_french_to_a_french_reader(reports, pipeline, window):
             # no table name, no English status code, no English word
             assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), re.findall(r"\b[a-z]+_\w+", text)
             assert not re.search(r"\b[A-Z]{3,}_[A-Z_]+\b", text)
-            for english in ("Weekly", "Validated", "Definitions", "funnel", " the "):
+            for english in ("Weekly", "Validated", "Definitions", "funnel", " the ", "unknown"):
                 assert english not in text, english
             assert "Glossaire" in text and "Pourquoi les validés peuvent dépasser" in text
             assert _metadata(results[week], edition)["langue"].value == "fr"

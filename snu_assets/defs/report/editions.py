@@ -132,6 +132,11 @@ class Cells:
         return Cell(col, _raw(value), self.fmt.integer(value), hidden)
 
 
+def cohort_label(cohort: str, fmt: Formatter) -> str:
+    """A cohort as a reader reads it: an application without cohort is "not given"."""
+    return fmt.message("unknown_cohort") if cohort == UNKNOWN else cohort
+
+
 def _national_row(cells: Cells, key: str, label: str, r: Row, public: bool) -> dict:
     vc = r["validated_cumulated"]
     vc_hidden = (vc is None) if public else None
@@ -229,7 +234,10 @@ def build_page(figures: WeekFigures, fmt: Formatter, k: int) -> dict[str, Any]:
     cells = Cells(fmt, edition)
     national = list(figures.national)  # in the cohorts' calendar order (the queries')
     cohort_order = {r["cohort"]: i for i, r in enumerate(national)}
-    national_rows = [_national_row(cells, r["cohort"], r["cohort"], r, public) for r in national]
+    national_rows = [
+        _national_row(cells, r["cohort"], cohort_label(r["cohort"], fmt), r, public)
+        for r in national
+    ]
     totals = national_totals(national)
     total_hidden = {c: public and totals[c] is None for c in COUNTS}
     goal_hidden = public and totals["hidden_goal"]
@@ -266,7 +274,11 @@ def build_page(figures: WeekFigures, fmt: Formatter, k: int) -> dict[str, Any]:
     for r in figures.regional:
         by_cohort.setdefault(r["cohort"], []).append(r)
     regional = [
-        {"cohort": cohort, **_regional_rows(cells, rows, projected)}
+        {
+            "cohort": cohort,
+            "label": cohort_label(cohort, fmt),
+            **_regional_rows(cells, rows, projected),
+        }
         for cohort, rows in sorted(
             by_cohort.items(),
             key=lambda item: (cohort_order.get(item[0], len(cohort_order)), item[0]),

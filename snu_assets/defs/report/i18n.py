@@ -128,6 +128,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "all its terms are.",
     },
     "cohort": {"fr": "Cohorte", "en": "Cohort"},
+    "unknown_cohort": {"fr": "Cohorte non renseignée", "en": "Cohort not given"},
     "all_cohorts": {"fr": "Toutes cohortes", "en": "All cohorts"},
     "no_national": {
         "fr": "Aucune inscription, dans aucune cohorte, jusqu’à cette semaine.",
