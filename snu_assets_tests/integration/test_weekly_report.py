@@ -592,14 +592,20 @@ def test_the_restricted_marking_is_on_every_pdf_page(reports, window):
         assert len(restricted.pages) >= 2
         for pdf_page in restricted.pages:  # A4: 595 x 842 points
             assert (round(pdf_page.mediabox.width), round(pdf_page.mediabox.height)) == (595, 842)
+        count = len(restricted.pages)
         for number, pdf_page in enumerate(restricted.pages, 1):
             text = " ".join(pdf_page.extract_text().split())
-            assert "diffusion restreinte" in text.casefold(), (week, number)
+            # the page's margin boxes: the marking at its head, the marking and its number
+            # at its foot (not the footer's sentence, which is on the last page only)
+            assert "DIFFUSION RESTREINTE" in text, (week, number)
+            assert f"Diffusion restreinte – page {number} / {count}" in text, (week, number)
             pages_seen += 1
         assert "Diffusion restreinte" in (restricted.metadata.title or "")
         public = PdfReader(folder / PUBLIC.file_name(week, "pdf"))
-        for pdf_page in public.pages:
-            assert "restreinte" not in pdf_page.extract_text().casefold()
+        for number, pdf_page in enumerate(public.pages, 1):
+            text = " ".join(pdf_page.extract_text().split())
+            assert "restreinte" not in text.casefold()
+            assert f"Édition publique – page {number} / {len(public.pages)}" in text
     assert pages_seen > 5
 
 

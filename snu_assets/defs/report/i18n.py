@@ -63,6 +63,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "not pass on outside the ministry; for distribution, use the public edition.",
     },
     "public_mark": {"fr": "Édition publique", "en": "Public edition"},
+    "page": {"fr": "page", "en": "page"},
     "public_note": {
         "fr": "Édition publique{N}: chiffres publiés, protégés par le secret statistique. Un "
         "effectif de 1 à {k_1} est masqué, ainsi que d’autres, pour qu’aucun chiffre masqué ne "
