@@ -8,10 +8,9 @@ import base64
 import importlib
 import io
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from dagster import materialize
@@ -25,6 +24,7 @@ from snu_assets.defs.report.progress import progress_chart_metadata
 from snu_assets.defs.report.render import chromium_binary, render_with_chromium
 from snu_assets.defs.report.weekly_report import weekly_report_public, weekly_report_restricted
 from snu_assets.defs.resources import PublicationRules
+from snu_assets_testing.report_pages import number, parse, printed_as_rows
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.truth import expected_events
@@ -76,72 +76,6 @@ def funnel_truth(truth):
                     yield day, "refused", patch
                 if patch.before["status"] == "WAITING_VALIDATION":
                     yield day, "processed", patch
-
-
-class Page(HTMLParser):
-    """A report's figures: every ``<td data-table=...>`` as {(table, key, col): (value,
-    suppressed, text)}, its KPIs, its grouped inactive regions and its visible text."""
-
-    def __init__(self):
-        super().__init__()
-        self.cells, self.kpis, self.inactive = {}, {}, {}
-        self.text: list[str] = []
-        self._open, self._kpi, self._buffer = None, None, []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("style", "title"):
-            self._skip += 1
-        if tag == "td" and "data-table" in attrs:
-            self._open, self._buffer = attrs, []
-        if "data-kpi" in attrs:
-            self._kpi = attrs["data-kpi"]
-        if "data-inactive" in attrs:
-            self.inactive[attrs["data-cohort"]] = attrs["data-inactive"].split("|")
-        if self._kpi and attrs.get("class") == "value":
-            self._buffer = []
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.text.append(data)
-        self._buffer.append(data)
-
-    def handle_endtag(self, tag):
-        if tag in ("style", "title"):
-            self._skip -= 1
-        if tag == "td" and self._open is not None:
-            a = self._open
-            key = (a["data-table"], a["data-key"], a["data-col"])
-            assert key not in self.cells, f"cell {key} twice"
-            self.cells[key] = (a["data-value"], a.get("data-suppressed"), "".join(self._buffer))
-            self._open = None
-        if tag == "div" and self._kpi and self._buffer and self._kpi not in self.kpis:
-            self.kpis[self._kpi] = "".join(self._buffer).strip()
-            self._kpi = None
-
-    def table(self, name) -> dict:
-        """{key: {col: value}} of one table; values as ints, Decimals or None (not printed)."""
-        out = defaultdict(dict)
-        for (table, key, col), (value, _, _) in self.cells.items():
-            if table == name:
-                out[key][col] = _number(value)
-        return dict(out)
-
-    def visible(self) -> str:
-        return " ".join("".join(self.text).split())
-
-
-def _number(text: str):
-    if text == "":
-        return None
-    return int(text) if re.fullmatch(r"-?\d+", text) else Decimal(text)
-
-
-def parse(html: str) -> Page:
-    page = Page()
-    page.feed(html)
-    return page
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -326,7 +260,7 @@ def test_the_public_edition_prints_published_values_only(reports, pipeline, wind
             else:
                 cohort, _, region = key.partition("|")
                 expected = published.get((cohort, region or "all"), {col: 0})[col]
-            assert _number(raw) == expected, (week, table, key, col)
+            assert number(raw) == expected, (week, table, key, col)
             if expected is None:
                 assert (text, suppressed) == ("s", "true"), (week, key, col, text)
                 hidden_seen += 1
@@ -339,28 +273,6 @@ def test_the_public_edition_prints_published_values_only(reports, pipeline, wind
         evaluations = {c.check_name: c.passed for c in results[week].get_asset_check_evaluations()}
         assert evaluations["prints_only_published_figures"] is True
     assert hidden_seen > 0, "the seed has small cells: some must print as hidden"
-
-
-def _printed_as_rows(page: Page, week: date) -> list[dict]:
-    """The public page's national and regional figures as rows of the published grain."""
-    out: dict = {}
-    for (table, key, col), (raw, _, _) in page.cells.items():
-        if table not in ("national", "regional") or key == "total" or col not in COUNTS:
-            continue
-        cohort, _, region = key.partition("|")
-        row = out.setdefault(
-            key,
-            {
-                "week": week,
-                "cohort": cohort,
-                "region": region or "all",
-                "department": "all",
-                "gender": "all",
-                "age_band": "all",
-            },
-        )
-        row[col] = _number(raw)
-    return list(out.values())
 
 
 def test_no_hidden_value_is_recoverable_from_the_public_edition(reports, pipeline, window):
@@ -377,7 +289,7 @@ def test_no_hidden_value_is_recoverable_from_the_public_edition(reports, pipelin
     printed_values = 0
     for week in weeks:
         page = parse(_html(folder, week, PUBLIC))
-        for printed in _printed_as_rows(page, week):
+        for printed in printed_as_rows(page, week):
             key = (week, printed["cohort"], printed["region"], "all", "all", "all")
             row = by_key.get(key)
             if row is None:  # a region without events: the page prints zeros, as read
@@ -593,19 +505,19 @@ def test_the_restricted_marking_is_on_every_pdf_page(reports, window):
         for pdf_page in restricted.pages:  # A4: 595 x 842 points
             assert (round(pdf_page.mediabox.width), round(pdf_page.mediabox.height)) == (595, 842)
         count = len(restricted.pages)
-        for number, pdf_page in enumerate(restricted.pages, 1):
+        for page_number, pdf_page in enumerate(restricted.pages, 1):
             text = " ".join(pdf_page.extract_text().split())
             # the page's margin boxes: the marking at its head, the marking and its number
             # at its foot (not the footer's sentence, which is on the last page only)
-            assert "DIFFUSION RESTREINTE" in text, (week, number)
-            assert f"Diffusion restreinte – page {number} / {count}" in text, (week, number)
+            assert "DIFFUSION RESTREINTE" in text, (week, page_number)
+            assert f"Diffusion restreinte – page {page_number} / {count}" in text, page_number
             pages_seen += 1
         assert "Diffusion restreinte" in (restricted.metadata.title or "")
         public = PdfReader(folder / PUBLIC.file_name(week, "pdf"))
-        for number, pdf_page in enumerate(public.pages, 1):
+        for page_number, pdf_page in enumerate(public.pages, 1):
             text = " ".join(pdf_page.extract_text().split())
             assert "restreinte" not in text.casefold()
-            assert f"Édition publique – page {number} / {len(public.pages)}" in text
+            assert f"Édition publique – page {page_number} / {len(public.pages)}" in text
     assert pages_seen > 5
 
 
