@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from dagster import (
+    AssetExecutionContext,
     BackfillPolicy,
     DailyPartitionsDefinition,
     WeeklyPartitionsDefinition,
@@ -47,3 +48,14 @@ daily_backfill_policy = (
     if DAYS_PER_RUN
     else BackfillPolicy.single_run()
 )
+
+
+def run_weeks(context: AssetExecutionContext) -> list[date]:
+    """The Mondays of a weekly asset's run: one, or each week of a ranged run."""
+    window = context.partition_time_window
+    week, end = window.start.date(), window.end.date()
+    weeks = []
+    while week < end:
+        weeks.append(week)
+        week += timedelta(days=7)
+    return weeks

@@ -14,7 +14,7 @@ sees half a file. Aggregated tables only: no personal data can reach them.
 """
 
 import base64
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from dagster import (
 from pydantic import Field
 
 from snu_assets import settings
-from snu_assets.defs.partitions import weekly_partitions
+from snu_assets.defs.partitions import run_weeks, weekly_partitions
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.report.data import published_totals, week_figures
 from snu_assets.defs.report.editions import (
@@ -105,17 +105,6 @@ class WeeklyReportConfig(Config):
         "dates : fr (le français du ministère) ou en (anglais) ; par défaut "
         "SNU_REPORT_LANGUAGE.",
     )
-
-
-def run_weeks(context: AssetExecutionContext) -> list[date]:
-    """The Mondays of the run's partitions (one, or a range)."""
-    window = context.partition_time_window
-    week, end = window.start.date(), window.end.date()
-    weeks = []
-    while week < end:
-        weeks.append(week)
-        week += timedelta(days=7)
-    return weeks
 
 
 def per_week(

@@ -24,7 +24,7 @@ from snu_assets.core.publication.publish import PublicationOrderError, publish_w
 from snu_assets.core.publication.series import Rules
 from snu_assets.defs.freshness import WEEKLY_FRESHNESS
 from snu_assets.defs.metadata import definition_metadata, described_schema, table_metadata
-from snu_assets.defs.partitions import weekly_partitions
+from snu_assets.defs.partitions import run_weeks, weekly_partitions
 from snu_assets.defs.policies import OWNERS
 from snu_assets.defs.report.progress import progress_chart_metadata
 from snu_assets.defs.resources import (
@@ -127,16 +127,6 @@ LEGEND = """| clé | signification |
 | k, largeur_de_protection, semaines_par_bloc, détail | la règle appliquée (ressource publication) |
 | par_semaine | pour une plage de semaines, les chiffres de chacune (le même tableau sur chaque semaine de la plage) |
 """
-
-
-def _weeks(context: AssetExecutionContext) -> list[date]:
-    window = context.partition_time_window
-    week, end = window.start.date(), window.end.date()
-    out = []
-    while week < end:
-        out.append(week)
-        week += timedelta(days=7)
-    return out
 
 
 def _publish(postgres: PostgresResource, rules: Rules, week: date) -> dict:
@@ -248,7 +238,7 @@ def weekly_funnel(
 ) -> MaterializeResult:
     postgres.ensure_schema()
     rules = publication.rules()
-    logs = [_publish(postgres, rules, week) for week in _weeks(context)]
+    logs = [_publish(postgres, rules, week) for week in run_weeks(context)]
     if len(logs) == 1:
         return MaterializeResult(metadata=_published_metadata(postgres, rules, logs[0]))
     # a range of weeks: each week's materialisation carries its own figures (one
@@ -336,7 +326,7 @@ def weekly_funnel_national(
 ) -> MaterializeResult:
     weeks = [
         _national_week(postgres, _week_params(week, publication.small_cell_k))
-        for week in _weeks(context)
+        for week in run_weeks(context)
     ]
     if len(weeks) == 1:
         [(metadata, validated, events)] = weeks
