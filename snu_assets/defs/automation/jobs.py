@@ -41,7 +41,8 @@ weekly_job = define_asset_job(
     # week's disclosure control reads the weeks published before it
     tags={WEEKLY_SERIAL_TAG: "1"},
     description="Objectifs, calendrier des cohortes, weekly_funnel, weekly_funnel_national et "
-    "le rapport hebdomadaire (weekly_report) d'une semaine.",
+    "les deux éditions du rapport hebdomadaire (weekly_report_public, "
+    "weekly_report_restricted) d'une semaine.",
 )
 
 
