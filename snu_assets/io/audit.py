@@ -47,19 +47,17 @@ def audit_table(
     of data and one row holding it; ``problems`` counts distinct values.
 
     With more than ``reread_rows`` rows (``None``: no limit), the ops and states are
-    re-read for a random sample of about ``reread_rows`` rows (the rows whose hash of the id,
-    salted anew at each audit, falls in one of ``rows / reread_rows`` buckets): the re-read
+    re-read for a random sample of exactly ``reread_rows`` rows (those with the smallest
+    hash of their id, salted anew at each audit: never an empty sample): the re-read
     stays cheap on a large slice, whose values were all judged where produced
     (:class:`RowAudit`). Plain columns are re-read in full."""
     name = table.rsplit(".", 1)[-1].strip('"')
     report = AuditReport()
     count = _sql("audit_count.sql", table=table, where=where)
     (report.rows,) = conn.execute(count, params).fetchone() or (0,)
-    plain_where, sampled = where, reread_rows is not None and report.rows > reread_rows
+    sampled = reread_rows is not None and report.rows > reread_rows
     if sampled:
-        buckets = -(-report.rows // max(reread_rows or 1, 1))
-        params = {**params, "audit_salt": secrets.token_hex(8)}
-        where = f"({where}) and hashtext({id_column} || %(audit_salt)s)::bigint %% {buckets} = 0"
+        params = {**params, "audit_salt": secrets.token_hex(8), "audit_rows": reread_rows}
     models: dict[str, str | None] = {}
     for column in state_columns:
         # a state column holds its row's model, unless ``state_models`` names the model whose
@@ -79,7 +77,7 @@ def audit_table(
         with conn.cursor(name=f"snu_audit_{secrets.token_hex(4)}") as cursor:
             cursor.itersize = 2_000
             stream = _sql(
-                "audit_stream.sql",
+                "audit_stream_sample.sql" if sampled else "audit_stream.sql",
                 id_column=id_column,
                 year=YEAR,
                 columns=", ".join(selected),
@@ -110,7 +108,7 @@ def audit_table(
             year=YEAR,
             table=table,
             values=pairs,
-            where=plain_where,
+            where=where,
         )
         for row_id, ref_year, column, value in conn.execute(plain, params):
             for pointer, kind in findings(value, ref_year):

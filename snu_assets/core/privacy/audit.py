@@ -7,7 +7,7 @@ Two halves, both applying the same allow-list and detectors as the scrubber:
 - :func:`snu_assets.io.audit.audit_table` re-reads what was written to PostgreSQL,
   independently of how the row was produced, and judges it here (:class:`RowAudit`,
   :func:`~snu_assets.core.privacy.detectors.findings`): every row of a slice of at most
-  ``reread_rows`` rows, else a random sample of about that many rows (the plain text columns
+  ``reread_rows`` rows, else a random sample of exactly that many rows (the plain text columns
   are always re-read in full: their distinct values are few). Re-reading every value of a
   large slice used to be most of PostgreSQL's work (issue #14).
 
