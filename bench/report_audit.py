@@ -25,22 +25,8 @@ from pathlib import Path
 from snu_assets import settings
 from snu_assets.core.publication.attack import intervals, narrower
 from snu_assets.defs.report.render import reports_dir
-from snu_assets.defs.resources import PostgresResource, build_resources
-from snu_assets_testing.report_pages import COUNTS, parse, printed_as_rows
-
-FUNNEL = COUNTS[:5]
-COLUMNS = ["week", "cohort", "region", "department", "gender", "age_band"] + [
-    f"{m}{s}" for s in ("", "_cumulated") for m in FUNNEL
-]
-
-
-def published(postgres: PostgresResource, last: date) -> list[dict]:
-    with postgres.connect() as conn:
-        found = conn.execute(
-            f"select {', '.join(COLUMNS)} from {postgres.table('weekly_funnel')} where week <= %s",
-            (last,),
-        ).fetchall()
-    return [dict(zip(COLUMNS, r)) for r in found]
+from snu_assets.defs.resources import build_resources
+from snu_assets_testing.report_pages import PUBLISHED, fold_printed, parse, published_rows
 
 
 def main() -> None:
@@ -55,27 +41,12 @@ def main() -> None:
         raise SystemExit(f"no public edition in {folder}: materialise weekly_report_public first")
     postgres = build_resources()["postgres"]
     weeks = [date.fromisoformat(p.name.split("_")[2]) for p in pages]
-    table = published(postgres, max(weeks))
-    by_key = {tuple(r[c] for c in COLUMNS[:6]): r for r in table}
-    printed = filled = mismatched = 0
-    for week, path in zip(weeks, pages):
-        page = parse(path.read_text(encoding="utf-8"))
-        for row in printed_as_rows(page, week):
-            key = (week, row["cohort"], row["region"], "all", "all", "all")
-            target = by_key.get(key)
-            for col in COUNTS:
-                value = row.get(col)
-                if value is None:
-                    continue
-                printed += 1
-                if target is None:
-                    mismatched += value != 0
-                elif target[col] is None:
-                    filled += 1  # a leak: the page prints what the table hides
-                    target[col] = value
-                elif target[col] != value:
-                    mismatched += 1
-    hidden = sum(1 for r in table for c in COLUMNS[6:] if r[c] is None)
+    table = published_rows(postgres, max(weeks))
+    folded = fold_printed(
+        table, ((week, parse(p.read_text(encoding="utf-8"))) for week, p in zip(weeks, pages))
+    )
+    printed, filled, mismatched = folded.printed, folded.filled, folded.mismatched
+    hidden = sum(1 for r in table for c in PUBLISHED[6:] if r[c] is None)
     started = time.perf_counter()
     found = intervals(table, width=args.k)
     seconds = time.perf_counter() - started

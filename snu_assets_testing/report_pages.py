@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
 
+from snu_assets.defs.resources import PostgresResource
+
 COUNTS = ("created", "completed", "processed", "validated", "refused", "validated_cumulated")
+KEY = ("week", "cohort", "region", "department", "gender", "age_band")
+#: weekly_funnel's columns a reader of the published table knows (the attacker's input)
+PUBLISHED = [*KEY] + [f"{m}{s}" for s in ("", "_cumulated") for m in COUNTS[:5]]
 
 
 class Page(HTMLParser):
@@ -100,3 +107,47 @@ def printed_as_rows(page: Page, week: date) -> list[dict]:
         )
         row[col] = number(raw)
     return list(out.values())
+
+
+def published_rows(postgres: PostgresResource, last_week: date) -> list[dict]:
+    """Every row of weekly_funnel up to ``last_week``, as ``snu_public`` reads it."""
+    with postgres.connect() as conn:
+        found = conn.execute(
+            f"select {', '.join(PUBLISHED)} from {postgres.table('weekly_funnel')} "
+            "where week <= %s",
+            (last_week,),
+        ).fetchall()
+    return [dict(zip(PUBLISHED, r)) for r in found]
+
+
+@dataclass
+class Folded:
+    """What folding the public pages' figures into the published table found."""
+
+    printed: int = 0  # figures printed
+    filled: int = 0  # printed where the table hides the value: a leak
+    mismatched: int = 0  # printed otherwise than the table says (a missing row reads 0)
+
+
+def fold_printed(table: list[dict], pages: Iterable[tuple[date, Page]]) -> Folded:
+    """Add every figure the public ``pages`` print to ``table`` (published rows, changed in
+    place): a figure the table hides becomes known to the attacker, as to a reader holding
+    both."""
+    by_key = {tuple(r[c] for c in KEY): r for r in table}
+    folded = Folded()
+    for week, page in pages:
+        for row in printed_as_rows(page, week):
+            target = by_key.get((week, row["cohort"], row["region"], "all", "all", "all"))
+            for col in COUNTS:
+                value = row.get(col)
+                if value is None:
+                    continue
+                folded.printed += 1
+                if target is None:
+                    folded.mismatched += value != 0
+                elif target[col] is None:
+                    folded.filled += 1
+                    target[col] = value
+                elif target[col] != value:
+                    folded.mismatched += 1
+    return folded

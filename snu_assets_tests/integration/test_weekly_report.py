@@ -24,7 +24,7 @@ from snu_assets.defs.report.progress import progress_chart_metadata
 from snu_assets.defs.report.render import chromium_binary, render_with_chromium
 from snu_assets.defs.report.weekly_report import weekly_report_public, weekly_report_restricted
 from snu_assets.defs.resources import PublicationRules
-from snu_assets_testing.report_pages import number, parse, printed_as_rows
+from snu_assets_testing.report_pages import fold_printed, number, parse, published_rows
 from snu_assets_tests.integration.conftest import paris_day
 from snu_assets_tests.integration.test_pipeline import rows
 from snu_assets_tests.truth import expected_events
@@ -108,19 +108,6 @@ def _html(folder, week, edition) -> str:
 def _metadata(result, edition) -> dict:
     [materialization] = result.asset_materializations_for_node(NAMES[edition])
     return materialization.metadata
-
-
-def published_rows(postgres, last_week) -> list[dict]:
-    """Every published row of weekly_funnel up to ``last_week``: what snu_public reads."""
-    columns = ["week", "cohort", "region", "department", "gender", "age_band"] + [
-        f"{m}{s}" for s in ("", "_cumulated") for m in FUNNEL
-    ]
-    found = rows(
-        postgres,
-        f"select {', '.join(columns)} from {{s}}.weekly_funnel where week <= %s",
-        (last_week,),
-    )
-    return [dict(zip(columns, r)) for r in found]
 
 
 # ------------------------------------------------------------------------------ both editions
@@ -282,26 +269,10 @@ def test_no_hidden_value_is_recoverable_from_the_public_edition(reports, pipelin
     folder, _ = reports
     weeks = report_weeks(window)
     table = published_rows(pipeline, weeks[-1])
-    by_key = {
-        (r["week"], r["cohort"], r["region"], r["department"], r["gender"], r["age_band"]): r
-        for r in table
-    }
-    printed_values = 0
-    for week in weeks:
-        page = parse(_html(folder, week, PUBLIC))
-        for printed in printed_as_rows(page, week):
-            key = (week, printed["cohort"], printed["region"], "all", "all", "all")
-            row = by_key.get(key)
-            if row is None:  # a region without events: the page prints zeros, as read
-                assert all(printed.get(c) in (0, None) for c in COUNTS)
-                continue
-            for col in COUNTS:
-                if col in printed and printed[col] is not None:
-                    printed_values += 1
-                    # a printed number the table hides would be a leak: it becomes known
-                    if row[col] is None:
-                        row[col] = printed[col]
-    assert printed_values > 50
+    folded = fold_printed(table, ((w, parse(_html(folder, w, PUBLIC))) for w in weeks))
+    # a region without events prints zeros, as read; every other figure is the table's
+    assert (folded.mismatched, folded.filled) == (0, 0)
+    assert folded.printed > 50
     leaks = attack.too_narrow(table, K)
     assert not leaks, list(leaks.items())[:5]
     hidden = sum(1 for r in table for c in r if r[c] is None)

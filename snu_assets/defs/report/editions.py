@@ -29,7 +29,6 @@ from snu_assets.defs.report.i18n import Formatter, collation_key
 
 FUNNEL = ("created", "completed", "processed", "validated", "refused")
 COUNTS = (*FUNNEL, "validated_cumulated")
-NNBSP = "\u202f"
 UNKNOWN = "unknown"
 
 Row = Mapping[str, Any]

@@ -43,7 +43,7 @@ from snu_assets.defs.report.editions import (
     printed_cells,
     unpublished_figures,
 )
-from snu_assets.defs.report.i18n import Formatter, check_language
+from snu_assets.defs.report.i18n import Formatter
 from snu_assets.defs.report.progress import chart_markdown, progress_chart
 from snu_assets.defs.report.render import (
     chromium_binary,
@@ -70,11 +70,6 @@ LEGEND = """| clé | signification |
 | octets_html | taille de la page HTML |
 | par_semaine | pour une plage de semaines, le fichier de chacune (chaque semaine porte ses propres chiffres) |
 """
-
-
-def words(language: str | None = None) -> Formatter:
-    """The report's words and formats in ``language`` (default ``SNU_REPORT_LANGUAGE``)."""
-    return Formatter(language or settings.current().report_language)
 
 
 def render_html(context: dict[str, Any], chart_png: bytes) -> str:
@@ -130,7 +125,7 @@ def _write_report(
     edition: Edition,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build, render and write ``edition`` for ``week``: (page context, metadata)."""
-    fmt = words(check_language(language))
+    fmt = Formatter(language)  # refuses a language it does not know
     page = build_page(week_figures(postgres, week, edition), fmt, k)
     chart = progress_chart(postgres, week, fmt.language, edition)
     html = render_html(page, chart)
